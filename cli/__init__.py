@@ -1,0 +1,1 @@
+"""How a person talks to tco: argument parsing and rendering only."""

@@ -1,0 +1,12 @@
+"""What the prices mean: the plan, the on-prem model, the program, its scenarios and results."""
+
+from .plan import Assumption, LoadedPlan, Plan, load_plan, plan_from_dict
+from .result import Allocation, Commitment, Procurement, Result, ScenarioResult
+from .scenarios import scenarios_for, solve
+from .solve import SolverName, SolveStatus
+
+__all__ = [
+    "Allocation", "Assumption", "Commitment", "LoadedPlan", "Plan", "Procurement", "Result",
+    "ScenarioResult", "SolveStatus", "SolverName", "load_plan", "plan_from_dict",
+    "scenarios_for", "solve",
+]

@@ -1,0 +1,40 @@
+"""Default assumptions (``pricing/data/defaults.csv``): each value with its public source."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+
+@dataclass(frozen=True)
+class Default:
+    key: str
+    value: float
+    unit: str
+    source: str
+    as_of: str
+    note: str
+
+    @property
+    def display(self) -> str:
+        unit = f" {self.unit}" if self.unit and self.unit not in ("fraction", "ratio") else ""
+        return f"{self.value:g}{unit}"
+
+    @property
+    def citation(self) -> str:
+        parts = [p for p in (self.note, self.source if self.source != "SPEC" else "",
+                             f"as of {self.as_of}" if self.as_of else "") if p]
+        return "; ".join(parts)
+
+
+@cache
+def defaults() -> dict[str, Default]:
+    path = resources.files("tco.pricing").joinpath("data", "defaults.csv")
+    with path.open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    return {r["key"].strip(): Default(r["key"].strip(), float(r["value"]), r.get("unit", "").strip(),
+                                      r.get("source", "").strip(), r.get("as_of", "").strip(),
+                                      r.get("note", "").strip())
+            for r in rows if r.get("key")}

@@ -1,0 +1,624 @@
+"""The mixed-integer program (SPEC sections 5 and 6), built from small flat functions.
+
+``build`` creates the variables and constraints family by family (one ``define_*`` function
+each, returning early when there is nothing to add) and records every cash flow in a ledger
+``(category, month) -> expression``; the objective is the ledger discounted to present value.
+Names are structured (``demand[chat-api,2027-03]``) so a written-out LP file reads like the
+plan.
+
+Units: all capacity variables are GPU-hours of one GPU class in one month; ``delivered``
+expressions convert them to the workload's reference GPU-hours (× relative speed, ÷ (1 +
+spot_overhead) on spot).
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import pulp
+
+from tco.pricing.models import GB_PER_TB, HOURS_PER_MONTH, Catalog, ComputePrice, Purchase
+from tco.pricing.models import Tiers
+
+from . import onprem
+from .plan import Plan, Server, Workload
+from .months import month_offset
+from .venues import (Scenario, Venue, WorkloadOffers, metro_reach, offers_for, unpriced_venues,
+                     usd_per_hour_paid, venue_table)
+
+CATEGORIES = ("cloud_compute", "cloud_reserved", "storage", "egress", "onprem_capex", "energy",
+              "colo", "maintenance", "staff", "residual_credit")
+
+
+def _n(text: object) -> str:
+    """A name fragment safe for LP files."""
+    return re.sub(r"[^A-Za-z0-9_.:\-]", "_", str(text))
+
+
+@dataclass
+class Cap:
+    """One capacity variable of a workload: GPU-hours of ``gpu`` at ``venue`` in ``month``."""
+
+    var: pulp.LpVariable
+    workload: str
+    venue: str
+    gpu: str
+    purchase: Purchase
+    month: int
+    factor: float                 # reference GPU-hours delivered per GPU-hour
+    offer: ComputePrice | None = None
+    server: Server | None = None
+
+
+@dataclass
+class Model:
+    """A built program: the PuLP problem plus everything needed to read a solution back."""
+
+    plan: Plan
+    scenario: Scenario
+    prob: pulp.LpProblem
+    venues: dict[str, Venue]
+    demand: dict[str, list[float]]
+    egress_gb: dict[str, list[float]]
+    caps: list[Cap] = field(default_factory=list)
+    ledger: dict[tuple[str, int], list[tuple[pulp.LpAffineExpression | float, float]]] = field(
+        default_factory=lambda: defaultdict(list))
+    reservations: dict[tuple[str, str, Purchase, str, int], tuple[pulp.LpVariable, ComputePrice]] = \
+        field(default_factory=dict)
+    pools: dict[tuple[str, str, Purchase], list[ComputePrice]] = field(default_factory=dict)
+    orders: dict[tuple[str, str, int], tuple[pulp.LpVariable, onprem.Cohort]] = field(
+        default_factory=dict)
+    fleet: dict[tuple[str, str, int], pulp.LpAffineExpression] = field(default_factory=dict)
+    existing: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+    offers: dict[str, WorkloadOffers] = field(default_factory=dict)
+    storage_use: dict[tuple[str, str, int], pulp.LpVariable | float] = field(default_factory=dict)
+    serve: dict[tuple[str, str, int], pulp.LpVariable] = field(default_factory=dict)
+    tier_vars: list[pulp.LpVariable] = field(default_factory=list)
+    catalog_storage: dict[str, Tiers] = field(default_factory=dict)
+    catalog_egress: dict[str, Tiers] = field(default_factory=dict)
+    egress_terms: dict[tuple[str, int], list[tuple[object, float]]] = field(
+        default_factory=lambda: defaultdict(list))
+    excluded: dict[str, dict[str, str]] = field(default_factory=dict)
+    short: dict[tuple[str, int], pulp.LpVariable] = field(default_factory=dict)
+    horizon_end: int = 0
+
+    @property
+    def months(self) -> int:
+        return self.plan.plan.months
+
+    def add_cost(self, category: str, month: int, expr: object, coef: float = 1.0) -> None:
+        if coef != 0:
+            self.ledger[(category, month)].append((expr, coef))  # type: ignore[arg-type]
+
+    def need(self, workload: str, month: int) -> pulp.LpAffineExpression | float:
+        """Demand to meet: the demand itself, less the shortfall in an elastic (diagnostic) run."""
+        demand = self.demand[workload][month]
+        short = self.short.get((workload, month))
+        return demand if short is None else demand - short
+
+    def discount(self, month: int) -> float:
+        rate = self.plan.plan.discount_rate or 0.0
+        return (1 + rate) ** (-month / 12)
+
+    def label(self, month: int) -> str:
+        return self.plan.month_label(month)
+
+
+# --------------------------------------------------------------------------------------------
+# demand
+
+
+def workload_months(plan: Plan, w: Workload) -> range:
+    assert w.window is not None
+    a = month_offset(plan.plan.start, w.window[0])
+    b = month_offset(plan.plan.start, w.window[1])
+    return range(a, b + 1)
+
+
+def monthly_demand(plan: Plan, w: Workload) -> list[float]:
+    """Reference GPU-hours per month: training spread evenly over its window; inference
+    ``gpus * (1 + growth) ** (m - first) * 730`` in each window month."""
+    months = workload_months(plan, w)
+    out = [0.0] * plan.plan.months
+    for m in months:
+        if w.kind == "training":
+            assert w.gpu_hours is not None
+            out[m] = w.gpu_hours / len(months)
+        else:
+            assert w.gpus is not None
+            out[m] = w.gpus * (1 + (w.growth_per_month or 0.0)) ** (m - months.start) * HOURS_PER_MONTH
+    return out
+
+
+def monthly_egress_gb(plan: Plan, w: Workload) -> list[float]:
+    """Internet egress per month: ``egress_tb_per_month * 1000`` growing like the GPUs."""
+    months = workload_months(plan, w)
+    out = [0.0] * plan.plan.months
+    for m in months:
+        out[m] = w.egress_tb_per_month * GB_PER_TB * (1 + (w.growth_per_month or 0.0)) ** (
+            m - months.start)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# build
+
+
+# A shortfall costs more than any GPU-hour could; used only to explain infeasibility.
+SHORTFALL_PENALTY_USD_PER_GPU_HOUR = 1e5
+
+
+def build(plan: Plan, catalog: Catalog, scenario: Scenario, *, elastic: bool = False) -> Model:
+    """Build the program of one scenario. ``elastic`` lets demand go unmet at a penalty, to
+    find out which workloads and months an infeasible scenario cannot serve."""
+    prob = pulp.LpProblem(_n(f"tco_{scenario.name}"), pulp.LpMinimize)
+    venues = venue_table(plan, catalog, scenario)
+    model = Model(plan, scenario, prob, venues,
+                  demand={w.name: monthly_demand(plan, w) for w in plan.workloads},
+                  egress_gb={w.name: monthly_egress_gb(plan, w) for w in plan.workloads})
+    for key, venue in venues.items():
+        if venue.provider is None or venue.region is None:
+            continue
+        storage = catalog.storage_for(venue.provider, venue.region)
+        if storage is not None:
+            model.catalog_storage[key] = storage.tiers
+        egress = catalog.egress_for(venue.provider, venue.region)
+        if egress is not None:
+            model.catalog_egress[key] = egress.tiers
+    for w in plan.workloads:
+        excluded = unpriced_venues(w, venues, model.catalog_storage, model.catalog_egress)  # type: ignore[arg-type]
+        model.excluded[w.name] = excluded
+        offers, pools = offers_for(plan, catalog, scenario, venues, w, set(excluded))
+        model.offers[w.name] = offers
+        model.pools.update(pools)
+        if elastic:
+            for m in workload_months(plan, w):
+                if model.demand[w.name][m] > 0:
+                    model.short[(w.name, m)] = pulp.LpVariable(
+                        _n(f"short[{w.name},{model.label(m)}]"), 0, model.demand[w.name][m])
+    define_cloud_capacity(model)
+    define_reservations(model)
+    define_onprem_fleet(model)
+    define_onprem_capacity(model)
+    define_site_power(model)
+    define_capex_budget(model)
+    define_quotas(model)
+    define_demand(model)
+    define_single_venue_and_storage(model)
+    define_latency_and_egress(model)
+    define_redundancy(model)
+    define_objective(model)
+    return model
+
+
+def define_cloud_capacity(model: Model) -> None:
+    """On-demand and spot GPU-hours: ``x[w,venue,gpu,purchase,m]``, paid per hour used."""
+    for w in model.plan.workloads:
+        offers = model.offers[w.name]
+        months = workload_months(model.plan, w)
+        for purchase, table in ((Purchase.ON_DEMAND, offers.on_demand), (Purchase.SPOT, offers.spot)):
+            for (venue, gpu), offer in sorted(table.items()):
+                factor = w.speeds[gpu]
+                if purchase == Purchase.SPOT:
+                    factor /= 1 + (w.spot_overhead or 0.0)
+                price = usd_per_hour_paid(model.plan, offer) / offer.gpu_count
+                for m in months:
+                    if model.demand[w.name][m] <= 0:
+                        continue
+                    var = pulp.LpVariable(
+                        _n(f"x[{w.name},{venue},{gpu},{purchase.value},{model.label(m)}]"), 0)
+                    model.caps.append(Cap(var, w.name, venue, gpu, purchase, m, factor, offer))
+                    model.add_cost("cloud_compute", m, var, price)
+
+
+def define_reservations(model: Model) -> None:
+    """Whole reserved instances ``r[venue,type,term,start]``, paid every month of the term
+    (past the horizon too), and per-workload use of each pool ``u[w,venue,gpu,term,m]``."""
+    plan = model.plan
+    used_pools: dict[tuple[str, str, Purchase], list[Cap]] = defaultdict(list)
+    for w in plan.workloads:
+        for pool in sorted(model.offers[w.name].reserved_pools):
+            venue, gpu, term = pool
+            for m in workload_months(plan, w):
+                if model.demand[w.name][m] <= 0:
+                    continue
+                var = pulp.LpVariable(
+                    _n(f"u[{w.name},{venue},{gpu},{term.value},{model.label(m)}]"), 0)
+                cap = Cap(var, w.name, venue, gpu, term, m, w.speeds[gpu])
+                model.caps.append(cap)
+                used_pools[pool].append(cap)
+    for pool, caps in sorted(used_pools.items()):
+        venue, gpu, term = pool
+        first = min(c.month for c in caps)
+        last = max(c.month for c in caps)
+        active: dict[int, list[tuple[pulp.LpVariable, int]]] = defaultdict(list)
+        for offer in model.pools[pool]:
+            monthly = usd_per_hour_paid(plan, offer) * HOURS_PER_MONTH
+            for start in range(first, last + 1):
+                var = pulp.LpVariable(
+                    _n(f"r[{venue},{offer.instance_type},{term.value},{model.label(start)}]"),
+                    0, cat=pulp.LpInteger)
+                model.reservations[(venue, gpu, term, offer.instance_type, start)] = (var, offer)
+                for m in range(start, start + term.term_months):
+                    model.add_cost("cloud_reserved", m, var, monthly)
+                    model.horizon_end = max(model.horizon_end, m)
+                    if m < model.months:
+                        active[m].append((var, offer.gpu_count))
+        by_month: dict[int, list[Cap]] = defaultdict(list)
+        for c in caps:
+            by_month[c.month].append(c)
+        for m, month_caps in sorted(by_month.items()):
+            capacity = pulp.lpSum(v * n * HOURS_PER_MONTH for v, n in active[m])
+            model.prob += (pulp.lpSum(c.var for c in month_caps) <= capacity,
+                           _n(f"reserved_pool[{venue},{gpu},{term.value},{model.label(m)}]"))
+
+
+def define_onprem_fleet(model: Model) -> None:
+    """Servers ordered ``n[site,server,order_month]`` (whole), existing servers, and the costs
+    of every live server: capex at arrival, idle energy, colo, maintenance, staff, and the
+    residual / book-value credit."""
+    plan = model.plan
+    if not model.scenario.sites or not plan.onprem.sites:
+        return
+    needed = {(s, z.name) for w in plan.workloads for s, z in model.offers[w.name].servers}
+    for site in plan.onprem.sites:
+        for server in plan.onprem.servers:
+            if (site.name, server.name) not in needed and not any(
+                    e.server == server.name for e in site.existing):
+                continue
+            alive: dict[int, list[tuple[object, float]]] = defaultdict(list)
+            existing_by_month = [0] * model.months
+            for e in site.existing:
+                if e.server != server.name:
+                    continue
+                for m in range(min(model.months, onprem.existing_months_left(server, e.age_months))):
+                    existing_by_month[m] += e.count
+            model.existing[(site.name, server.name)] = existing_by_month
+            if (site.name, server.name) in needed:
+                for order in onprem.order_months(server, model.months):
+                    cohort = onprem.cohort(server, order, model.months)
+                    var = pulp.LpVariable(
+                        _n(f"n[{site.name},{server.name},{model.label(order)}]"), 0,
+                        cat=pulp.LpInteger)
+                    model.orders[(site.name, server.name, order)] = (var, cohort)
+                    model.add_cost("onprem_capex", cohort.arrival_month, var,
+                                   onprem.capex_usd(server))
+                    model.add_cost("residual_credit", cohort.credit_month, var, -cohort.credit_usd)
+                    for m in range(cohort.arrival_month, min(cohort.last_month + 1, model.months)):
+                        alive[m].append((var, 1.0))
+            per_server = (onprem.idle_energy_usd_per_server_month(site, server),
+                          onprem.colo_usd_per_server_month(site, server),
+                          onprem.maintenance_usd_per_server_month(server),
+                          onprem.staff_usd_per_server_month(site))
+            for m in range(model.months):
+                fleet = pulp.lpSum(v * k for v, k in alive[m]) + existing_by_month[m]
+                model.fleet[(site.name, server.name, m)] = fleet
+                for category, rate in zip(("energy", "colo", "maintenance", "staff"), per_server):
+                    model.add_cost(category, m, fleet, rate)
+
+
+def define_onprem_capacity(model: Model) -> None:
+    """GPU-hours on owned servers ``h[w,site,server,m]`` ≤ live servers × gpus × 730 ×
+    max_utilization; each used GPU-hour adds its energy above idle."""
+    plan = model.plan
+    if not model.fleet:
+        return
+    usage: dict[tuple[str, str, int], list[pulp.LpVariable]] = defaultdict(list)
+    for w in plan.workloads:
+        for site_name, server in model.offers[w.name].servers:
+            site = plan.site(site_name)
+            per_gpu_hour = onprem.energy_usd_per_used_gpu_hour(site, server)
+            for m in workload_months(plan, w):
+                if model.demand[w.name][m] <= 0:
+                    continue
+                var = pulp.LpVariable(_n(f"h[{w.name},{site_name},{server.name},{model.label(m)}]"), 0)
+                model.caps.append(Cap(var, w.name, site_name, server.gpu, Purchase.OWNED, m,
+                                      w.speeds[server.gpu], server=server))
+                usage[(site_name, server.name, m)].append(var)
+                model.add_cost("energy", m, var, per_gpu_hour)
+    for (site_name, server_name, m), vars_ in sorted(usage.items()):
+        server = plan.server(server_name)
+        per_server = onprem.capacity_gpu_hours_per_month(server)
+        model.prob += (pulp.lpSum(vars_) <= per_server * model.fleet[(site_name, server_name, m)],
+                       _n(f"owned_capacity[{site_name},{server_name},{model.label(m)}]"))
+
+
+def define_site_power(model: Model) -> None:
+    """Σ live servers × power_kw ≤ the site's power_kw, every month."""
+    plan = model.plan
+    for site in plan.onprem.sites:
+        if site.power_kw is None:
+            continue
+        for m in range(model.months):
+            terms = [model.fleet[(site.name, z.name, m)] * z.power_kw for z in plan.onprem.servers
+                     if (site.name, z.name, m) in model.fleet]
+            if terms:
+                model.prob += (pulp.lpSum(terms) <= site.power_kw,
+                               _n(f"site_power[{site.name},{model.label(m)}]"))
+
+
+def define_capex_budget(model: Model) -> None:
+    """Σ capex of servers arriving in the horizon ≤ ``capex_budget_usd``."""
+    budget = model.plan.plan.capex_budget_usd
+    if budget is None or not model.orders:
+        return
+    model.prob += (pulp.lpSum(var * onprem.capex_usd(model.plan.server(z))
+                              for (_, z, _), (var, _) in model.orders.items()) <= budget,
+                   "capex_budget")
+
+
+def define_quotas(model: Model) -> None:
+    """Concurrent GPUs of a class in a region: on-demand/spot GPU-hours / 730 + GPUs of active
+    reservations ≤ ``max_gpus``."""
+    for i, q in enumerate(model.plan.cloud.quotas):
+        venue = f"{q.provider.value}:{q.region}"
+        for m in range(model.months):
+            hourly = [c.var for c in model.caps if c.venue == venue and c.gpu == q.gpu and c.month == m
+                      and c.purchase in (Purchase.ON_DEMAND, Purchase.SPOT)]
+            reserved = [(var, offer.gpu_count) for (v, g, term, _, start), (var, offer)
+                        in model.reservations.items()
+                        if v == venue and g == q.gpu and start <= m < start + term.term_months]
+            if not hourly and not reserved:
+                continue
+            model.prob += (pulp.lpSum(hourly) / HOURS_PER_MONTH
+                           + pulp.lpSum(var * n for var, n in reserved) <= q.max_gpus,
+                           _n(f"quota[{i},{venue},{q.gpu},{model.label(m)}]"))
+
+
+def _caps_by(model: Model) -> dict[tuple[str, int], list[Cap]]:
+    out: dict[tuple[str, int], list[Cap]] = defaultdict(list)
+    for c in model.caps:
+        out[(c.workload, c.month)].append(c)
+    return out
+
+
+def delivered(caps: Iterable[Cap]) -> pulp.LpAffineExpression:
+    return pulp.lpSum(c.var * c.factor for c in caps)
+
+
+def define_demand(model: Model) -> None:
+    """Delivered reference GPU-hours ≥ demand, for every workload and month of its window."""
+    by = _caps_by(model)
+    for w in model.plan.workloads:
+        for m in workload_months(model.plan, w):
+            if model.demand[w.name][m] <= 0:
+                continue
+            model.prob += (delivered(by.get((w.name, m), [])) >= model.need(w.name, m),
+                           _n(f"demand[{w.name},{model.label(m)}]"))
+
+
+def _venue_caps(model: Model, w: Workload) -> dict[tuple[str, int], list[Cap]]:
+    out: dict[tuple[str, int], list[Cap]] = defaultdict(list)
+    for c in model.caps:
+        if c.workload == w.name:
+            out[(c.venue, c.month)].append(c)
+    return out
+
+
+def _storage_gb(w: Workload) -> float:
+    return (w.dataset_tb + w.storage_tb) * GB_PER_TB
+
+
+def define_single_venue_and_storage(model: Model) -> None:
+    """Venue-use indicators where they matter: a ``single_venue`` workload picks one venue
+    ``pick[w,v]``; storage is billed per venue used per month (``use[w,v,m]``); a dataset moved
+    out of ``data_at`` pays that venue's egress once per venue it is copied to."""
+    plan = model.plan
+    storage_volume: dict[tuple[str, int], list[tuple[object, float]]] = defaultdict(list)
+    for w in plan.workloads:
+        per_venue = _venue_caps(model, w)
+        venues = sorted({v for v, _ in per_venue})
+        gb = _storage_gb(w)
+        transfer_gb = w.dataset_tb * GB_PER_TB if w.data_at else 0.0
+        if not (w.single_venue or gb > 0 or transfer_gb > 0) or not venues:
+            continue
+        picks: dict[str, pulp.LpVariable] = {}
+        if w.single_venue:
+            for v in venues:
+                picks[v] = pulp.LpVariable(_n(f"pick[{w.name},{v}]"), cat=pulp.LpBinary)
+            model.prob += (pulp.lpSum(picks.values()) == 1, _n(f"single_venue[{w.name}]"))
+        moved: dict[str, object] = {}
+        for (v, m), caps in sorted(per_venue.items()):
+            need = model.demand[w.name][m]
+            if w.single_venue:
+                use: pulp.LpVariable = picks[v]
+            else:
+                use = pulp.LpVariable(_n(f"use[{w.name},{v},{model.label(m)}]"), cat=pulp.LpBinary)
+            model.prob += (delivered(caps) <= need * use, _n(f"venue_use[{w.name},{v},{model.label(m)}]"))
+            model.storage_use[(w.name, v, m)] = use
+            if gb > 0:
+                venue = model.venues[v]
+                if venue.site is not None:
+                    assert venue.site.storage_usd_per_tb_month is not None
+                    model.add_cost("storage", m, use, gb / GB_PER_TB * venue.site.storage_usd_per_tb_month)
+                else:
+                    storage_volume[(v, m)].append((use, gb))
+            if transfer_gb > 0 and v != w.data_at:
+                if v not in moved:
+                    moved[v] = picks[v] if w.single_venue else pulp.LpVariable(
+                        _n(f"moved[{w.name},{v}]"), cat=pulp.LpBinary)
+                if not w.single_venue:
+                    model.prob += (moved[v] >= use, _n(f"moved_if_used[{w.name},{v},{model.label(m)}]"))
+        if moved and w.data_at is not None:
+            first = workload_months(plan, w).start
+            _add_transfer(model, w, moved, transfer_gb, first)
+    for (v, m), terms in sorted(storage_volume.items()):
+        volume = pulp.lpSum(u * gb for u, gb in terms)
+        cost = define_tiered(model, f"storage_tier[{v},{model.label(m)}]", {v: volume},
+                             {v: model.catalog_storage[v]}, sum(gb for _, gb in terms))
+        model.add_cost("storage", m, cost)
+
+
+def _add_transfer(model: Model, w: Workload, moved: dict[str, object], gb: float, month: int) -> None:
+    assert w.data_at is not None
+    total = pulp.lpSum(moved.values()) * gb  # type: ignore[arg-type]
+    if ":" in w.data_at:
+        model.egress_terms[(w.data_at, month)].append((total, gb * len(moved)))
+    else:
+        site = model.plan.site(w.data_at)
+        assert site.egress_usd_per_gb is not None
+        model.add_cost("egress", month, total, site.egress_usd_per_gb)
+
+
+def define_latency_and_egress(model: Model) -> None:
+    """Latency: for every set S of a workload's metros, capacity (or served traffic) within
+    reach of S ≥ share(S) × demand (Hall's condition for routing each metro's share to venues
+    within ``max_latency_ms``). Egress: served GPU-hours ``serve[w,v,m]`` ≤ capacity there,
+    Σ serve = demand, and egress GB = serve × egress per GPU-hour; tiered per provider-month."""
+    plan = model.plan
+    for w in plan.workloads:
+        per_venue = _venue_caps(model, w)
+        if not per_venue:
+            continue
+        reach = metro_reach(plan, w, {k: model.venues[k] for k in {v for v, _ in per_venue}})
+        constrained = w.max_latency_ms is not None and bool(reach)
+        has_egress = any(e > 0 for e in model.egress_gb[w.name])
+        all_venues = {v for v, _ in per_venue}
+        for m in workload_months(plan, w):
+            if model.demand[w.name][m] <= 0:
+                continue
+            need = model.need(w.name, m)
+            terms: dict[str, pulp.LpAffineExpression] = {}
+            if has_egress:
+                serve_vars = {}
+                for v in sorted(all_venues):
+                    caps = per_venue.get((v, m), [])
+                    if not caps:
+                        continue
+                    s = pulp.LpVariable(_n(f"serve[{w.name},{v},{model.label(m)}]"), 0)
+                    serve_vars[v] = s
+                    model.serve[(w.name, v, m)] = s
+                    model.prob += (s <= delivered(caps), _n(f"serve_cap[{w.name},{v},{model.label(m)}]"))
+                model.prob += (pulp.lpSum(serve_vars.values()) == need,
+                               _n(f"serve_all[{w.name},{model.label(m)}]"))
+                gb_per_hour = model.egress_gb[w.name][m] / model.demand[w.name][m]
+                for v, s in serve_vars.items():
+                    venue = model.venues[v]
+                    if venue.site is not None:
+                        assert venue.site.egress_usd_per_gb is not None
+                        model.add_cost("egress", m, s, gb_per_hour * venue.site.egress_usd_per_gb)
+                    else:
+                        model.egress_terms[(v, m)].append((s * gb_per_hour,
+                                                           model.egress_gb[w.name][m]))
+                terms = {v: s for v, s in serve_vars.items()}
+            else:
+                terms = {v: delivered(per_venue[(v, m)]) for v in all_venues if (v, m) in per_venue}
+            if not constrained:
+                continue
+            metros_ = sorted(reach)
+            for size in range(1, len(metros_) + 1):
+                for subset in itertools.combinations(metros_, size):
+                    within = set().union(*(reach[u] for u in subset))
+                    if within >= set(terms):
+                        continue
+                    share = sum(w.users[u] for u in subset)  # type: ignore[index]
+                    model.prob += (pulp.lpSum(terms[v] for v in within if v in terms) >= share * need,
+                                   _n(f"latency[{w.name},{'+'.join(subset)},{model.label(m)}]"))
+    define_egress_tiers(model)
+
+
+def define_egress_tiers(model: Model) -> None:
+    by_provider: dict[tuple[str, int], dict[str, list[tuple[object, float]]]] = defaultdict(
+        lambda: defaultdict(list))
+    for (v, m), terms in model.egress_terms.items():
+        provider = v.split(":")[0]
+        by_provider[(provider, m)][v].extend(terms)
+    for (provider, m), per_region in sorted(by_provider.items()):
+        prices = {v: model.catalog_egress[v] for v in per_region}
+        volumes = {v: pulp.lpSum(e for e, _ in per_region[v]) for v in prices}
+        bound = sum(b for v in prices for _, b in per_region[v])
+        cost = define_tiered(model, f"egress_tier[{provider},{model.label(m)}]", volumes, prices,
+                             bound)
+        model.add_cost("egress", m, cost)
+
+
+def define_tiered(model: Model, name: str, volumes: dict[str, object], tiers: dict[str, Tiers],
+                  bound: float) -> pulp.LpAffineExpression:
+    """Exact cost of tiered (volume-discounted) pricing over the sum of ``volumes``.
+
+    The total is split into segments between the union of the regions' tier starts; binary
+    ``full[k]`` forces segment k to be full before segment k+1 takes anything, so the cost is
+    the marginal tiered cost of the total, not an average rate. With several regions each
+    segment is shared among them (``q[region,k]``) at each region's own rate.
+    """
+    starts = sorted({s for t in tiers.values() for s, _ in t if s < bound} | {0.0})
+    widths = [(starts[k + 1] - starts[k]) if k + 1 < len(starts) else max(bound - starts[k], 0.0)
+              for k in range(len(starts))]
+
+    def rate(t: Tiers, at: float) -> float:
+        return [r for s, r in t if s <= at][-1]
+
+    seg = [pulp.LpVariable(_n(f"{name}.seg{k}"), 0, widths[k]) for k in range(len(starts))]
+    for k in range(len(starts) - 1):
+        full = pulp.LpVariable(_n(f"{name}.full{k}"), cat=pulp.LpBinary)
+        model.tier_vars.append(full)
+        model.prob += (seg[k] >= widths[k] * full, _n(f"{name}.fill{k}"))
+        model.prob += (seg[k + 1] <= widths[k + 1] * full, _n(f"{name}.order{k}"))
+    regions_ = sorted(volumes)
+    if len(regions_) == 1:
+        (v,) = regions_
+        model.prob += (pulp.lpSum(seg) == volumes[v], _n(f"{name}.total"))
+        return pulp.lpSum(seg[k] * rate(tiers[v], starts[k]) for k in range(len(starts)))
+    q = {(v, k): pulp.LpVariable(_n(f"{name}.q[{v},{k}]"), 0)
+         for v in regions_ for k in range(len(starts))}
+    for k in range(len(starts)):
+        model.prob += (pulp.lpSum(q[(v, k)] for v in regions_) == seg[k], _n(f"{name}.split{k}"))
+    for v in regions_:
+        model.prob += (pulp.lpSum(q[(v, k)] for k in range(len(starts))) == volumes[v],
+                       _n(f"{name}.region[{v}]"))
+    return pulp.lpSum(q[(v, k)] * rate(tiers[v], starts[k]) for v in regions_
+                      for k in range(len(starts)))
+
+
+def redundancy_level(w: Workload, domain_availability: list[float]) -> int:
+    """0, 1 or 2 failure domains the workload must survive losing (SPEC 6).
+
+    0 when the target is absent or some domain meets it alone; 1 when no single domain does;
+    2 when even surviving one loss is short of it, estimated as ``1 - (1 - a1)(1 - a2)`` with
+    the two least available domains. A workload that some domain alone satisfies still must
+    survive the loss of any domain below its target that it uses (see ``define_redundancy``).
+    """
+    if w.availability is None or not domain_availability:
+        return 0
+    ordered = sorted(domain_availability)
+    if max(ordered) >= w.availability:
+        return 0
+    if len(ordered) >= 2 and 1 - (1 - ordered[0]) * (1 - ordered[1]) < w.availability:
+        return 2
+    return 1
+
+
+def define_redundancy(model: Model) -> None:
+    """For every domain d below the workload's availability target: non-spot capacity outside
+    d ≥ demand; at level 2, outside every pair of domains. Spot never counts."""
+    plan = model.plan
+    for w in plan.workloads:
+        if w.availability is None:
+            continue
+        per_venue = _venue_caps(model, w)
+        domains = sorted({v for v, _ in per_venue})
+        level = redundancy_level(w, [model.venues[d].availability for d in domains])
+        weak = [d for d in domains if model.venues[d].availability < w.availability]
+        losses: list[tuple[str, ...]] = [(d,) for d in weak]
+        if level == 2:
+            losses = [pair for pair in itertools.combinations(domains, 2)]
+        for m in workload_months(plan, w):
+            if model.demand[w.name][m] <= 0:
+                continue
+            need = model.need(w.name, m)
+            for lost in losses:
+                keep = [c for d in domains if d not in lost for c in per_venue.get((d, m), [])
+                        if c.purchase != Purchase.SPOT]
+                model.prob += (delivered(keep) >= need,
+                               _n(f"survive[{w.name},{'+'.join(lost)},{model.label(m)}]"))
+
+
+def define_objective(model: Model) -> None:
+    """Minimize Σ over the ledger of cash flow × (1 + discount_rate) ** (-month / 12)."""
+    model.prob += (pulp.lpSum(model.discount(m) * coef * expr
+                              for (_, m), terms in model.ledger.items() for expr, coef in terms)
+                   + pulp.lpSum(SHORTFALL_PENALTY_USD_PER_GPU_HOUR * v for v in model.short.values()))

@@ -1,0 +1,369 @@
+"""The scenarios of SPEC 7, each built, solved and read back: ``solve(plan, catalog)``.
+
+``hybrid`` may use everything; ``cloud-only`` every provider and no site; one
+``<provider>-only`` per provider in the plan; ``onprem-only`` when the plan has sites. A
+scenario that cannot be served says why: first by checks that need no solver (no offer of the
+GPU class, none within the latency bound, too few failure domains), then, if the program is
+still infeasible, by an elastic re-solve that finds which workloads fall short and which
+limits (capex budget, site power, quotas) bind.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import replace
+
+import pulp
+
+from tco.pricing.catalog import load_catalog
+from tco.pricing.errors import NoPriceSourceError, PlanError
+from tco.pricing.models import Catalog, Purchase
+
+from . import onprem
+from .model import CATEGORIES, Model, build, redundancy_level, workload_months
+from .plan import LoadedPlan, Plan, plan_from_dict
+from .result import Allocation, Commitment, Procurement, Result, ScenarioResult
+from .solve import SolveStatus, SolverName, run
+from .venues import Scenario, metro_reach, usd_per_hour_paid
+
+Progress = Callable[[str, str], None]
+STALE_AFTER_DAYS = 90
+_EPS = 1e-6
+
+
+def scenarios_for(plan: Plan) -> list[Scenario]:
+    providers = tuple(p.value for p in plan.cloud.providers)
+    out = [Scenario("hybrid", providers, True)]
+    if plan.onprem.sites and providers:
+        out.append(Scenario("cloud-only", providers, False))
+    elif not plan.onprem.sites:
+        out.append(Scenario("cloud-only", providers, False))
+    for p in providers:
+        out.append(Scenario(f"{p}-only", (p,), False))
+    if plan.onprem.sites:
+        out.append(Scenario("onprem-only", (), True))
+    return out
+
+
+def _single_venue_names(plan: Plan) -> set[str]:
+    return {f"{p.value}-only" for p in plan.cloud.providers} | {"onprem-only"}
+
+
+def solve(plan: LoadedPlan | Plan | dict, catalog: Catalog | None = None, *,  # type: ignore[type-arg]
+          solver: str | None = None, time_limit: float | None = None,
+          progress: Progress | None = None, today: dt.date | None = None) -> Result:
+    """Solve every scenario of ``plan`` against ``catalog`` (the bundled snapshot by default)."""
+    loaded = _loaded(plan)
+    p = loaded.plan
+    catalog = catalog if catalog is not None else load_catalog(offline=True)
+    missing = [prov.value for prov in p.cloud.providers
+               if not any(r.provider == prov.value for r in catalog.compute)]
+    if missing:
+        raise NoPriceSourceError(
+            f"no prices for provider(s) {', '.join(missing)} in the catalog in use; remove them "
+            f"from cloud.providers or use a catalog that has them")
+    solver_name = SolverName(solver or p.plan.solver)
+    results: dict[tuple[tuple[str, ...], bool], ScenarioResult] = {}
+    out: list[ScenarioResult] = []
+    for scenario in scenarios_for(p):
+        key = (scenario.providers, scenario.sites and bool(p.onprem.sites))
+        if key in results:
+            out.append(_rename(results[key], scenario.name))
+            continue
+        if progress:
+            progress("solving", scenario.name)
+        res = solve_scenario(p, catalog, scenario, solver_name, time_limit)
+        results[key] = res
+        out.append(res)
+    out = _with_savings(p, out)
+    feasible = [s for s in out if s.feasible and s.npv_usd is not None]
+    recommended = min(feasible, key=lambda s: s.npv_usd or 0.0).name if feasible else None
+    return Result(p.plan.name, p.plan.start, p.plan.months, tuple(out), recommended,
+                  tuple(_prices(catalog)), loaded.assumptions,
+                  tuple(_warnings(catalog, today or dt.date.today())))
+
+
+def _loaded(plan: LoadedPlan | Plan | dict) -> LoadedPlan:  # type: ignore[type-arg]
+    if isinstance(plan, LoadedPlan):
+        return plan
+    if isinstance(plan, Plan):
+        return plan_from_dict(plan.model_dump(mode="json", exclude_none=True), "<plan>")
+    if isinstance(plan, dict):
+        return plan_from_dict(plan, "<plan>")
+    raise PlanError(f"expected a plan, got {type(plan).__name__}")
+
+
+def _rename(res: ScenarioResult, name: str) -> ScenarioResult:
+    return replace(res, name=name,
+                   allocations=tuple(replace(a, scenario=name) for a in res.allocations),
+                   procurement=tuple(replace(x, scenario=name) for x in res.procurement),
+                   commitments=tuple(replace(c, scenario=name) for c in res.commitments),
+                   notes=res.notes + (f"same choices as an equivalent scenario",))
+
+
+def _with_savings(plan: Plan, results: list[ScenarioResult]) -> list[ScenarioResult]:
+    singles = [s.npv_usd for s in results if s.name in _single_venue_names(plan) and s.feasible
+               and s.npv_usd is not None]
+    if not singles:
+        return results
+    best = min(singles)
+    return [replace(s, savings_vs_best_single_usd=best - s.npv_usd) if s.npv_usd is not None else s
+            for s in results]
+
+
+def _prices(catalog: Catalog) -> list[dict[str, object]]:
+    return [p.to_dict() for p in catalog.provenance()]
+
+
+def _warnings(catalog: Catalog, today: dt.date) -> list[str]:
+    out = list(catalog.warnings)
+    for p in catalog.provenance():
+        age = (today - p.as_of).days
+        if age > STALE_AFTER_DAYS:
+            out.append(f"{p.provider}: prices as of {p.as_of.isoformat()} are {age} days old "
+                       f"(over {STALE_AFTER_DAYS}); run 'tco prices refresh' or pass a current "
+                       f"--catalog")
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def solve_scenario(plan: Plan, catalog: Catalog, scenario: Scenario,
+                   solver: SolverName = SolverName.HIGHS,
+                   time_limit: float | None = None) -> ScenarioResult:
+    model = build(plan, catalog, scenario)
+    reason = precheck(model)
+    if reason:
+        return ScenarioResult(scenario.name, False, reason)
+    info = run(model.prob, solver, time_limit)
+    if info.status == SolveStatus.INFEASIBLE:
+        return ScenarioResult(scenario.name, False, diagnose(plan, catalog, scenario, solver,
+                                                             time_limit), solver=info)
+    if not info.status.has_solution:
+        return ScenarioResult(scenario.name, False,
+                              f"the solver stopped without a plan ({info.status.value}"
+                              f"{', time limit reached' if time_limit else ''})", solver=info)
+    return extract(model, info)
+
+
+def _gpus_text(speeds: dict[str, float]) -> str:
+    return "/".join(speeds)
+
+
+def _scope(model: Model) -> str:
+    s = model.scenario
+    parts = []
+    if s.providers:
+        parts.append(", ".join(s.providers))
+    if s.sites and model.plan.onprem.sites:
+        parts.append("sites " + ", ".join(x.name for x in model.plan.onprem.sites))
+    return " or ".join(parts) if parts else "nothing"
+
+
+def precheck(model: Model) -> str | None:
+    """Reasons a scenario cannot work that need no solver, naming workload and constraint."""
+    plan = model.plan
+    reasons: list[str] = []
+    for w in plan.workloads:
+        offers = model.offers[w.name]
+        venues = offers.venues()
+        gpus = _gpus_text(w.speeds)
+        if not venues:
+            why = ""
+            if model.excluded.get(w.name):
+                why = " (" + "; ".join(f"{v}: {r}" for v, r in sorted(model.excluded[w.name].items())[:3]) + ")"
+            if w.max_latency_ms is not None and w.users:
+                for metro in w.users:
+                    reasons.append(f"{w.name}: no {gpus} offer within {w.max_latency_ms:g} ms of "
+                                   f"{metro} in {_scope(model)}{why}")
+                    break
+            else:
+                reasons.append(f"{w.name}: no {gpus} offer in {_scope(model)}{why}")
+            continue
+        if w.max_latency_ms is not None and w.users:
+            reach = metro_reach(plan, w, {k: model.venues[k] for k in venues})
+            for metro, ok in reach.items():
+                if not ok:
+                    reasons.append(f"{w.name}: no {gpus} offer within {w.max_latency_ms:g} ms of "
+                                   f"{metro} in {_scope(model)}")
+        nonspot = offers.nonspot_venues()
+        level = redundancy_level(w, [model.venues[d].availability for d in venues])
+        weak = [d for d in nonspot if w.availability and model.venues[d].availability < w.availability]
+        if w.availability is not None and (level > 0 or weak):
+            needed = level + 1 if level else 2
+            if len(nonspot) < needed and (level or len(nonspot) == len(weak)):
+                reasons.append(f"{w.name}: availability {w.availability:g} needs non-spot capacity "
+                               f"in {needed} failure domains; only {len(nonspot)} offer {gpus} in "
+                               f"{_scope(model)}")
+            elif w.single_venue and (level > 0 or len(weak) == len(nonspot)):
+                reasons.append(f"{w.name}: single_venue = true cannot meet availability "
+                               f"{w.availability:g}, which needs a second failure domain")
+    return "; ".join(reasons) if reasons else None
+
+
+def diagnose(plan: Plan, catalog: Catalog, scenario: Scenario, solver: SolverName,
+             time_limit: float | None) -> str:
+    """Re-solve with unmet demand allowed at a penalty; say what falls short and what binds."""
+    model = build(plan, catalog, scenario, elastic=True)
+    info = run(model.prob, solver, time_limit)
+    if not info.status.has_solution:
+        return "infeasible (the limits of the plan cannot all hold at once)"
+    shortfalls: dict[str, list[tuple[int, float]]] = defaultdict(list)
+    for (w, m), var in model.short.items():
+        value = var.varValue or 0.0
+        if value > 1e-3:
+            shortfalls[w].append((m, value))
+    binding = []
+    for name, con in model.prob.constraints.items():
+        if not (name.startswith("capex_budget") or name.startswith("site_power")
+                or name.startswith("quota") or name.startswith("owned_capacity")):
+            continue
+        slack = con.slack
+        if slack is not None and abs(slack) < 1e-6 and con.sense == pulp.LpConstraintLE:
+            family = name.split("[")[0]
+            label = {"capex_budget": "capex budget", "site_power": "site power",
+                     "quota": "cloud quotas", "owned_capacity": "owned capacity"}[family]
+            if label not in binding:
+                binding.append(label)
+    if not shortfalls:
+        return "infeasible (the limits of the plan cannot all hold at once)"
+    parts = []
+    for w, items in sorted(shortfalls.items()):
+        total = sum(v for _, v in items)
+        months = sorted(m for m, _ in items)
+        span = model.label(months[0]) + (f"..{model.label(months[-1])}" if len(months) > 1 else "")
+        parts.append(f"{w}: {total:,.0f} GPU-hours short in {span}")
+    limits = f" (limited by {', '.join(binding)})" if binding else ""
+    return "; ".join(parts) + limits
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def _val(expr: object) -> float:
+    if isinstance(expr, (int, float)):
+        return float(expr)
+    v = pulp.value(expr)
+    return float(v) if v is not None else 0.0
+
+
+def extract(model: Model, info: object) -> ScenarioResult:
+    plan = model.plan
+    name = model.scenario.name
+    breakdown = {c: 0.0 for c in CATEGORIES}
+    breakdown_npv = {c: 0.0 for c in CATEGORIES}
+    monthly: dict[tuple[str, int], float] = defaultdict(float)
+    for (category, m), terms in model.ledger.items():
+        amount = sum(_val(expr) * coef for expr, coef in terms)
+        breakdown[category] += amount
+        breakdown_npv[category] += amount * model.discount(m)
+        monthly[(category, m)] += amount
+    breakdown = {k: _clean(v) for k, v in breakdown.items()}
+    breakdown_npv = {k: _clean(v) for k, v in breakdown_npv.items()}
+    total = sum(breakdown.values())
+    npv = sum(breakdown_npv.values())
+    capex = breakdown["onprem_capex"]
+    opex = total - capex - breakdown["residual_credit"]
+    gpu_hours = sum(sum(d) for d in model.demand.values())
+    commitments, notes = _commitments(model)
+    return ScenarioResult(
+        name, True, None, npv_usd=npv, total_usd=total, capex_usd=capex, opex_usd=opex,
+        breakdown=breakdown, breakdown_npv=breakdown_npv, gpu_hours=gpu_hours,
+        allocations=tuple(_allocations(model)), procurement=tuple(_procurement(model)),
+        commitments=tuple(commitments), solver=info, notes=tuple(notes))  # type: ignore[arg-type]
+
+
+def _clean(v: float) -> float:
+    return 0.0 if abs(v) < 1e-7 else v
+
+
+def _allocations(model: Model) -> list[Allocation]:
+    plan = model.plan
+    name = model.scenario.name
+    # reserved pools: monthly fee and GPU-hour capacity of active reservations
+    pool_fee: dict[tuple[str, str, Purchase, int], float] = defaultdict(float)
+    pool_hours: dict[tuple[str, str, Purchase, int], float] = defaultdict(float)
+    pool_types: dict[tuple[str, str, Purchase, int], set[str]] = defaultdict(set)
+    for (venue, gpu, term, itype, start), (var, offer) in model.reservations.items():
+        count = round(var.varValue or 0.0)
+        if count <= 0:
+            continue
+        for m in range(start, min(start + term.term_months, model.months)):
+            pool_fee[(venue, gpu, term, m)] += count * usd_per_hour_paid(plan, offer) * 730.0
+            pool_hours[(venue, gpu, term, m)] += count * offer.gpu_count * 730.0
+            pool_types[(venue, gpu, term, m)].add(itype)
+    # owned fleets: the month's running cost per GPU-hour used
+    fleet_cost: dict[tuple[str, str, int], float] = defaultdict(float)
+    fleet_used: dict[tuple[str, str, int], float] = defaultdict(float)
+    for c in model.caps:
+        if c.purchase == Purchase.OWNED and c.server is not None:
+            fleet_used[(c.venue, c.server.name, c.month)] += c.var.varValue or 0.0
+    for (site_name, server_name, m), fleet in model.fleet.items():
+        site, server = plan.site(site_name), plan.server(server_name)
+        n = _val(fleet)
+        used = fleet_used.get((site_name, server_name, m), 0.0)
+        fleet_cost[(site_name, server_name, m)] = (
+            n * (onprem.idle_energy_usd_per_server_month(site, server)
+                 + onprem.colo_usd_per_server_month(site, server)
+                 + onprem.maintenance_usd_per_server_month(server)
+                 + onprem.staff_usd_per_server_month(site))
+            + used * onprem.energy_usd_per_used_gpu_hour(site, server))
+    out = []
+    for c in model.caps:
+        hours = c.var.varValue or 0.0
+        if hours <= _EPS * max(1.0, model.demand[c.workload][c.month]):
+            continue
+        venue = model.venues[c.venue]
+        if c.purchase in (Purchase.ON_DEMAND, Purchase.SPOT):
+            assert c.offer is not None
+            cost = hours * usd_per_hour_paid(plan, c.offer) / c.offer.gpu_count
+            itype = c.offer.instance_type
+        elif c.purchase == Purchase.OWNED:
+            assert c.server is not None
+            key = (c.venue, c.server.name, c.month)
+            cost = fleet_cost[key] * hours / fleet_used[key] if fleet_used[key] > 0 else 0.0
+            itype = c.server.name
+        else:
+            pk = (c.venue, c.gpu, c.purchase, c.month)
+            cost = pool_fee[pk] * hours / pool_hours[pk] if pool_hours[pk] > 0 else 0.0
+            itype = "+".join(sorted(pool_types[pk])) or "-"
+        out.append(Allocation(name, c.workload, model.label(c.month), c.venue, venue.provider,
+                              venue.region, itype, c.gpu, c.purchase.value, round(hours, 4),
+                              round(cost, 2)))
+    out.sort(key=lambda a: (a.workload, a.month, a.venue, a.purchase))
+    return out
+
+
+def _procurement(model: Model) -> list[Procurement]:
+    out = []
+    for (site, server_name, order), (var, cohort) in sorted(model.orders.items()):
+        count = round(var.varValue or 0.0)
+        if count <= 0:
+            continue
+        server = model.plan.server(server_name)
+        out.append(Procurement(model.scenario.name, site, server_name, model.label(order),
+                               model.label(cohort.arrival_month), count,
+                               round(count * onprem.capex_usd(server), 2)))
+    return out
+
+
+def _commitments(model: Model) -> tuple[list[Commitment], list[str]]:
+    out, notes = [], []
+    for (venue, gpu, term, itype, start), (var, offer) in sorted(
+            model.reservations.items(), key=lambda kv: (kv[0][4], kv[0][0], kv[0][3])):
+        count = round(var.varValue or 0.0)
+        if count <= 0:
+            continue
+        end = start + term.term_months - 1
+        past = max(0, end - (model.months - 1))
+        monthly = count * usd_per_hour_paid(model.plan, offer) * 730.0
+        out.append(Commitment(model.scenario.name, offer.provider, offer.region, itype, term.value,
+                              model.label(start), model.label(end), count, round(monthly, 2),
+                              round(count * offer.upfront_usd, 2), past))
+        if past:
+            notes.append(f"{count} x {itype} {term.value} in {venue} from {model.label(start)} runs "
+                         f"{past} months past the horizon; those months are included in the cost")
+    return out, notes

@@ -1,0 +1,222 @@
+"""Venues (cloud regions and on-prem sites), the offers each workload may use there, latency.
+
+This is the part of model building that involves no solver: which GPU offers a workload can
+run on in a scenario, pruned to the ones that can matter, and which venues lie within its
+latency bound. Pruning is exact: an on-demand or spot offer is kept only when it is the
+cheapest per GPU-hour of its class at its venue (fractional instance-hours make the others
+useless); reservations keep every instance size that is cheapest per GPU-hour among sizes
+with at most as many GPUs (whole instances make smaller sizes useful).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from tco.pricing.models import Catalog, ComputePrice, Purchase
+from tco.pricing.reference import estimated_rtt_ms, metros, regions
+
+from .plan import Plan, Server, Site, Workload
+
+
+@dataclass(frozen=True)
+class Venue:
+    """One failure domain: a cloud region (``aws:us-east-1``) or an on-prem site (its name)."""
+
+    key: str
+    provider: str | None
+    region: str | None
+    site: Site | None
+    lat: float | None
+    lon: float | None
+    availability: float
+
+    @property
+    def is_site(self) -> bool:
+        return self.site is not None
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """Which providers and whether owned sites a scenario may use."""
+
+    name: str
+    providers: tuple[str, ...]
+    sites: bool
+
+
+@dataclass
+class WorkloadOffers:
+    """What one workload may run on, per venue: cloud offers and on-prem server types."""
+
+    on_demand: dict[tuple[str, str], ComputePrice] = field(default_factory=dict)   # (venue, gpu)
+    spot: dict[tuple[str, str], ComputePrice] = field(default_factory=dict)
+    reserved_pools: set[tuple[str, str, Purchase]] = field(default_factory=set)  # venue, gpu, term
+    servers: list[tuple[str, Server]] = field(default_factory=list)               # (site, server)
+
+    def venues(self) -> set[str]:
+        out = {v for v, _ in self.on_demand} | {v for v, _ in self.spot}
+        out |= {v for v, _, _ in self.reserved_pools} | {s for s, _ in self.servers}
+        return out
+
+    def nonspot_venues(self) -> set[str]:
+        out = {v for v, _ in self.on_demand} | {v for v, _, _ in self.reserved_pools}
+        return out | {s for s, _ in self.servers}
+
+
+def site_coordinates(site: Site) -> tuple[float, float]:
+    if isinstance(site.location, str):
+        place = metros()[site.location]
+        return place.lat, place.lon
+    return site.location.lat, site.location.lon
+
+
+def venue_table(plan: Plan, catalog: Catalog, scenario: Scenario) -> dict[str, Venue]:
+    """Every venue of the scenario: cloud regions with any allowed offer, and sites."""
+    out: dict[str, Venue] = {}
+    assert plan.cloud.region_availability is not None
+    allowed_regions = set(plan.cloud.regions) if plan.cloud.regions is not None else None
+    for r in catalog.compute:
+        if r.provider not in scenario.providers:
+            continue
+        if allowed_regions is not None and r.region not in allowed_regions:
+            continue
+        key = f"{r.provider}:{r.region}"
+        if key not in out:
+            place = regions().get((r.provider, r.region))
+            out[key] = Venue(key, r.provider, r.region, None,
+                             place.lat if place else None, place.lon if place else None,
+                             plan.cloud.region_availability)
+    if scenario.sites:
+        for site in plan.onprem.sites:
+            lat, lon = site_coordinates(site)
+            assert site.availability is not None
+            out[site.name] = Venue(site.name, None, None, site, lat, lon, site.availability)
+    return out
+
+
+def latency_ms(plan: Plan, metro: str, venue: Venue) -> float | None:
+    """Round trip from ``metro`` to ``venue``: a plan override, else the SPEC 6 estimate."""
+    override = plan.latency.get(metro, {}).get(venue.key)
+    if override is not None:
+        return override
+    if venue.lat is None or venue.lon is None:
+        return None
+    place = metros()[metro]
+    return estimated_rtt_ms(place.lat, place.lon, venue.lat, venue.lon)
+
+
+def metro_reach(plan: Plan, w: Workload, venues: dict[str, Venue]) -> dict[str, set[str]]:
+    """For each metro of ``w``: the venues within its ``max_latency_ms`` (all when no bound)."""
+    if not w.users:
+        return {}
+    reach: dict[str, set[str]] = {}
+    for metro, share in w.users.items():
+        if share <= 0:
+            continue
+        if w.max_latency_ms is None:
+            reach[metro] = set(venues)
+            continue
+        ok = set()
+        for key, venue in venues.items():
+            rtt = latency_ms(plan, metro, venue)
+            if rtt is not None and rtt <= w.max_latency_ms:
+                ok.add(key)
+        reach[metro] = ok
+    return reach
+
+
+def _discounted(plan: Plan, r: ComputePrice) -> float:
+    if r.purchase == Purchase.SPOT:
+        return r.usd_per_hour
+    disc = plan.cloud.discounts.get(r.provider, 0.0)  # type: ignore[call-overload]
+    return r.usd_per_hour * (1 - disc)
+
+
+def usd_per_hour_paid(plan: Plan, r: ComputePrice) -> float:
+    """Hourly price after the plan's negotiated discount (never applied to spot)."""
+    return _discounted(plan, r)
+
+
+def unpriced_venues(w: Workload, venues: dict[str, Venue], storage: dict[str, object],
+                    egress: dict[str, object]) -> dict[str, str]:
+    """Cloud venues ``w`` cannot use because a price it needs there is unknown, with why.
+
+    Unknown is never zero: a workload that stores data or sends traffic to the internet is
+    not placed where the storage or egress price is missing; a dataset whose home region has
+    no egress price stays there.
+    """
+    out: dict[str, str] = {}
+    for key, venue in venues.items():
+        if venue.is_site:
+            continue
+        if (w.dataset_tb + w.storage_tb) > 0 and key not in storage:
+            out[key] = "no storage price"
+        elif w.egress_tb_per_month > 0 and key not in egress:
+            out[key] = "no internet egress price"
+        elif (w.dataset_tb > 0 and w.data_at and ":" in w.data_at and w.data_at not in egress
+              and key != w.data_at):
+            out[key] = f"no egress price at {w.data_at} to move the dataset"
+    if w.dataset_tb > 0 and w.data_at and ":" in w.data_at and w.data_at not in egress:
+        for key, venue in venues.items():
+            if venue.is_site:
+                out.setdefault(key, f"no egress price at {w.data_at} to move the dataset")
+    return out
+
+
+def offers_for(plan: Plan, catalog: Catalog, scenario: Scenario, venues: dict[str, Venue],
+               w: Workload, excluded: set[str] | None = None,
+               ) -> tuple[WorkloadOffers, dict[tuple[str, str, Purchase], list[ComputePrice]]]:
+    """The pruned offers ``w`` may use, and every reservation offer per pool."""
+    excluded = excluded or set()
+    speeds = w.speeds
+    purchases = set(plan.cloud.purchase_options)
+    reach = metro_reach(plan, w, venues)
+    reachable = set().union(*reach.values()) if reach and w.max_latency_ms is not None else None
+    offers = WorkloadOffers()
+    pools: dict[tuple[str, str, Purchase], list[ComputePrice]] = defaultdict(list)
+    for r in catalog.compute:
+        key = f"{r.provider}:{r.region}"
+        if (key not in venues or key in excluded or r.gpu not in speeds
+                or r.purchase.value not in purchases):
+            continue
+        if reachable is not None and key not in reachable:
+            continue
+        if r.purchase == Purchase.SPOT:
+            if not w.interruptible:
+                continue
+            best = offers.spot.get((key, r.gpu))
+            if best is None or r.usd_per_gpu_hour < best.usd_per_gpu_hour:
+                offers.spot[(key, r.gpu)] = r
+        elif r.purchase == Purchase.ON_DEMAND:
+            best = offers.on_demand.get((key, r.gpu))
+            if best is None or r.usd_per_gpu_hour < best.usd_per_gpu_hour:
+                offers.on_demand[(key, r.gpu)] = r
+        else:
+            pools[(key, r.gpu, r.purchase)].append(r)
+    for pool_key, recs in list(pools.items()):
+        pools[pool_key] = _pareto(recs)
+        offers.reserved_pools.add(pool_key)
+    if scenario.sites:
+        for site in plan.onprem.sites:
+            if (reachable is not None and site.name not in reachable) or site.name in excluded:
+                continue
+            for server in plan.onprem.servers:
+                if server.gpu in speeds:
+                    offers.servers.append((site.name, server))
+    return offers, dict(pools)
+
+
+def _pareto(recs: list[ComputePrice]) -> list[ComputePrice]:
+    """Sizes worth reserving: cheapest per GPU-hour among all sizes with ≤ as many GPUs."""
+    by_count: dict[int, ComputePrice] = {}
+    for r in recs:
+        best = by_count.get(r.gpu_count)
+        if best is None or r.usd_per_hour < best.usd_per_hour:
+            by_count[r.gpu_count] = r
+    kept: list[ComputePrice] = []
+    for count in sorted(by_count):
+        r = by_count[count]
+        if not kept or r.usd_per_gpu_hour < min(k.usd_per_gpu_hour for k in kept):
+            kept.append(r)
+    return kept

@@ -1,0 +1,211 @@
+"""Price records: what every source produces and the optimizer consumes (SPEC section 3).
+
+Records are frozen dataclasses whose field names carry their units. Change one with
+:func:`dataclasses.replace`, never in place.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+HOURS_PER_MONTH = 730.0
+GB_PER_TB = 1000.0
+
+
+class Provider(StrEnum):
+    AWS = "aws"
+    GCP = "gcp"
+    AZURE = "azure"
+
+
+class Purchase(StrEnum):
+    ON_DEMAND = "on_demand"
+    SPOT = "spot"
+    RESERVED_1Y = "reserved_1y"
+    RESERVED_3Y = "reserved_3y"
+    OWNED = "owned"
+
+    @property
+    def is_reserved(self) -> bool:
+        return self in (Purchase.RESERVED_1Y, Purchase.RESERVED_3Y)
+
+    @property
+    def term_months(self) -> int:
+        return {Purchase.RESERVED_1Y: 12, Purchase.RESERVED_3Y: 36}.get(self, 0)
+
+
+CLOUD_PURCHASES = (Purchase.ON_DEMAND, Purchase.SPOT, Purchase.RESERVED_1Y, Purchase.RESERVED_3Y)
+
+
+class Source(StrEnum):
+    LIVE = "live"
+    SNAPSHOT = "snapshot"
+    USER = "user"
+
+
+def effective_usd_per_hour(recurring_usd_per_hour: float, upfront_usd: float, term_months: int) -> float:
+    """Effective hourly price: ``recurring + upfront / (term_months * 730)`` (SPEC 3)."""
+    if term_months <= 0:
+        return recurring_usd_per_hour
+    return recurring_usd_per_hour + upfront_usd / (term_months * HOURS_PER_MONTH)
+
+
+@dataclass(frozen=True)
+class ComputePrice:
+    """One (provider, region, instance_type, purchase) offer; prices are for the whole instance."""
+
+    provider: str
+    region: str
+    instance_type: str
+    gpu: str
+    gpu_count: int
+    gpu_memory_gib: float
+    vcpus: int
+    memory_gib: float
+    purchase: Purchase
+    usd_per_hour: float
+    upfront_usd: float
+    term_months: int
+    source: Source
+    source_ref: str
+    as_of: dt.date
+
+    @property
+    def usd_per_gpu_hour(self) -> float:
+        return self.usd_per_hour / self.gpu_count
+
+    @property
+    def venue(self) -> str:
+        return f"{self.provider}:{self.region}"
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "provider": self.provider,
+            "region": self.region,
+            "instance_type": self.instance_type,
+            "gpu": self.gpu,
+            "gpu_count": self.gpu_count,
+            "gpu_memory_gib": self.gpu_memory_gib,
+            "vcpus": self.vcpus,
+            "memory_gib": self.memory_gib,
+            "purchase": self.purchase.value,
+            "usd_per_hour": self.usd_per_hour,
+            "upfront_usd": self.upfront_usd,
+            "term_months": self.term_months,
+            "source": self.source.value,
+            "source_ref": self.source_ref,
+            "as_of": self.as_of.isoformat(),
+        }
+
+
+Tiers = tuple[tuple[float, float], ...]
+
+
+@dataclass(frozen=True)
+class StoragePrice:
+    """Object storage: ``tiers`` are ``(start_gb, usd_per_gb_month)``, applied marginally."""
+
+    provider: str
+    region: str
+    storage_class: str
+    tiers: Tiers
+    source: Source
+    source_ref: str
+    as_of: dt.date
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "provider": self.provider,
+            "region": self.region,
+            "storage_class": self.storage_class,
+            "tiers": [list(t) for t in self.tiers],
+            "source": self.source.value,
+            "source_ref": self.source_ref,
+            "as_of": self.as_of.isoformat(),
+        }
+
+
+@dataclass(frozen=True)
+class EgressPrice:
+    """Internet egress: ``tiers`` are ``(start_gb, usd_per_gb)`` of a month, applied marginally."""
+
+    provider: str
+    region: str
+    destination: str
+    tiers: Tiers
+    source: Source
+    source_ref: str
+    as_of: dt.date
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "provider": self.provider,
+            "region": self.region,
+            "destination": self.destination,
+            "tiers": [list(t) for t in self.tiers],
+            "source": self.source.value,
+            "source_ref": self.source_ref,
+            "as_of": self.as_of.isoformat(),
+        }
+
+
+@dataclass(frozen=True)
+class ProviderProvenance:
+    """Which source a catalog used for one provider, and how old its prices are."""
+
+    provider: str
+    source: str
+    as_of: dt.date
+    records: int
+
+    def to_dict(self) -> dict[str, object]:
+        return {"provider": self.provider, "source": self.source,
+                "as_of": self.as_of.isoformat(), "records": self.records}
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """Everything known about prices: compute, storage and egress records."""
+
+    compute: tuple[ComputePrice, ...] = ()
+    storage: tuple[StoragePrice, ...] = ()
+    egress: tuple[EgressPrice, ...] = ()
+    warnings: tuple[str, ...] = field(default=(), compare=False)
+
+    @property
+    def providers(self) -> list[str]:
+        seen = {r.provider for r in self.compute} | {r.provider for r in self.storage} | {
+            r.provider for r in self.egress}
+        return sorted(seen)
+
+    def provenance(self) -> list[ProviderProvenance]:
+        """Per provider: the source(s) used and the oldest ``as_of`` among its records."""
+        out = []
+        for provider in self.providers:
+            recs: list[ComputePrice | StoragePrice | EgressPrice] = [
+                *(r for r in self.compute if r.provider == provider),
+                *(r for r in self.storage if r.provider == provider),
+                *(r for r in self.egress if r.provider == provider),
+            ]
+            sources = sorted({r.source.value for r in recs})
+            out.append(ProviderProvenance(provider, "+".join(sources),
+                                          min(r.as_of for r in recs), len(recs)))
+        return out
+
+    def storage_for(self, provider: str, region: str) -> StoragePrice | None:
+        return next((s for s in self.storage if s.provider == provider and s.region == region), None)
+
+    def egress_for(self, provider: str, region: str) -> EgressPrice | None:
+        return next((e for e in self.egress
+                     if e.provider == provider and e.region == region and e.destination == "internet"),
+                    None)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "schema": 1,
+            "compute": [r.to_dict() for r in self.compute],
+            "storage": [r.to_dict() for r in self.storage],
+            "egress": [r.to_dict() for r in self.egress],
+        }

@@ -1,0 +1,82 @@
+"""Reference facts shipped as data files: GPU classes, region and metro coordinates.
+
+Each file under ``pricing/data/`` carries a source per row (see ``data/FORMAT.md``).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+_DATA = "data"
+
+
+def _rows(name: str) -> list[dict[str, str]]:
+    path = resources.files("tco.pricing").joinpath(_DATA, name)
+    with path.open(encoding="utf-8", newline="") as fh:
+        return [
+            {k.strip(): (v or "").strip() for k, v in row.items() if k}
+            for row in csv.DictReader(line for line in fh if not line.startswith("#"))
+        ]
+
+
+@dataclass(frozen=True)
+class GpuClass:
+    name: str
+    vendor: str
+    memory_gib: float
+    source: str
+
+
+@dataclass(frozen=True)
+class Place:
+    """A point on the map: a cloud region or a user metro."""
+
+    key: str
+    name: str
+    lat: float
+    lon: float
+    source: str
+
+
+@cache
+def gpu_classes() -> dict[str, GpuClass]:
+    return {r["gpu"]: GpuClass(r["gpu"], r["vendor"], float(r["memory_gib"]), r["source"])
+            for r in _rows("gpus.csv")}
+
+
+@cache
+def regions() -> dict[tuple[str, str], Place]:
+    """``(provider, region) -> Place``."""
+    return {(r["provider"], r["region"]): Place(r["region"], r["location"], float(r["lat"]),
+                                                 float(r["lon"]), r["source"])
+            for r in _rows("regions.csv")}
+
+
+@cache
+def metros() -> dict[str, Place]:
+    return {r["metro"]: Place(r["metro"], r["name"], float(r["lat"]), float(r["lon"]), r["source"])
+            for r in _rows("metros.csv")}
+
+
+EARTH_RADIUS_KM = 6371.0
+FIBRE_KM_PER_MS = 200.0
+ROUTE_FACTOR = 1.5
+BASE_RTT_MS = 2.0
+
+
+def great_circle_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Haversine distance on a sphere of radius 6371 km."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
+
+
+def estimated_rtt_ms(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Round trip: ``2 ms + 2 * great_circle_km * 1.5 / 200 km/ms`` (SPEC 6)."""
+    km = great_circle_km(lat1, lon1, lat2, lon2)
+    return BASE_RTT_MS + 2 * km * ROUTE_FACTOR / FIBRE_KM_PER_MS
