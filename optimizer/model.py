@@ -30,6 +30,7 @@ from .months import month_offset
 from .venues import (Scenario, Venue, WorkloadOffers, metro_reach, offers_for, unpriced_venues,
                      usd_per_hour_paid, venue_table)
 
+COMMIT_EVERY = 6
 CATEGORIES = ("cloud_compute", "cloud_reserved", "storage", "egress", "onprem_capex", "energy",
               "colo", "maintenance", "staff", "residual_credit")
 
@@ -178,7 +179,7 @@ def build(plan: Plan, catalog: Catalog, scenario: Scenario, *, elastic: bool = F
         if elastic:
             for m in workload_months(plan, w):
                 if model.demand[w.name][m] > 0:
-                    model.short[(w.name, m)] = pulp.LpVariable(
+                    model.short[(w.name, m)] = model.prob.add_variable(
                         _n(f"short[{w.name},{model.label(m)}]"), 0, model.demand[w.name][m])
     define_cloud_capacity(model)
     define_reservations(model)
@@ -209,7 +210,7 @@ def define_cloud_capacity(model: Model) -> None:
                 for m in months:
                     if model.demand[w.name][m] <= 0:
                         continue
-                    var = pulp.LpVariable(
+                    var = model.prob.add_variable(
                         _n(f"x[{w.name},{venue},{gpu},{purchase.value},{model.label(m)}]"), 0)
                     model.caps.append(Cap(var, w.name, venue, gpu, purchase, m, factor, offer))
                     model.add_cost("cloud_compute", m, var, price)
@@ -217,7 +218,10 @@ def define_cloud_capacity(model: Model) -> None:
 
 def define_reservations(model: Model) -> None:
     """Whole reserved instances ``r[venue,type,term,start]``, paid every month of the term
-    (past the horizon too), and per-workload use of each pool ``u[w,venue,gpu,term,m]``."""
+    (past the horizon too), and per-workload use of each pool ``u[w,venue,gpu,term,m]``.
+
+    A reservation may start in the first month the pool is needed and then every
+    ``cloud.commit_every_months`` months from the plan's start (the commitment cadence)."""
     plan = model.plan
     used_pools: dict[tuple[str, str, Purchase], list[Cap]] = defaultdict(list)
     for w in plan.workloads:
@@ -226,11 +230,12 @@ def define_reservations(model: Model) -> None:
             for m in workload_months(plan, w):
                 if model.demand[w.name][m] <= 0:
                     continue
-                var = pulp.LpVariable(
+                var = model.prob.add_variable(
                     _n(f"u[{w.name},{venue},{gpu},{term.value},{model.label(m)}]"), 0)
                 cap = Cap(var, w.name, venue, gpu, term, m, w.speeds[gpu])
                 model.caps.append(cap)
                 used_pools[pool].append(cap)
+    every = plan.cloud.commit_every_months or 1
     for pool, caps in sorted(used_pools.items()):
         venue, gpu, term = pool
         first = min(c.month for c in caps)
@@ -239,7 +244,9 @@ def define_reservations(model: Model) -> None:
         for offer in model.pools[pool]:
             monthly = usd_per_hour_paid(plan, offer) * HOURS_PER_MONTH
             for start in range(first, last + 1):
-                var = pulp.LpVariable(
+                if start != first and start % every:
+                    continue
+                var = model.prob.add_variable(
                     _n(f"r[{venue},{offer.instance_type},{term.value},{model.label(start)}]"),
                     0, cat=pulp.LpInteger)
                 model.reservations[(venue, gpu, term, offer.instance_type, start)] = (var, offer)
@@ -281,7 +288,7 @@ def define_onprem_fleet(model: Model) -> None:
             if (site.name, server.name) in needed:
                 for order in onprem.order_months(server, model.months):
                     cohort = onprem.cohort(server, order, model.months)
-                    var = pulp.LpVariable(
+                    var = model.prob.add_variable(
                         _n(f"n[{site.name},{server.name},{model.label(order)}]"), 0,
                         cat=pulp.LpInteger)
                     model.orders[(site.name, server.name, order)] = (var, cohort)
@@ -315,7 +322,7 @@ def define_onprem_capacity(model: Model) -> None:
             for m in workload_months(plan, w):
                 if model.demand[w.name][m] <= 0:
                     continue
-                var = pulp.LpVariable(_n(f"h[{w.name},{site_name},{server.name},{model.label(m)}]"), 0)
+                var = model.prob.add_variable(_n(f"h[{w.name},{site_name},{server.name},{model.label(m)}]"), 0)
                 model.caps.append(Cap(var, w.name, site_name, server.gpu, Purchase.OWNED, m,
                                       w.speeds[server.gpu], server=server))
                 usage[(site_name, server.name, m)].append(var)
@@ -419,7 +426,7 @@ def define_single_venue_and_storage(model: Model) -> None:
         picks: dict[str, pulp.LpVariable] = {}
         if w.single_venue:
             for v in venues:
-                picks[v] = pulp.LpVariable(_n(f"pick[{w.name},{v}]"), cat=pulp.LpBinary)
+                picks[v] = model.prob.add_variable(_n(f"pick[{w.name},{v}]"), cat=pulp.LpBinary)
             model.prob += (pulp.lpSum(picks.values()) == 1, _n(f"single_venue[{w.name}]"))
         moved: dict[str, object] = {}
         for (v, m), caps in sorted(per_venue.items()):
@@ -427,7 +434,7 @@ def define_single_venue_and_storage(model: Model) -> None:
             if w.single_venue:
                 use: pulp.LpVariable = picks[v]
             else:
-                use = pulp.LpVariable(_n(f"use[{w.name},{v},{model.label(m)}]"), cat=pulp.LpBinary)
+                use = model.prob.add_variable(_n(f"use[{w.name},{v},{model.label(m)}]"), cat=pulp.LpBinary)
             model.prob += (delivered(caps) <= need * use, _n(f"venue_use[{w.name},{v},{model.label(m)}]"))
             model.storage_use[(w.name, v, m)] = use
             if gb > 0:
@@ -439,7 +446,7 @@ def define_single_venue_and_storage(model: Model) -> None:
                     storage_volume[(v, m)].append((use, gb))
             if transfer_gb > 0 and v != w.data_at:
                 if v not in moved:
-                    moved[v] = picks[v] if w.single_venue else pulp.LpVariable(
+                    moved[v] = picks[v] if w.single_venue else model.prob.add_variable(
                         _n(f"moved[{w.name},{v}]"), cat=pulp.LpBinary)
                 if not w.single_venue:
                     model.prob += (moved[v] >= use, _n(f"moved_if_used[{w.name},{v},{model.label(m)}]"))
@@ -489,7 +496,7 @@ def define_latency_and_egress(model: Model) -> None:
                     caps = per_venue.get((v, m), [])
                     if not caps:
                         continue
-                    s = pulp.LpVariable(_n(f"serve[{w.name},{v},{model.label(m)}]"), 0)
+                    s = model.prob.add_variable(_n(f"serve[{w.name},{v},{model.label(m)}]"), 0)
                     serve_vars[v] = s
                     model.serve[(w.name, v, m)] = s
                     model.prob += (s <= delivered(caps), _n(f"serve_cap[{w.name},{v},{model.label(m)}]"))
@@ -552,9 +559,9 @@ def define_tiered(model: Model, name: str, volumes: dict[str, object], tiers: di
     def rate(t: Tiers, at: float) -> float:
         return [r for s, r in t if s <= at][-1]
 
-    seg = [pulp.LpVariable(_n(f"{name}.seg{k}"), 0, widths[k]) for k in range(len(starts))]
+    seg = [model.prob.add_variable(_n(f"{name}.seg{k}"), 0, widths[k]) for k in range(len(starts))]
     for k in range(len(starts) - 1):
-        full = pulp.LpVariable(_n(f"{name}.full{k}"), cat=pulp.LpBinary)
+        full = model.prob.add_variable(_n(f"{name}.full{k}"), cat=pulp.LpBinary)
         model.tier_vars.append(full)
         model.prob += (seg[k] >= widths[k] * full, _n(f"{name}.fill{k}"))
         model.prob += (seg[k + 1] <= widths[k + 1] * full, _n(f"{name}.order{k}"))
@@ -563,7 +570,7 @@ def define_tiered(model: Model, name: str, volumes: dict[str, object], tiers: di
         (v,) = regions_
         model.prob += (pulp.lpSum(seg) == volumes[v], _n(f"{name}.total"))
         return pulp.lpSum(seg[k] * rate(tiers[v], starts[k]) for k in range(len(starts)))
-    q = {(v, k): pulp.LpVariable(_n(f"{name}.q[{v},{k}]"), 0)
+    q = {(v, k): model.prob.add_variable(_n(f"{name}.q[{v},{k}]"), 0)
          for v in regions_ for k in range(len(starts))}
     for k in range(len(starts)):
         model.prob += (pulp.lpSum(q[(v, k)] for v in regions_) == seg[k], _n(f"{name}.split{k}"))

@@ -44,6 +44,7 @@ class PlanSection(_Strict):
     discount_rate: Annotated[float, Field(ge=0, le=1)] | None = None
     capex_budget_usd: NonNegative | None = None
     solver: Literal["highs", "cbc"] = "highs"
+    mip_gap: Annotated[float, Field(ge=0, le=0.1)] = 1e-4
 
     @field_validator("start")
     @classmethod
@@ -67,6 +68,7 @@ class CloudSection(_Strict):
     discounts: dict[Provider, Fraction] = Field(default_factory=dict)
     quotas: list[Quota] = Field(default_factory=list)
     region_availability: Availability | None = None
+    commit_every_months: Annotated[int, Field(ge=1, le=12)] | None = None
 
 
 class PricesSection(_Strict):
@@ -460,6 +462,11 @@ def _resolve_defaults(plan: Plan) -> tuple[Plan, list[Assumption], list[str]]:
         if d:
             cloud = cloud.model_copy(update={"region_availability": d.value})
             note("cloud.region_availability", d)
+    if cloud.commit_every_months is None:
+        d = _take("cloud.commit_every_months", "cloud.commit_every_months", errors)
+        if d:
+            cloud = cloud.model_copy(update={"commit_every_months": int(d.value)})
+            note("cloud.commit_every_months", d)
     missing_discounts = [p for p in cloud.providers if p not in cloud.discounts]
     if missing_discounts:
         d = _take("cloud.discount", "cloud.discounts", errors)

@@ -36,9 +36,7 @@ _EPS = 1e-6
 def scenarios_for(plan: Plan) -> list[Scenario]:
     providers = tuple(p.value for p in plan.cloud.providers)
     out = [Scenario("hybrid", providers, True)]
-    if plan.onprem.sites and providers:
-        out.append(Scenario("cloud-only", providers, False))
-    elif not plan.onprem.sites:
+    if providers:
         out.append(Scenario("cloud-only", providers, False))
     for p in providers:
         out.append(Scenario(f"{p}-only", (p,), False))
@@ -77,6 +75,7 @@ def solve(plan: LoadedPlan | Plan | dict, catalog: Catalog | None = None, *,  # 
         res = solve_scenario(p, catalog, scenario, solver_name, time_limit)
         results[key] = res
         out.append(res)
+    out = _never_dearer_than_a_subset(p, out)
     out = _with_savings(p, out)
     feasible = [s for s in out if s.feasible and s.npv_usd is not None]
     recommended = min(feasible, key=lambda s: s.npv_usd or 0.0).name if feasible else None
@@ -99,8 +98,26 @@ def _rename(res: ScenarioResult, name: str) -> ScenarioResult:
     return replace(res, name=name,
                    allocations=tuple(replace(a, scenario=name) for a in res.allocations),
                    procurement=tuple(replace(x, scenario=name) for x in res.procurement),
-                   commitments=tuple(replace(c, scenario=name) for c in res.commitments),
-                   notes=res.notes + (f"same choices as an equivalent scenario",))
+                   commitments=tuple(replace(c, scenario=name) for c in res.commitments))
+
+
+def _never_dearer_than_a_subset(plan: Plan, results: list[ScenarioResult]) -> list[ScenarioResult]:
+    """A scenario's plan is also a plan of every scenario that allows more. When a solver
+    tolerance leaves a wider scenario dearer than a narrower one, the narrower plan is used."""
+    scen = {s.name: s for s in scenarios_for(plan)}
+
+    def within(a: Scenario, b: Scenario) -> bool:
+        return set(a.providers) <= set(b.providers) and (b.sites or not a.sites)
+    out = list(results)
+    for i, wide in enumerate(out):
+        for narrow in results:
+            if (narrow.name == wide.name or not narrow.feasible or narrow.npv_usd is None
+                    or not within(scen[narrow.name], scen[wide.name])):
+                continue
+            if not out[i].feasible or out[i].npv_usd is None or narrow.npv_usd < out[i].npv_usd - 1e-6:
+                out[i] = replace(_rename(narrow, wide.name), notes=narrow.notes + (
+                    f"the {narrow.name} plan is the cheapest {wide.name} plan found",))
+    return out
 
 
 def _with_savings(plan: Plan, results: list[ScenarioResult]) -> list[ScenarioResult]:
@@ -138,7 +155,7 @@ def solve_scenario(plan: Plan, catalog: Catalog, scenario: Scenario,
     reason = precheck(model)
     if reason:
         return ScenarioResult(scenario.name, False, reason)
-    info = run(model.prob, solver, time_limit)
+    info = run(model.prob, solver, time_limit, plan.plan.mip_gap)
     if info.status == SolveStatus.INFEASIBLE:
         return ScenarioResult(scenario.name, False, diagnose(plan, catalog, scenario, solver,
                                                              time_limit), solver=info)
@@ -208,7 +225,7 @@ def diagnose(plan: Plan, catalog: Catalog, scenario: Scenario, solver: SolverNam
              time_limit: float | None) -> str:
     """Re-solve with unmet demand allowed at a penalty; say what falls short and what binds."""
     model = build(plan, catalog, scenario, elastic=True)
-    info = run(model.prob, solver, time_limit)
+    info = run(model.prob, solver, time_limit, plan.plan.mip_gap)
     if not info.status.has_solution:
         return "infeasible (the limits of the plan cannot all hold at once)"
     shortfalls: dict[str, list[tuple[int, float]]] = defaultdict(list)
@@ -216,18 +233,21 @@ def diagnose(plan: Plan, catalog: Catalog, scenario: Scenario, solver: SolverNam
         value = var.varValue or 0.0
         if value > 1e-3:
             shortfalls[w].append((m, value))
-    binding = []
-    for name, con in model.prob.constraints.items():
-        if not (name.startswith("capex_budget") or name.startswith("site_power")
-                or name.startswith("quota") or name.startswith("owned_capacity")):
+    # a limit binds when less than one more unit (a server, a GPU) fits under it
+    servers = plan.onprem.servers
+    families = {"capex_budget": ("capex budget", max((onprem.capex_usd(z) for z in servers),
+                                                     default=0.0)),
+                "site_power": ("site power", max((z.power_kw for z in servers), default=0.0)),
+                "quota": ("cloud quotas", 1.0)}
+    binding: list[str] = []
+    for con in _constraints(model.prob):
+        family = next((f for f in families if (con.name or "").startswith(f)), None)
+        if family is None or con.sense != pulp.LpConstraintLE:
             continue
+        label, unit = families[family]
         slack = con.slack
-        if slack is not None and abs(slack) < 1e-6 and con.sense == pulp.LpConstraintLE:
-            family = name.split("[")[0]
-            label = {"capex_budget": "capex budget", "site_power": "site power",
-                     "quota": "cloud quotas", "owned_capacity": "owned capacity"}[family]
-            if label not in binding:
-                binding.append(label)
+        if slack is not None and slack < unit - 1e-9 and label not in binding:
+            binding.append(label)
     if not shortfalls:
         return "infeasible (the limits of the plan cannot all hold at once)"
     parts = []
@@ -238,6 +258,11 @@ def diagnose(plan: Plan, catalog: Catalog, scenario: Scenario, solver: SolverNam
         parts.append(f"{w}: {total:,.0f} GPU-hours short in {span}")
     limits = f" (limited by {', '.join(binding)})" if binding else ""
     return "; ".join(parts) + limits
+
+
+def _constraints(prob: pulp.LpProblem) -> list[pulp.LpConstraint]:
+    cons = prob.constraints
+    return list(cons() if callable(cons) else cons.values())
 
 
 # --------------------------------------------------------------------------------------------

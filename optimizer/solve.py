@@ -7,6 +7,7 @@ the same optimizer tests.
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -14,7 +15,7 @@ import pulp
 
 from tco.pricing.errors import TcoError
 
-DEFAULT_MIP_GAP = 1e-6
+DEFAULT_MIP_GAP = 1e-4
 
 
 class SolverName(StrEnum):
@@ -54,7 +55,12 @@ def _solver(name: SolverName, time_limit: float | None, gap: float) -> pulp.LpSo
     if name == SolverName.HIGHS:
         solver = pulp.HiGHS(msg=False, timeLimit=time_limit, gapRel=gap, threads=1)
     else:
-        solver = pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit, gapRel=gap)
+        # CBC from the cbcbox wheel (pulp[cbc]); PuLP's own bundled copy is the fallback
+        solver = pulp.COIN_CMD(msg=False, timeLimit=time_limit, gapRel=gap)
+        if not solver.available():
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                solver = pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit, gapRel=gap)
     if not solver.available():
         raise SolverUnavailableError(f"solver '{name.value}' is not available on this machine")
     return solver

@@ -1,0 +1,216 @@
+"""``tco``: parse arguments, call the library, render. Exit codes as in SPEC section 7."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+
+from rich.console import Console
+
+from tco.pricing.catalog import atomic_write_text, load_catalog, matches, write_catalog_file
+from tco.pricing.errors import (CatalogError, InfeasibleError, NoPriceSourceError, PlanError,
+                                PricingError, TcoError)
+from tco.pricing.models import Catalog
+
+from .render import OutputFormat, render
+
+EXIT_OK = 0
+EXIT_INFEASIBLE = 1
+EXIT_USAGE = 2
+EXIT_NO_PRICES = 3
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        sys.stderr.write(f"tco: error: {message}\n")
+        raise SystemExit(EXIT_USAGE)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="tco", description="Cloud-vs-on-premise decision engine for GPU "
+                     "infrastructure.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    cmp_ = sub.add_parser("compare", help="price every way to run a plan and recommend one")
+    cmp_.add_argument("plan", help="the plan file (workload.toml)")
+    cmp_.add_argument("--format", choices=[f.value for f in OutputFormat], default="table")
+    cmp_.add_argument("--output", "-o", help="write the report to FILE instead of stdout")
+    cmp_.add_argument("--catalog", help="plan with exactly this catalog file and no other source")
+    cmp_.add_argument("--offline", action="store_true",
+                      help="never touch the network (use the bundled snapshot)")
+    cmp_.add_argument("--solver", choices=["highs", "cbc"], help="default: the plan's, or highs")
+    cmp_.add_argument("--time-limit", type=float, metavar="S",
+                      help="seconds each scenario may take to solve")
+
+    val = sub.add_parser("validate", help="check a plan without solving it")
+    val.add_argument("plan")
+
+    init = sub.add_parser("init", help="write a commented starter plan")
+    init.add_argument("file", nargs="?", default="workload.toml")
+    init.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+
+    prices = sub.add_parser("prices", help="inspect and export the price catalog")
+    psub = prices.add_subparsers(dest="prices_command", required=True, parser_class=_Parser)
+    plist = psub.add_parser("list", help="list compute prices")
+    plist.add_argument("--provider", action="append")
+    plist.add_argument("--gpu", action="append")
+    plist.add_argument("--region", action="append")
+    plist.add_argument("--purchase", action="append",
+                       choices=["on_demand", "spot", "reserved_1y", "reserved_3y"])
+    plist.add_argument("--format", choices=["table", "json"], default="table")
+    plist.add_argument("--catalog", help="list this catalog file instead")
+    pexp = psub.add_parser("export", help="write the catalog in use as JSON")
+    pexp.add_argument("file")
+    pexp.add_argument("--catalog", help="export this catalog file (e.g. to normalize it)")
+    pexp.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+    return parser
+
+
+def _console(stderr: bool = False) -> Console:
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
+def _catalog(args: argparse.Namespace) -> Catalog:
+    return load_catalog(offline=True, path=getattr(args, "catalog", None))
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from tco.optimizer import load_plan, solve
+
+    loaded = load_plan(args.plan)
+    catalog = _catalog(args)
+    err = _console(stderr=True)
+    show_progress = args.format == "table" and err.is_terminal
+    with err.status("solving...", spinner="dots") if show_progress else _nullcontext() as status:
+        def progress(event: str, scenario: str) -> None:
+            if status is not None:
+                status.update(f"{event} {scenario}...")
+        result = solve(loaded, catalog, solver=args.solver, time_limit=args.time_limit,
+                       progress=progress)
+    fmt = OutputFormat(args.format)
+    if args.output:
+        if fmt == OutputFormat.TABLE:
+            file_console = Console(record=True, width=180, file=open("/dev/null", "w"),
+                                   color_system=None)
+            render(result, fmt, file_console)
+            text = file_console.export_text()
+        else:
+            text = render(result, fmt, _console()) or ""
+        atomic_write_text(args.output, text)
+        err.print(f"wrote {args.output}", highlight=False)
+    else:
+        text = render(result, fmt, _console())
+        if text is not None:
+            sys.stdout.write(text)
+    if not result.feasible:
+        reason = result.recommended.reason or "infeasible"
+        err.print(f"tco: no feasible plan: {reason}", style="red", markup=False, highlight=False)
+        return EXIT_INFEASIBLE
+    return EXIT_OK
+
+
+class _nullcontext:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from tco.optimizer import load_plan
+
+    loaded = load_plan(args.plan)
+    p = loaded.plan
+    _console().print(
+        f"{args.plan}: ok — {len(p.workloads)} workload(s), {len(p.onprem.sites)} site(s), "
+        f"{len(p.onprem.servers)} server type(s), {p.plan.months} months from {p.plan.start}; "
+        f"{len(loaded.assumptions)} default(s) assumed", markup=False, highlight=False)
+    return EXIT_OK
+
+
+def starter_plan() -> str:
+    return resources.files("tco.cli").joinpath("templates", "starter.toml").read_text("utf-8")
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    path = Path(args.file)
+    if path.exists() and not args.force:
+        raise PlanError(f"{path}: already exists; not overwriting it (use --force, or another "
+                        f"name)")
+    atomic_write_text(path, starter_plan())
+    _console().print(f"wrote {path}; edit it, then run: tco compare {path}", markup=False,
+                     highlight=False)
+    return EXIT_OK
+
+
+def cmd_prices(args: argparse.Namespace) -> int:
+    catalog = _catalog(args)
+    if args.prices_command == "export":
+        path = Path(args.file)
+        if path.exists() and not args.force:
+            raise CatalogError(f"{path}: already exists; not overwriting it (use --force)")
+        write_catalog_file(catalog, path)
+        _console(stderr=True).print(f"wrote {len(catalog.compute)} compute, "
+                                    f"{len(catalog.storage)} storage and {len(catalog.egress)} "
+                                    f"egress records to {path}", markup=False, highlight=False)
+        return EXIT_OK
+    records = [r for r in catalog.compute
+               if matches(r, provider=args.provider, gpu=args.gpu, region=args.region,
+                          purchase=args.purchase)]
+    records.sort(key=lambda r: (r.provider, r.region, r.gpu, r.instance_type, r.purchase.value))
+    if args.format == "json":
+        sys.stdout.write(json.dumps([r.to_dict() for r in records], indent=1) + "\n")
+        return EXIT_OK
+    from rich.table import Table
+
+    table = Table(title=f"{len(records)} compute prices", title_justify="left")
+    for h in ("provider", "region", "instance", "GPU", "GPUs", "purchase", "$/hour", "$/GPU-hour",
+              "upfront", "source", "as of"):
+        table.add_column(h, justify="right" if h in ("GPUs", "$/hour", "$/GPU-hour", "upfront")
+                         else "left")
+    for r in records:
+        table.add_row(r.provider, r.region, r.instance_type, r.gpu, str(r.gpu_count),
+                      r.purchase.value, f"{r.usd_per_hour:,.4f}", f"{r.usd_per_gpu_hour:,.4f}",
+                      f"{r.upfront_usd:,.0f}" if r.upfront_usd else "-", r.source.value,
+                      r.as_of.isoformat())
+    _console().print(table)
+    return EXIT_OK
+
+
+COMMANDS = {"compare": cmd_compare, "validate": cmd_validate, "init": cmd_init,
+            "prices": cmd_prices}
+
+
+def exit_code_for(exc: TcoError) -> int:
+    if isinstance(exc, NoPriceSourceError):
+        return EXIT_NO_PRICES
+    if isinstance(exc, InfeasibleError):
+        return EXIT_INFEASIBLE
+    if isinstance(exc, (PlanError, CatalogError)):
+        return EXIT_USAGE
+    if isinstance(exc, PricingError):
+        return EXIT_NO_PRICES
+    return EXIT_USAGE
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except TcoError as exc:
+        _console(stderr=True).print(f"tco: error: {exc}", style="red", markup=False,
+                                    highlight=False)
+        return exit_code_for(exc)
+    except KeyboardInterrupt:
+        _console(stderr=True).print("tco: interrupted", markup=False)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

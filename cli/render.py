@@ -1,0 +1,193 @@
+"""Renderers for ``tco compare``: one per output format, all from the same Result."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import defaultdict
+from collections.abc import Callable
+from enum import StrEnum
+
+from rich.console import Console
+from rich.table import Table
+
+from tco.optimizer import Result, ScenarioResult
+
+
+class OutputFormat(StrEnum):
+    TABLE = "table"
+    JSON = "json"
+    CSV = "csv"
+    MARKDOWN = "markdown"
+
+
+def usd(value: float | None) -> str:
+    if value is None:
+        return "-"
+    if abs(value) < 0.005:
+        value = 0.0
+    return f"-${-value:,.0f}" if value < 0 else f"${value:,.0f}"
+
+
+def _rate(value: float | None) -> str:
+    return "-" if value is None else f"${value:,.3f}"
+
+
+# A section is a title, column headers, rows of text, and which columns are numbers.
+Section = tuple[str, list[str], list[list[str]], set[int]]
+
+
+def scenario_rows(result: Result) -> Section:
+    rows = []
+    for s in result.scenarios:
+        mark = " *" if s.name == result.recommended_name else ""
+        if s.feasible:
+            rows.append([s.name + mark, "yes", usd(s.npv_usd), usd(s.total_usd), usd(s.capex_usd),
+                         usd(s.opex_usd), _rate(s.usd_per_gpu_hour),
+                         usd(s.savings_vs_best_single_usd)])
+        else:
+            rows.append([s.name, "no: " + (s.reason or "infeasible"), "-", "-", "-", "-", "-", "-"])
+    return ("Scenarios (* = recommended; NPV is the objective)",
+            ["scenario", "feasible", "NPV", "total", "capex", "opex", "$/GPU-hour",
+             "saves vs best single venue"], rows, {2, 3, 4, 5, 6, 7})
+
+
+def allocation_rows(s: ScenarioResult) -> Section:
+    agg: dict[tuple[str, str, str, str, str], list] = defaultdict(lambda: [None, None, 0.0, 0.0])
+    for a in s.allocations:
+        key = (a.workload, a.venue, a.instance_type, a.gpu, a.purchase)
+        item = agg[key]
+        item[0] = a.month if item[0] is None else min(item[0], a.month)
+        item[1] = a.month if item[1] is None else max(item[1], a.month)
+        item[2] += a.gpu_hours
+        item[3] += a.cost_usd
+    rows = [[w, v, it, g, p, f"{first}..{last}" if first != last else first, f"{hours:,.0f}",
+             usd(cost)] for (w, v, it, g, p), (first, last, hours, cost) in sorted(agg.items())]
+    return (f"Allocation: {s.name}",
+            ["workload", "venue", "instance/server", "GPU", "purchase", "months", "GPU-hours",
+             "cost"], rows, {6, 7})
+
+
+def procurement_rows(s: ScenarioResult) -> Section:
+    rows = [[p.site, p.server, p.order_month, p.arrival_month, str(p.count), usd(p.capex_usd)]
+            for p in s.procurement]
+    return (f"Procurement: {s.name}", ["site", "server", "order", "arrives", "count", "capex"],
+            rows, {4, 5})
+
+
+def commitment_rows(s: ScenarioResult) -> Section:
+    rows = [[c.provider, c.region, c.instance_type, c.purchase, c.start_month, c.end_month,
+             str(c.count), usd(c.usd_per_month), usd(c.upfront_usd) if c.upfront_usd else "-",
+             str(c.months_past_horizon) if c.months_past_horizon else "-"] for c in s.commitments]
+    return (f"Commitments: {s.name}",
+            ["provider", "region", "instance", "term", "from", "to", "count", "per month",
+             "upfront (in per month)", "months past horizon"], rows, {6, 7, 8, 9})
+
+
+def breakdown_rows(s: ScenarioResult) -> Section:
+    rows = [[k, usd(v), usd(s.breakdown_npv.get(k))] for k, v in s.breakdown.items()]
+    rows.append(["total", usd(s.total_usd), usd(s.npv_usd)])
+    return (f"Cost breakdown: {s.name}", ["category", "total", "NPV"], rows, {1, 2})
+
+
+def price_rows(result: Result) -> Section:
+    rows = [[str(p["provider"]), str(p["source"]), str(p["as_of"]), str(p["records"])]
+            for p in result.prices]
+    return ("Prices used", ["provider", "source", "as of", "records"], rows, {3})
+
+
+def assumption_rows(result: Result) -> Section:
+    rows = [[a.key, a.value, a.source] for a in result.assumptions]
+    return ("Assumptions (defaults the plan relied on)", ["key", "value", "source"], rows, set())
+
+
+def sections(result: Result) -> list[Section]:
+    out = [scenario_rows(result)]
+    if result.recommended_name:
+        rec = result.recommended
+        out += [allocation_rows(rec), procurement_rows(rec), commitment_rows(rec),
+                breakdown_rows(rec)]
+    out += [price_rows(result), assumption_rows(result)]
+    return out
+
+
+def notes(result: Result) -> list[str]:
+    out = []
+    if result.recommended_name:
+        out.append(f"Recommended: {result.recommended_name} "
+                   f"(NPV {usd(result.recommended.npv_usd)} over {result.months} months from "
+                   f"{result.start})")
+        out += list(result.recommended.notes)
+    else:
+        out.append("No scenario is feasible.")
+    out += [f"warning: {w}" for w in result.warnings]
+    return out
+
+
+def render_table(result: Result, console: Console) -> None:
+    console.print(f"[bold]{result.plan_name}[/bold]: {result.months} months from {result.start}")
+    for title, headers, rows, numeric in sections(result):
+        if not rows:
+            console.print(f"[dim]{title}: none[/dim]")
+            continue
+        table = Table(title=title, title_justify="left", show_lines=False)
+        for i, h in enumerate(headers):
+            table.add_column(h, justify="right" if i in numeric else "left",
+                             overflow="fold")
+        for row in rows:
+            table.add_row(*row)
+        console.print(table)
+    for line in notes(result):
+        style = "yellow" if line.startswith("warning") else "bold green"
+        console.print(line, style=style, markup=False, highlight=False)
+
+
+def render_markdown(result: Result) -> str:
+    lines = [f"# {result.plan_name}", "", f"{result.months} months from {result.start}.", ""]
+    for title, headers, rows, numeric in sections(result):
+        lines += [f"## {title}", ""]
+        if not rows:
+            lines += ["None.", ""]
+            continue
+        lines.append("| " + " | ".join(headers) + " |")
+        lines.append("| " + " | ".join("---:" if i in numeric else "---"
+                                       for i in range(len(headers))) + " |")
+        for row in rows:
+            lines.append("| " + " | ".join(c.replace("|", "\\|") for c in row) + " |")
+        lines.append("")
+    lines += [f"- {n}" for n in notes(result)]
+    return "\n".join(lines) + "\n"
+
+
+ALLOCATION_FIELDS = ["scenario", "workload", "month", "venue", "provider", "region",
+                     "instance_type", "gpu", "purchase", "gpu_hours", "cost_usd"]
+
+
+def render_csv(result: Result) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=ALLOCATION_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    for s in result.scenarios:
+        for a in s.allocations:
+            writer.writerow(a.to_dict())
+    return buf.getvalue()
+
+
+def render_json(result: Result) -> str:
+    return json.dumps(result.to_dict(), indent=2) + "\n"
+
+
+TEXT_RENDERERS: dict[OutputFormat, Callable[[Result], str]] = {
+    OutputFormat.JSON: render_json,
+    OutputFormat.CSV: render_csv,
+    OutputFormat.MARKDOWN: render_markdown,
+}
+
+
+def render(result: Result, fmt: OutputFormat, console: Console) -> str | None:
+    """Text for a file or stdout; the table format prints to ``console`` and returns None."""
+    if fmt == OutputFormat.TABLE:
+        render_table(result, console)
+        return None
+    return TEXT_RENDERERS[fmt](result)
