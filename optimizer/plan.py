@@ -259,9 +259,10 @@ def _describe(err: Any) -> str:
     if kind == "missing":
         return f"{_path(loc)}: required key is missing"
     msg = err["msg"]
-    if msg.startswith("Value error, "):
-        msg = msg[len("Value error, "):]
     value = err.get("input")
+    if msg.startswith("Value error, "):
+        return f"{_path(loc)}: {msg[len('Value error, '):]}"
+    msg = msg.replace("Input should be", "must be")
     shown = "" if isinstance(value, (dict, list)) else f" (got {value!r})"
     return f"{_path(loc)}: {msg}{shown}"
 
@@ -357,7 +358,8 @@ def _check_references(plan: Plan) -> list[str]:
         if q.gpu not in gpu_classes():
             errs.append(f"cloud.quotas[{i}].gpu: unknown GPU class '{q.gpu}'{_suggest(q.gpu, gpus)}")
         if (q.provider.value, q.region) not in regions():
-            errs.append(f"cloud.quotas[{i}].region: '{q.region}' is not a {q.provider.value} region")
+            errs.append(f"cloud.quotas[{i}].region: '{q.region}' is not a region of "
+                        f"{q.provider.value}")
 
     server_names = [s.name for s in plan.onprem.servers]
     for i, srv in enumerate(plan.onprem.servers):
@@ -411,7 +413,7 @@ def _check_references(plan: Plan) -> list[str]:
                 if prov not in [p.value for p in Provider]:
                     errs.append(f"{where}.data_at: unknown provider '{prov}' in '{w.data_at}'")
                 elif (prov, region) not in regions():
-                    errs.append(f"{where}.data_at: '{region}' is not a {prov} region")
+                    errs.append(f"{where}.data_at: '{region}' is not a region of {prov}")
             elif w.data_at not in site_names:
                 errs.append(f"{where}.data_at: '{w.data_at}' is neither a site in "
                             f"[[onprem.sites]] nor 'provider:region'"
