@@ -27,8 +27,8 @@ from tco.pricing.models import Tiers
 from . import onprem
 from .plan import Plan, Server, Workload
 from .months import month_offset
-from .venues import (Scenario, Venue, WorkloadOffers, metro_reach, offers_for, unpriced_venues,
-                     usd_per_hour_paid, venue_table)
+from .venues import (Scenario, Venue, WorkloadOffers, metro_reach, offers_for, prune_dominated,
+                     unpriced_venues, usd_per_hour_paid, venue_table)
 
 COMMIT_EVERY = 6
 CATEGORIES = ("cloud_compute", "cloud_reserved", "storage", "egress", "onprem_capex", "energy",
@@ -81,7 +81,8 @@ class Model:
     tier_vars: list[pulp.LpVariable] = field(default_factory=list)
     catalog_storage: dict[str, Tiers] = field(default_factory=dict)
     catalog_egress: dict[str, Tiers] = field(default_factory=dict)
-    egress_terms: dict[tuple[str, int], list[tuple[object, float]]] = field(
+    # (venue, month) -> [(GB expression, most GB it can be, what it is)]
+    egress_terms: dict[tuple[str, int], list[tuple[object, float, str]]] = field(
         default_factory=lambda: defaultdict(list))
     excluded: dict[str, dict[str, str]] = field(default_factory=dict)
     short: dict[tuple[str, int], pulp.LpVariable] = field(default_factory=dict)
@@ -170,6 +171,8 @@ def build(plan: Plan, catalog: Catalog, scenario: Scenario, *, elastic: bool = F
         egress = catalog.egress_for(venue.provider, venue.region)
         if egress is not None:
             model.catalog_egress[key] = egress.tiers
+    for v in prune_dominated(plan, catalog, venues, model.catalog_storage, model.catalog_egress):
+        del venues[v]
     for w in plan.workloads:
         excluded = unpriced_venues(w, venues, model.catalog_storage, model.catalog_egress)  # type: ignore[arg-type]
         model.excluded[w.name] = excluded
@@ -286,7 +289,10 @@ def define_onprem_fleet(model: Model) -> None:
                     existing_by_month[m] += e.count
             model.existing[(site.name, server.name)] = existing_by_month
             if (site.name, server.name) in needed:
-                for order in onprem.order_months(server, model.months):
+                starts = frozenset(workload_months(plan, w).start - (server.lead_time_months or 0)
+                                   for w in plan.workloads)
+                every = plan.onprem.order_every_months or 1
+                for order in onprem.order_months(server, model.months, every, starts):
                     cohort = onprem.cohort(server, order, model.months)
                     var = model.prob.add_variable(
                         _n(f"n[{site.name},{server.name},{model.label(order)}]"), 0,
@@ -464,7 +470,7 @@ def _add_transfer(model: Model, w: Workload, moved: dict[str, object], gb: float
     assert w.data_at is not None
     total = pulp.lpSum(moved.values()) * gb  # type: ignore[arg-type]
     if ":" in w.data_at:
-        model.egress_terms[(w.data_at, month)].append((total, gb * len(moved)))
+        model.egress_terms[(w.data_at, month)].append((total, gb * len(moved), f"move:{w.name}"))
     else:
         site = model.plan.site(w.data_at)
         assert site.egress_usd_per_gb is not None
@@ -510,7 +516,8 @@ def define_latency_and_egress(model: Model) -> None:
                         model.add_cost("egress", m, s, gb_per_hour * venue.site.egress_usd_per_gb)
                     else:
                         model.egress_terms[(v, m)].append((s * gb_per_hour,
-                                                           model.egress_gb[w.name][m]))
+                                                           model.egress_gb[w.name][m],
+                                                           f"serve:{w.name}"))
                 terms = {v: s for v, s in serve_vars.items()}
             else:
                 terms = {v: delivered(per_venue[(v, m)]) for v in all_venues if (v, m) in per_venue}
@@ -529,15 +536,20 @@ def define_latency_and_egress(model: Model) -> None:
 
 
 def define_egress_tiers(model: Model) -> None:
-    by_provider: dict[tuple[str, int], dict[str, list[tuple[object, float]]]] = defaultdict(
+    """Internet egress of each provider and month, priced on the tiers of its total."""
+    by_provider: dict[tuple[str, int], dict[str, list[tuple[object, float, str]]]] = defaultdict(
         lambda: defaultdict(list))
     for (v, m), terms in model.egress_terms.items():
         provider = v.split(":")[0]
         by_provider[(provider, m)][v].extend(terms)
     for (provider, m), per_region in sorted(by_provider.items()):
         prices = {v: model.catalog_egress[v] for v in per_region}
-        volumes = {v: pulp.lpSum(e for e, _ in per_region[v]) for v in prices}
-        bound = sum(b for v in prices for _, b in per_region[v])
+        volumes = {v: pulp.lpSum(e for e, _, _ in per_region[v]) for v in prices}
+        most: dict[str, float] = {}
+        for terms in per_region.values():
+            for _, b, what in terms:
+                most[what] = max(most.get(what, 0.0), b)
+        bound = sum(most.values())
         cost = define_tiered(model, f"egress_tier[{provider},{model.label(m)}]", volumes, prices,
                              bound)
         model.add_cost("egress", m, cost)
@@ -565,11 +577,18 @@ def define_tiered(model: Model, name: str, volumes: dict[str, object], tiers: di
         model.tier_vars.append(full)
         model.prob += (seg[k] >= widths[k] * full, _n(f"{name}.fill{k}"))
         model.prob += (seg[k + 1] <= widths[k + 1] * full, _n(f"{name}.order{k}"))
+    groups: dict[Tiers, list[str]] = defaultdict(list)
+    for v in sorted(volumes):
+        groups[tiers[v]].append(v)
+    if len(groups) == 1:
+        ((table, members),) = groups.items()
+        model.prob += (pulp.lpSum(seg) == pulp.lpSum(volumes[v] for v in members),
+                       _n(f"{name}.total"))
+        return pulp.lpSum(seg[k] * rate(table, starts[k]) for k in range(len(starts)))
+    # regions with the same tiers share one split variable per segment
+    volumes = {members[0]: pulp.lpSum(volumes[v] for v in members) for members in groups.values()}
+    tiers = {members[0]: table for table, members in groups.items()}
     regions_ = sorted(volumes)
-    if len(regions_) == 1:
-        (v,) = regions_
-        model.prob += (pulp.lpSum(seg) == volumes[v], _n(f"{name}.total"))
-        return pulp.lpSum(seg[k] * rate(tiers[v], starts[k]) for k in range(len(starts)))
     q = {(v, k): model.prob.add_variable(_n(f"{name}.q[{v},{k}]"), 0)
          for v in regions_ for k in range(len(starts))}
     for k in range(len(starts)):

@@ -110,7 +110,11 @@ def existing_months_left(server: Server, age_months: int) -> int:
     return max(0, server.useful_life_months - age_months)
 
 
-def order_months(server: Server, horizon_months: int) -> range:
-    """Order months whose servers arrive inside the horizon."""
+def order_months(server: Server, horizon_months: int, every: int = 1,
+                 also: frozenset[int] = frozenset()) -> list[int]:
+    """Order months whose servers arrive inside the horizon: every ``every`` months from the
+    plan's start (the procurement cadence), plus the months in ``also`` (e.g. the month that
+    makes a server arrive exactly when a workload starts)."""
     assert server.lead_time_months is not None
-    return range(0, max(0, horizon_months - server.lead_time_months))
+    last = horizon_months - server.lead_time_months
+    return [m for m in range(0, max(0, last)) if m % every == 0 or m in also]

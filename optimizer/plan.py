@@ -122,6 +122,7 @@ class Server(_Strict):
 class OnPrem(_Strict):
     sites: list[Site] = Field(default_factory=list)
     servers: list[Server] = Field(default_factory=list)
+    order_every_months: Annotated[int, Field(ge=1, le=12)] | None = None
 
 
 class Workload(_Strict):
@@ -478,6 +479,12 @@ def _resolve_defaults(plan: Plan) -> tuple[Plan, list[Assumption], list[str]]:
             out.append(Assumption(f"cloud.discounts ({', '.join(p.value for p in missing_discounts)})",
                                   d.display, d.citation))
 
+    onprem_section = plan.onprem
+    if onprem_section.servers and onprem_section.order_every_months is None:
+        d = _take("onprem.order_every_months", "onprem.order_every_months", errors)
+        if d:
+            onprem_section = onprem_section.model_copy(update={"order_every_months": int(d.value)})
+            note("onprem.order_every_months", d)
     sites = []
     for i, site in enumerate(plan.onprem.sites):
         update: dict[str, Any] = {}
@@ -533,5 +540,5 @@ def _resolve_defaults(plan: Plan) -> tuple[Plan, list[Assumption], list[str]]:
         workloads.append(w.model_copy(update=update))
     resolved = plan.model_copy(update={
         "plan": plan_section, "cloud": cloud, "workloads": workloads,
-        "onprem": plan.onprem.model_copy(update={"sites": sites, "servers": servers})})
+        "onprem": onprem_section.model_copy(update={"sites": sites, "servers": servers})})
     return resolved, out, errors

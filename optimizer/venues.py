@@ -220,3 +220,91 @@ def _pareto(recs: list[ComputePrice]) -> list[ComputePrice]:
         if not kept or r.usd_per_gpu_hour < min(k.usd_per_gpu_hour for k in kept):
             kept.append(r)
     return kept
+
+
+def _tiers_no_dearer(a: tuple[tuple[float, float], ...] | None,
+                     b: tuple[tuple[float, float], ...] | None) -> bool:
+    """True when tier table ``a`` costs no more than ``b`` at every volume (both concave or not:
+    compared on the union of their breakpoints, where both are linear in between)."""
+    if b is None:
+        return True
+    if a is None:
+        return False
+    from tco.pricing.tiers import tiered_cost
+
+    points = sorted({s for s, _ in a} | {s for s, _ in b})
+    probes = points + [points[-1] * 2 + 1e6]
+    if any(tiered_cost(a, p) > tiered_cost(b, p) + 1e-9 for p in probes):
+        return False
+    return a[-1][1] <= b[-1][1]
+
+
+def prune_dominated(plan: Plan, catalog: Catalog, venues: dict[str, Venue],
+                    storage: dict[str, object], egress: dict[str, object]) -> dict[str, str]:
+    """Cloud venues no plan could need, each with the venue that dominates it.
+
+    Venue v is dominated by v' of the same provider when, for every workload, v' is within
+    latency of every metro v is, and v' sells every offer v sells (same GPU class, purchase and
+    GPU count) at no higher price, with storage and egress tiers no dearer. Moving everything
+    from v to v' then never costs more, so dropping v keeps the optimum. Venues named in a
+    quota or as a dataset's home are never dropped (and a venue under a quota dominates none), and nothing is dropped when a workload's
+    availability target exceeds a cloud region's (every region then matters as a domain).
+    """
+    assert plan.cloud.region_availability is not None
+    if any(w.availability is not None and w.availability > plan.cloud.region_availability
+           for w in plan.workloads):
+        return {}
+    purchases = set(plan.cloud.purchase_options)
+    capped = {f"{q.provider.value}:{q.region}" for q in plan.cloud.quotas}
+    fixed = capped | {w.data_at for w in plan.workloads if w.data_at and ":" in w.data_at}
+    wanted = {g for w in plan.workloads for g in w.speeds}
+    spot_wanted = any(w.interruptible for w in plan.workloads)
+    needs_storage = any(w.dataset_tb + w.storage_tb > 0 for w in plan.workloads)
+    needs_egress = any(w.egress_tb_per_month > 0 for w in plan.workloads)
+    # what a venue sells, as far as any workload could tell: the cheapest price per GPU-hour
+    # of each class and hourly purchase (fractional instance-hours), and the cheapest price of
+    # each reservable size (whole instances)
+    offers: dict[str, dict[tuple[str, str, int], float]] = defaultdict(dict)
+    for r in catalog.compute:
+        key = f"{r.provider}:{r.region}"
+        if key not in venues or r.purchase.value not in purchases or r.gpu not in wanted:
+            continue
+        if r.purchase == Purchase.SPOT and not spot_wanted:
+            continue
+        if r.purchase.is_reserved:
+            k, price = (r.gpu, r.purchase.value, r.gpu_count), r.usd_per_hour
+        else:
+            k, price = (r.gpu, r.purchase.value, 0), r.usd_per_gpu_hour
+        offers[key][k] = min(offers[key].get(k, price), price)
+    reach = {w.name: metro_reach(plan, w, venues) for w in plan.workloads if w.max_latency_ms}
+
+    def metros_of(v: str) -> dict[str, frozenset[str]]:
+        return {w: frozenset(m for m, ok in r.items() if v in ok) for w, r in reach.items()}
+
+    def dominates(a: str, b: str) -> bool:
+        if venues[a].provider != venues[b].provider:
+            return False
+        ma, mb = metros_of(a), metros_of(b)
+        if any(not mb[w] <= ma[w] for w in reach):
+            return False
+        oa = offers[a]
+        if any(k not in oa or oa[k] > price for k, price in offers[b].items()):
+            return False
+        return ((not needs_storage
+                 or _tiers_no_dearer(storage.get(a), storage.get(b)))  # type: ignore[arg-type]
+                and (not needs_egress
+                     or _tiers_no_dearer(egress.get(a), egress.get(b))))  # type: ignore[arg-type]
+
+    cloud = [k for k, v in venues.items() if not v.is_site and k in offers]
+    order = sorted(cloud, key=lambda k: (-sum(len(m) for m in metros_of(k).values()),
+                                         sum(offers[k].values()), k))
+    kept: list[str] = []
+    pruned: dict[str, str] = {}
+    for v in order:
+        if v not in fixed:
+            by = next((k for k in kept if k not in capped and dominates(k, v)), None)
+            if by is not None:
+                pruned[v] = by
+                continue
+        kept.append(v)
+    return pruned
