@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
 from collections.abc import Sequence
@@ -71,8 +72,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+WIDE = 200  # columns for tables written to a pipe or a file, where nothing wraps them
+
+
 def _console(stderr: bool = False) -> Console:
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+    console = Console(stderr=stderr, highlight=False, soft_wrap=True)
+    if not console.is_terminal:
+        console = Console(stderr=stderr, highlight=False, soft_wrap=True, width=WIDE)
+    return console
 
 
 def _catalog(args: argparse.Namespace) -> Catalog:
@@ -95,7 +102,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     fmt = OutputFormat(args.format)
     if args.output:
         if fmt == OutputFormat.TABLE:
-            file_console = Console(record=True, width=180, file=open("/dev/null", "w"),
+            file_console = Console(record=True, width=WIDE, file=io.StringIO(),
                                    color_system=None)
             render(result, fmt, file_console)
             text = file_console.export_text()

@@ -15,7 +15,7 @@ import pulp
 
 from tco.pricing.errors import TcoError
 
-DEFAULT_MIP_GAP = 1e-4
+DEFAULT_MIP_GAP = 5e-3
 
 
 class SolverName(StrEnum):

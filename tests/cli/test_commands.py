@@ -1,0 +1,142 @@
+"""The commands end to end, in-process, on small plans and the bundled snapshot."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from tco.cli.main import main, starter_plan
+from tco.cli.render import OutputFormat, TEXT_RENDERERS
+from tco.pricing import load_catalog
+
+SMALL = """
+[plan]
+name = "small"
+start = "2027-01"
+months = 2
+discount_rate = 0
+mip_gap = 0
+
+[cloud]
+providers = ["aws"]
+region_availability = 0.9995
+commit_every_months = 1
+
+[[workloads]]
+name = "svc"
+kind = "inference"
+gpu = "L4"
+gpus = 2
+growth_per_month = 0
+"""
+
+CATALOG = {"schema": 1, "compute": [
+    {"provider": "aws", "region": "us-east-1", "instance_type": "g6.xlarge", "gpu": "L4",
+     "gpu_count": 1, "purchase": "on_demand", "usd_per_hour": 1.25, "as_of": "2026-11-01",
+     "source_ref": "negotiated-2026"}]}
+
+
+@pytest.fixture
+def small(tmp_path: Path) -> tuple[Path, Path]:
+    plan = tmp_path / "small.toml"
+    plan.write_text(SMALL)
+    cat = tmp_path / "catalog.json"
+    cat.write_text(json.dumps(CATALOG))
+    return plan, cat
+
+
+def test_compare_json_on_a_user_catalog(small, capsys):
+    plan, cat = small
+    assert main(["compare", str(plan), "--catalog", str(cat), "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    # 2 GPUs x 730 h x 2 months x $1.25
+    assert doc["recommended"] in ("hybrid", "cloud-only", "aws-only")
+    hybrid = next(s for s in doc["scenarios"] if s["name"] == "hybrid")
+    assert hybrid["total_usd"] == 3650.0
+    assert hybrid["breakdown"]["cloud_compute"] == 3650.0
+    assert doc["prices"] == [{"provider": "aws", "source": "user", "as_of": "2026-11-01",
+                              "records": 1}]
+    assert {a["instance_type"] for a in doc["allocations"]} == {"g6.xlarge"}
+    assert doc["plan"] == {"name": "small", "start": "2027-01", "months": 2}
+
+
+def test_compare_csv_lists_allocations(small, capsys):
+    plan, cat = small
+    assert main(["compare", str(plan), "--catalog", str(cat), "--format", "csv"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    hybrid = [r for r in rows if r["scenario"] == "hybrid"]
+    assert [(r["month"], float(r["gpu_hours"]), float(r["cost_usd"])) for r in hybrid] == [
+        ("2027-01", 1460.0, 1825.0), ("2027-02", 1460.0, 1825.0)]
+
+
+def test_compare_markdown_and_table(small, capsys):
+    plan, cat = small
+    assert main(["compare", str(plan), "--catalog", str(cat), "--format", "markdown"]) == 0
+    md = capsys.readouterr().out
+    assert "## Scenarios" in md and "| hybrid" in md and "$3,650" in md
+    assert "## Assumptions" in md
+    assert main(["compare", str(plan), "--catalog", str(cat)]) == 0
+    out = capsys.readouterr().out
+    assert "Scenarios" in out and "$3,650" in out and "Prices used" in out
+
+
+def test_every_output_format_is_rendered(small, tmp_path, capsys):
+    plan, cat = small
+    assert set(TEXT_RENDERERS) | {OutputFormat.TABLE} == set(OutputFormat)
+    for fmt in OutputFormat:
+        out = tmp_path / f"report.{fmt.value}"
+        assert main(["compare", str(plan), "--catalog", str(cat), "--format", fmt.value,
+                     "--output", str(out)]) == 0
+        text = out.read_text()
+        assert ("1825.0" if fmt == OutputFormat.CSV else "3,650") in text.replace("3650", "3,650")
+
+
+def test_infeasible_plan_exits_1_with_reason(small, tmp_path, capsys):
+    plan, cat = small
+    plan.write_text(SMALL + 'users = { ap-south = 1.0 }\nmax_latency_ms = 20\n')
+    assert main(["compare", str(plan), "--catalog", str(cat), "--format", "json"]) == 1
+    captured = capsys.readouterr()
+    doc = json.loads(captured.out)
+    assert doc["recommended"] is None
+    assert "svc: no L4 offer within 20 ms of ap-south" in captured.err
+
+
+def test_provider_without_prices_exits_3(small, capsys):
+    plan, cat = small
+    plan.write_text(SMALL.replace('providers = ["aws"]', 'providers = ["aws", "gcp"]'))
+    assert main(["compare", str(plan), "--catalog", str(cat)]) == 3
+    assert "no prices for provider(s) gcp" in capsys.readouterr().err
+
+
+def test_export_then_plan_with_exactly_that_catalog(tmp_path, capsys):
+    out = tmp_path / "frozen.json"
+    assert main(["prices", "export", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    snapshot = load_catalog(offline=True)
+    assert doc["schema"] == 1 and len(doc["compute"]) == len(snapshot.compute)
+    frozen = load_catalog(path=out)
+    assert [r.usd_per_hour for r in frozen.compute] == [r.usd_per_hour for r in snapshot.compute]
+    assert main(["prices", "export", str(out)]) == 2  # never overwrites without --force
+
+
+def test_prices_list_filters_and_json(capsys):
+    assert main(["prices", "list", "--provider", "aws", "--gpu", "H100", "--purchase",
+                 "on_demand", "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert rows and all(r["provider"] == "aws" and r["gpu"] == "H100"
+                        and r["purchase"] == "on_demand" for r in rows)
+    assert all(r["usd_per_hour"] > 0 and r["source"] == "snapshot" and r["as_of"] for r in rows)
+    assert main(["prices", "list", "--region", "us-east-1", "--gpu", "L4"]) == 0
+    assert "g6.xlarge" in capsys.readouterr().out
+
+
+def test_init_writes_a_plan_that_validates(tmp_path, capsys):
+    target = tmp_path / "workload.toml"
+    assert main(["init", str(target)]) == 0
+    assert target.read_text() == starter_plan()
+    assert main(["validate", str(target)]) == 0
+    assert "ok" in capsys.readouterr().out

@@ -1,0 +1,72 @@
+"""Invariants over every shipped example, solved on the bundled snapshot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tco.optimizer import load_plan, solve
+from tco.pricing import load_catalog
+
+EXAMPLES = sorted((Path(__file__).parents[2] / "examples").glob("*.toml"))
+SINGLE = {"aws-only", "gcp-only", "azure-only", "onprem-only"}
+
+
+@pytest.fixture(scope="module")
+def catalog():
+    return load_catalog(offline=True)
+
+
+@pytest.fixture(scope="module", params=EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def result(request, catalog):
+    return solve(load_plan(request.param), catalog)
+
+
+def test_examples_exist():
+    assert {p.stem for p in EXAMPLES} >= {"llm-platform", "inference-startup", "research-lab"}
+
+
+def test_recommended_is_feasible_and_cheapest(result):
+    assert result.feasible
+    rec = result.recommended
+    for s in result.scenarios:
+        if s.feasible:
+            assert rec.npv_usd <= s.npv_usd + 1e-6
+
+
+def test_hybrid_never_dearer_than_any_single_venue(result):
+    hybrid = result.scenario("hybrid")
+    for s in result.scenarios:
+        if s.name in SINGLE and s.feasible:
+            assert hybrid.npv_usd <= s.npv_usd + 1e-6, s.name
+    cloud = next((s for s in result.scenarios if s.name == "cloud-only"), None)
+    if cloud is not None and cloud.feasible:
+        for s in result.scenarios:
+            if s.name.endswith("-only") and s.name != "onprem-only" and s.feasible:
+                assert cloud.npv_usd <= s.npv_usd + 1e-6
+
+
+def test_every_breakdown_sums_to_its_total(result):
+    for s in result.scenarios:
+        if not s.feasible:
+            assert s.reason
+            continue
+        assert sum(s.breakdown.values()) == pytest.approx(s.total_usd, abs=0.01)
+        assert sum(s.breakdown_npv.values()) == pytest.approx(s.npv_usd, abs=0.01)
+        assert s.capex_usd + s.opex_usd + s.breakdown["residual_credit"] == pytest.approx(
+            s.total_usd, abs=0.01)
+        assert s.breakdown["residual_credit"] <= 0
+
+
+def test_json_document_has_the_spec_keys(result):
+    doc = result.to_dict()
+    assert {"plan", "recommended", "scenarios", "allocations", "procurement", "commitments",
+            "prices", "solver"} <= set(doc)
+    assert doc["recommended"] == result.recommended_name
+    for s in doc["scenarios"]:
+        assert {"name", "feasible", "reason", "npv_usd", "total_usd", "capex_usd", "opex_usd",
+                "breakdown"} <= set(s)
+    for a in doc["allocations"]:
+        assert a["gpu_hours"] > 0 and a["cost_usd"] >= 0
+    assert all(p["source"] == "snapshot" for p in doc["prices"])
