@@ -68,8 +68,8 @@ def check_catalog(catalog: Catalog) -> IntegrityReport:
         od = on_demand.get((r.provider, r.region, r.instance_type))
         if od is None or r.purchase == Purchase.ON_DEMAND:
             continue
-        if r.usd_per_hour > od:
-            warnings.append(f"{_label(r)}: ${r.usd_per_hour:.4f}/h is dearer than on-demand "
+        if r.usd_per_hour >= od * (1 - 1e-9):
+            warnings.append(f"{_label(r)}: ${r.usd_per_hour:.4f}/h is not cheaper than on-demand "
                             f"${od:.4f}/h")
 
     good_storage = []
