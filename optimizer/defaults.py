@@ -24,7 +24,7 @@ class Default:
 
     @property
     def citation(self) -> str:
-        parts = [p for p in (self.note, self.source if self.source != "SPEC" else "",
+        parts = [p for p in (self.note, self.source if self.source not in ("SPEC", "tco") else "",
                              f"as of {self.as_of}" if self.as_of else "") if p]
         return "; ".join(parts)
 

@@ -11,6 +11,9 @@ limits (capex budget, site power, quotas) bind.
 from __future__ import annotations
 
 import datetime as dt
+import multiprocessing as mp
+import os
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import replace
@@ -51,8 +54,14 @@ def _single_venue_names(plan: Plan) -> set[str]:
 
 def solve(plan: LoadedPlan | Plan | dict, catalog: Catalog | None = None, *,  # type: ignore[type-arg]
           solver: str | None = None, time_limit: float | None = None,
-          progress: Progress | None = None, today: dt.date | None = None) -> Result:
-    """Solve every scenario of ``plan`` against ``catalog`` (the bundled snapshot by default)."""
+          progress: Progress | None = None, today: dt.date | None = None,
+          workers: int | None = None) -> Result:
+    """Solve every scenario of ``plan`` against ``catalog`` (the bundled snapshot by default).
+
+    Distinct scenarios are solved in parallel, ``workers`` at a time (default: one per core).
+    ``time_limit`` bounds each scenario's solve, in seconds; a scenario stopped by it keeps the
+    best plan found and reports its optimality gap.
+    """
     loaded = _loaded(plan)
     p = loaded.plan
     catalog = catalog if catalog is not None else load_catalog(offline=True)
@@ -65,16 +74,31 @@ def solve(plan: LoadedPlan | Plan | dict, catalog: Catalog | None = None, *,  # 
     solver_name = SolverName(solver or p.plan.solver)
     results: dict[tuple[tuple[str, ...], bool], ScenarioResult] = {}
     out: list[ScenarioResult] = []
+    def key(s: Scenario) -> tuple[tuple[str, ...], bool]:
+        return (s.providers, s.sites and bool(p.onprem.sites))
+    distinct: dict[tuple[tuple[str, ...], bool], Scenario] = {}
     for scenario in scenarios_for(p):
-        key = (scenario.providers, scenario.sites and bool(p.onprem.sites))
-        if key in results:
-            out.append(_rename(results[key], scenario.name))
-            continue
-        if progress:
-            progress("solving", scenario.name)
-        res = solve_scenario(p, catalog, scenario, solver_name, time_limit)
-        results[key] = res
-        out.append(res)
+        distinct.setdefault(key(scenario), scenario)
+    jobs = max(1, min(workers or os.cpu_count() or 1, len(distinct)))
+    if jobs == 1:
+        for k, scenario in distinct.items():
+            if progress:
+                progress("solving", scenario.name)
+            results[k] = solve_scenario(p, catalog, scenario, solver_name, time_limit)
+    else:
+        # scenarios are independent programs: solve them side by side, one per core
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("fork")) as pool:
+            futures = {pool.submit(solve_scenario, p, catalog, scenario, solver_name, time_limit): k
+                       for k, scenario in distinct.items()}
+            if progress:
+                progress("solving", ", ".join(s.name for s in distinct.values()))
+            for future in as_completed(futures):
+                results[futures[future]] = future.result()
+                if progress:
+                    progress("solved", distinct[futures[future]].name)
+    for scenario in scenarios_for(p):
+        res = results[key(scenario)]
+        out.append(res if res.name == scenario.name else _rename(res, scenario.name))
     out = _never_dearer_than_a_subset(p, out)
     out = _with_savings(p, out)
     feasible = [s for s in out if s.feasible and s.npv_usd is not None]
