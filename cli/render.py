@@ -45,12 +45,20 @@ def scenario_rows(result: Result) -> Section:
         if s.feasible:
             rows.append([s.name + mark, "yes", usd(s.npv_usd), usd(s.total_usd), usd(s.capex_usd),
                          usd(s.opex_usd), _rate(s.usd_per_gpu_hour),
-                         usd(s.savings_vs_best_single_usd)])
+                         usd(s.savings_vs_best_single_usd), _gap(s)])
         else:
-            rows.append([s.name, "no: " + (s.reason or "infeasible"), "-", "-", "-", "-", "-", "-"])
-    return ("Scenarios (* = recommended; NPV is the objective)",
+            rows.append([s.name, "no: " + (s.reason or "infeasible"), "-", "-", "-", "-", "-", "-",
+                         "-"])
+    return ("Scenarios (* = recommended; NPV is the objective; gap = how far the plan may be "
+            "from the optimum)",
             ["scenario", "feasible", "NPV", "total", "capex", "opex", "$/GPU-hour",
-             "saves vs best single venue"], rows, {2, 3, 4, 5, 6, 7})
+             "saves vs best single venue", "gap"], rows, {2, 3, 4, 5, 6, 7, 8})
+
+
+def _gap(s: ScenarioResult) -> str:
+    if s.solver is None or s.solver.mip_gap is None:
+        return "-"
+    return f"{s.solver.mip_gap:.2%}" + ("" if s.solver.status.value == "optimal" else " (time)")
 
 
 def allocation_rows(s: ScenarioResult) -> Section:

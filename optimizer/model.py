@@ -86,6 +86,7 @@ class Model:
         default_factory=lambda: defaultdict(list))
     excluded: dict[str, dict[str, str]] = field(default_factory=dict)
     short: dict[tuple[str, int], pulp.LpVariable] = field(default_factory=dict)
+    picks: dict[tuple[str, str], pulp.LpVariable] = field(default_factory=dict)
     horizon_end: int = 0
 
     @property
@@ -433,6 +434,7 @@ def define_single_venue_and_storage(model: Model) -> None:
         if w.single_venue:
             for v in venues:
                 picks[v] = model.prob.add_variable(_n(f"pick[{w.name},{v}]"), cat=pulp.LpBinary)
+                model.picks[(w.name, v)] = picks[v]
             model.prob += (pulp.lpSum(picks.values()) == 1, _n(f"single_venue[{w.name}]"))
         moved: dict[str, object] = {}
         for (v, m), caps in sorted(per_venue.items()):

@@ -44,7 +44,7 @@ class PlanSection(_Strict):
     discount_rate: Annotated[float, Field(ge=0, le=1)] | None = None
     capex_budget_usd: NonNegative | None = None
     solver: Literal["highs", "cbc"] = "highs"
-    mip_gap: Annotated[float, Field(ge=0, le=0.1)] = 5e-3
+    mip_gap: Annotated[float, Field(ge=0, le=0.1)] = 0.01
 
     @field_validator("start")
     @classmethod

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import multiprocessing as mp
 import os
+import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from collections import defaultdict
 from collections.abc import Callable
@@ -30,9 +31,11 @@ from .plan import LoadedPlan, Plan, plan_from_dict
 from .result import Allocation, Commitment, Procurement, Result, ScenarioResult
 from .solve import SolveStatus, SolverName, run
 from .venues import Scenario, metro_reach, usd_per_hour_paid
+from .warmstart import warm_start
 
 Progress = Callable[[str, str], None]
 STALE_AFTER_DAYS = 90
+DEFAULT_TIME_LIMIT_S = 60.0
 _EPS = 1e-6
 
 
@@ -59,8 +62,8 @@ def solve(plan: LoadedPlan | Plan | dict, catalog: Catalog | None = None, *,  # 
     """Solve every scenario of ``plan`` against ``catalog`` (the bundled snapshot by default).
 
     Distinct scenarios are solved in parallel, ``workers`` at a time (default: one per core).
-    ``time_limit`` bounds each scenario's solve, in seconds; a scenario stopped by it keeps the
-    best plan found and reports its optimality gap.
+    ``time_limit`` bounds each scenario's solve, in seconds (default 60); a scenario stopped by
+    it keeps the best plan found and reports its optimality gap.
     """
     loaded = _loaded(plan)
     p = loaded.plan
@@ -72,6 +75,7 @@ def solve(plan: LoadedPlan | Plan | dict, catalog: Catalog | None = None, *,  # 
             f"no prices for provider(s) {', '.join(missing)} in the catalog in use; remove them "
             f"from cloud.providers or use a catalog that has them")
     solver_name = SolverName(solver or p.plan.solver)
+    time_limit = DEFAULT_TIME_LIMIT_S if time_limit is None else time_limit
     results: dict[tuple[tuple[str, ...], bool], ScenarioResult] = {}
     out: list[ScenarioResult] = []
     def key(s: Scenario) -> tuple[tuple[str, ...], bool]:
@@ -175,11 +179,19 @@ def _warnings(catalog: Catalog, today: dt.date) -> list[str]:
 def solve_scenario(plan: Plan, catalog: Catalog, scenario: Scenario,
                    solver: SolverName = SolverName.HIGHS,
                    time_limit: float | None = None) -> ScenarioResult:
+    started = time.perf_counter()
     model = build(plan, catalog, scenario)
     reason = precheck(model)
     if reason:
         return ScenarioResult(scenario.name, False, reason)
-    info = run(model.prob, solver, time_limit, plan.plan.mip_gap)
+    start = warm_start(model, solver, time_limit)
+    left = None if time_limit is None else max(1.0, time_limit - (time.perf_counter() - started))
+    info = run(model.prob, solver, left, plan.plan.mip_gap, start=start)
+    if start is not None and not info.status.has_solution and info.status != SolveStatus.INFEASIBLE:
+        # the solver kept nothing better within its time: the start itself is a valid plan
+        for var, value in start.items():
+            var.varValue = value
+        info = replace(info, status=SolveStatus.FEASIBLE)
     if info.status == SolveStatus.INFEASIBLE:
         return ScenarioResult(scenario.name, False, diagnose(plan, catalog, scenario, solver,
                                                              time_limit), solver=info)

@@ -15,7 +15,7 @@ import pulp
 
 from tco.pricing.errors import TcoError
 
-DEFAULT_MIP_GAP = 5e-3
+DEFAULT_MIP_GAP = 0.01
 
 
 class SolverName(StrEnum):
@@ -51,26 +51,56 @@ class SolverUnavailableError(TcoError):
     """The chosen solver is not installed."""
 
 
-def _solver(name: SolverName, time_limit: float | None, gap: float) -> pulp.LpSolver:
+class _HiGHS(pulp.HiGHS):
+    """PuLP's highspy interface, given a starting solution before it runs."""
+
+    def __init__(self, start: dict[pulp.LpVariable, float] | None, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.start = start
+
+    def callSolver(self, lp: pulp.LpProblem) -> None:  # noqa: N802 (PuLP's name)
+        if self.start:
+            import numpy as np
+
+            known = [(v.index, x) for v, x in self.start.items() if getattr(v, "index", None)
+                     is not None]
+            idx = np.array([i for i, _ in known], dtype=np.int32)
+            val = np.array([x for _, x in known], dtype=np.float64)
+            lp.solverModel.setSolution(len(idx), idx, val)
+        lp.solverModel.run()
+
+
+def _solver(name: SolverName, time_limit: float | None, gap: float, relax: bool = False,
+            start: dict[pulp.LpVariable, float] | None = None) -> pulp.LpSolver:
     if name == SolverName.HIGHS:
-        solver = pulp.HiGHS(msg=False, timeLimit=time_limit, gapRel=gap, threads=1)
+        solver = _HiGHS(start, mip=not relax, msg=False, timeLimit=time_limit, gapRel=gap,
+                        threads=1)
     else:
         # CBC from the cbcbox wheel (pulp[cbc]); PuLP's own bundled copy is the fallback
-        solver = pulp.COIN_CMD(msg=False, timeLimit=time_limit, gapRel=gap)
+        if start:
+            for var, value in start.items():
+                var.setInitialValue(value)
+        solver = pulp.COIN_CMD(mip=not relax, msg=False, timeLimit=time_limit, gapRel=gap,
+                               warmStart=bool(start))
         if not solver.available():
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", DeprecationWarning)
-                solver = pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit, gapRel=gap)
+                solver = pulp.PULP_CBC_CMD(mip=not relax, msg=False, timeLimit=time_limit,
+                                           gapRel=gap, warmStart=bool(start))
     if not solver.available():
         raise SolverUnavailableError(f"solver '{name.value}' is not available on this machine")
     return solver
 
 
 def run(prob: pulp.LpProblem, name: SolverName | str = SolverName.HIGHS,
-        time_limit: float | None = None, gap: float = DEFAULT_MIP_GAP) -> SolveInfo:
-    """Solve ``prob`` in place and say how it went."""
+        time_limit: float | None = None, gap: float = DEFAULT_MIP_GAP, *, relax: bool = False,
+        start: dict[pulp.LpVariable, float] | None = None) -> SolveInfo:
+    """Solve ``prob`` in place and say how it went.
+
+    ``relax`` solves the LP relaxation; ``start`` is a feasible assignment to begin from.
+    """
     solver_name = SolverName(name)
-    solver = _solver(solver_name, time_limit, gap)
+    solver = _solver(solver_name, time_limit, gap, relax, start)
     started = time.perf_counter()
     try:
         prob.solve(solver)
@@ -80,11 +110,11 @@ def run(prob: pulp.LpProblem, name: SolverName | str = SolverName.HIGHS,
             SolveInfo(solver_name.value, SolveStatus.INFEASIBLE, time.perf_counter() - started, None)
     seconds = time.perf_counter() - started
     if solver_name == SolverName.HIGHS:
-        return _highs_info(prob, seconds)
+        return _highs_info(prob, seconds, relax)
     return _cbc_info(prob, seconds)
 
 
-def _highs_info(prob: pulp.LpProblem, seconds: float) -> SolveInfo:
+def _highs_info(prob: pulp.LpProblem, seconds: float, relax: bool = False) -> SolveInfo:
     import highspy
 
     h = prob.solverModel
@@ -102,7 +132,7 @@ def _highs_info(prob: pulp.LpProblem, seconds: float) -> SolveInfo:
         result = SolveStatus.FEASIBLE
     else:
         result = SolveStatus.NOT_SOLVED
-    gap = info.mip_gap if result.has_solution and prob.isMIP() else (
+    gap = info.mip_gap if result.has_solution and prob.isMIP() and not relax else (
         0.0 if result == SolveStatus.OPTIMAL else None)
     if gap is not None and (gap != gap or gap == float("inf")):
         gap = None
