@@ -5,9 +5,10 @@ of a second, but branch-and-bound can take minutes to find a good integer plan o
 before the real solve:
 
 1. solve the LP relaxation;
-2. round every reservation count to the nearest whole instance and place each single-venue
-   workload where the relaxation put most of it, then solve the program with those fixed
-   (servers, storage and tier indicators stay integer) — a small, quick MILP;
+2. round every reservation count to the nearest whole instance, place each single-venue
+   workload where the relaxation put most of it, and keep storage wherever the relaxation used a
+   venue; then solve the program with those fixed (server orders and tier indicators stay
+   integer) — a small, quick MILP;
 3. hand that plan to the solver as its starting incumbent.
 
 The start never changes what is optimal: the full program is still solved to the requested
@@ -52,6 +53,10 @@ def warm_start(model: Model, solver: SolverName, budget_s: float | None) -> Star
             fix(var, 1.0 if best[workload][0] is var else 0.0)
         for var, value in relaxed_counts.items():
             fix(var, float(math.floor(value + 0.5)))
+        # storage is billed where the relaxation used a venue at all
+        for key, use in model.storage_use.items():
+            if isinstance(use, pulp.LpVariable) and use.name.startswith("use"):
+                fix(use, 1.0 if (use.varValue or 0.0) > 1e-6 else 0.0)
         left = None if budget_s is None else max(1.0, budget_s / 4 - (time.perf_counter() - started))
         info = run(model.prob, solver, left, 0.01)
         if not info.status.has_solution:
