@@ -17,7 +17,7 @@ from tco.pricing.errors import (CatalogError, InfeasibleError, NoPriceSourceErro
                                 PricingError, TcoError)
 from tco.pricing.models import Catalog
 
-from .render import OutputFormat, render
+from .formats import OutputFormat
 
 EXIT_OK = 0
 EXIT_INFEASIBLE = 1
@@ -88,6 +88,8 @@ def _catalog(args: argparse.Namespace) -> Catalog:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from tco.optimizer import load_plan, solve
+
+    from .render import render
 
     loaded = load_plan(args.plan)
     catalog = _catalog(args)

@@ -7,19 +7,13 @@ import io
 import json
 from collections import defaultdict
 from collections.abc import Callable
-from enum import StrEnum
 
 from rich.console import Console
 from rich.table import Table
 
 from tco.optimizer import Result, ScenarioResult
 
-
-class OutputFormat(StrEnum):
-    TABLE = "table"
-    JSON = "json"
-    CSV = "csv"
-    MARKDOWN = "markdown"
+from .formats import OutputFormat
 
 
 def usd(value: float | None) -> str:

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from tco.cli.main import main, starter_plan
-from tco.cli.render import OutputFormat, TEXT_RENDERERS
+from tco.cli.formats import OutputFormat
+from tco.cli.render import TEXT_RENDERERS
 from tco.pricing import load_catalog
 
 SMALL = """

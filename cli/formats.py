@@ -1,0 +1,12 @@
+"""Output formats of ``tco compare`` (kept free of heavy imports for a fast start-up)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class OutputFormat(StrEnum):
+    TABLE = "table"
+    JSON = "json"
+    CSV = "csv"
+    MARKDOWN = "markdown"
