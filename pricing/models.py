@@ -7,8 +7,8 @@ Records are frozen dataclasses whose field names carry their units. Change one w
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
-from enum import StrEnum
+from dataclasses import dataclass, field, fields
+from enum import Enum, StrEnum
 
 HOURS_PER_MONTH = 730.0
 GB_PER_TB = 1000.0
@@ -81,23 +81,7 @@ class ComputePrice:
         return f"{self.provider}:{self.region}"
 
     def to_dict(self) -> dict[str, object]:
-        return {
-            "provider": self.provider,
-            "region": self.region,
-            "instance_type": self.instance_type,
-            "gpu": self.gpu,
-            "gpu_count": self.gpu_count,
-            "gpu_memory_gib": self.gpu_memory_gib,
-            "vcpus": self.vcpus,
-            "memory_gib": self.memory_gib,
-            "purchase": self.purchase.value,
-            "usd_per_hour": self.usd_per_hour,
-            "upfront_usd": self.upfront_usd,
-            "term_months": self.term_months,
-            "source": self.source.value,
-            "source_ref": self.source_ref,
-            "as_of": self.as_of.isoformat(),
-        }
+        return _record_dict(self)
 
 
 Tiers = tuple[tuple[float, float], ...]
@@ -116,15 +100,7 @@ class StoragePrice:
     as_of: dt.date
 
     def to_dict(self) -> dict[str, object]:
-        return {
-            "provider": self.provider,
-            "region": self.region,
-            "storage_class": self.storage_class,
-            "tiers": [list(t) for t in self.tiers],
-            "source": self.source.value,
-            "source_ref": self.source_ref,
-            "as_of": self.as_of.isoformat(),
-        }
+        return _record_dict(self)
 
 
 @dataclass(frozen=True)
@@ -140,15 +116,22 @@ class EgressPrice:
     as_of: dt.date
 
     def to_dict(self) -> dict[str, object]:
-        return {
-            "provider": self.provider,
-            "region": self.region,
-            "destination": self.destination,
-            "tiers": [list(t) for t in self.tiers],
-            "source": self.source.value,
-            "source_ref": self.source_ref,
-            "as_of": self.as_of.isoformat(),
-        }
+        return _record_dict(self)
+
+
+def _record_dict(record: object) -> dict[str, object]:
+    """A record's fields as JSON values, in field order (enums by value, dates ISO)."""
+    out: dict[str, object] = {}
+    for f in fields(record):  # type: ignore[arg-type]
+        value = getattr(record, f.name)
+        if isinstance(value, Enum):
+            value = value.value
+        elif isinstance(value, dt.date):
+            value = value.isoformat()
+        elif f.name == "tiers":
+            value = [list(t) for t in value]
+        out[f.name] = value
+    return out
 
 
 @dataclass(frozen=True)

@@ -82,27 +82,26 @@ def _tiers(r: _Row, key: str) -> tuple[tuple[float, float], ...]:
         raise CatalogError(f"{r.where}: '{key}': {exc}") from exc
 
 
-def storage_from_dict(row: Mapping[str, Any], where: str, default_source: Source) -> StoragePrice:
+def _tiered_from_dict(cls: type[T], kind: tuple[str, str], row: Mapping[str, Any], where: str,
+                      default_source: Source) -> T:
+    """A StoragePrice or EgressPrice; ``kind`` is its extra field and that field's default."""
     r = _Row(row, where)
-    return StoragePrice(
+    key, default = kind
+    return cls(
         provider=r.get("provider", str, "a provider name").lower(),
         region=r.get("region", str, "a region code"),
-        storage_class=r.opt("storage_class", str, "standard", "a text"),
         tiers=_tiers(r, "tiers"),
         source=r.opt("source", Source, default_source, "one of live, snapshot, user"),
         source_ref=r.opt("source_ref", str, "", "a text"),
         as_of=r.get("as_of", _date, "a date YYYY-MM-DD"),
+        **{key: r.opt(key, str, default, "a text")},
     )
+
+
+def storage_from_dict(row: Mapping[str, Any], where: str, default_source: Source) -> StoragePrice:
+    return _tiered_from_dict(StoragePrice, ("storage_class", "standard"), row, where,
+                             default_source)
 
 
 def egress_from_dict(row: Mapping[str, Any], where: str, default_source: Source) -> EgressPrice:
-    r = _Row(row, where)
-    return EgressPrice(
-        provider=r.get("provider", str, "a provider name").lower(),
-        region=r.get("region", str, "a region code"),
-        destination=r.opt("destination", str, "internet", "a text"),
-        tiers=_tiers(r, "tiers"),
-        source=r.opt("source", Source, default_source, "one of live, snapshot, user"),
-        source_ref=r.opt("source_ref", str, "", "a text"),
-        as_of=r.get("as_of", _date, "a date YYYY-MM-DD"),
-    )
+    return _tiered_from_dict(EgressPrice, ("destination", "internet"), row, where, default_source)
