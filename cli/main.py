@@ -107,7 +107,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
             file_console = Console(record=True, width=WIDE, file=io.StringIO(),
                                    color_system=None)
             render(result, fmt, file_console)
-            text = file_console.export_text()
+            text = file_console.export_text().rstrip("\n") + "\n"
         else:
             text = render(result, fmt, _console()) or ""
         atomic_write_text(args.output, text)

@@ -84,7 +84,7 @@ def commitment_rows(s: ScenarioResult) -> Section:
              str(c.months_past_horizon) if c.months_past_horizon else "-"] for c in s.commitments]
     return (f"Commitments: {s.name}",
             ["provider", "region", "instance", "term", "from", "to", "count", "per month",
-             "upfront (in per month)", "months past horizon"], rows, {6, 7, 8, 9})
+             "upfront fee (amortized in per month)", "months past horizon"], rows, {6, 7, 8, 9})
 
 
 def breakdown_rows(s: ScenarioResult) -> Section:
