@@ -84,6 +84,8 @@ def solve(plan: LoadedPlan | Plan | dict, catalog: Catalog | None = None, *,  # 
     for scenario in scenarios_for(p):
         distinct.setdefault(key(scenario), scenario)
     jobs = max(1, min(workers or os.cpu_count() or 1, len(distinct)))
+    if "fork" not in mp.get_all_start_methods():
+        jobs = 1  # the worker processes inherit the plan and catalog by forking
     if jobs == 1:
         for k, scenario in distinct.items():
             if progress:
