@@ -163,15 +163,13 @@ def build(plan: Plan, catalog: Catalog, scenario: Scenario, *, elastic: bool = F
     model = Model(plan, scenario, prob, venues,
                   demand={w.name: monthly_demand(plan, w) for w in plan.workloads},
                   egress_gb={w.name: monthly_egress_gb(plan, w) for w in plan.workloads})
-    for key, venue in venues.items():
-        if venue.provider is None or venue.region is None:
-            continue
-        storage = catalog.storage_for(venue.provider, venue.region)
-        if storage is not None:
-            model.catalog_storage[key] = storage.tiers
-        egress = catalog.egress_for(venue.provider, venue.region)
-        if egress is not None:
-            model.catalog_egress[key] = egress.tiers
+    # every region's storage and egress prices, in or out of the scenario: a dataset kept in a
+    # region the scenario does not use still pays that region's egress to leave it
+    for s_price in catalog.storage:
+        model.catalog_storage.setdefault(f"{s_price.provider}:{s_price.region}", s_price.tiers)
+    for e_price in catalog.egress:
+        if e_price.destination == "internet":
+            model.catalog_egress.setdefault(f"{e_price.provider}:{e_price.region}", e_price.tiers)
     for v in prune_dominated(plan, catalog, venues, model.catalog_storage, model.catalog_egress):
         del venues[v]
     for w in plan.workloads:

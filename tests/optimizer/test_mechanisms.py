@@ -407,3 +407,19 @@ def test_quota_caps_concurrent_gpus(solver):
                                       "max_gpus": 4}]})
     rec = run(doc, cat, solver).recommended
     assert rec.total_usd == pytest.approx((4 * 1.0 + 6 * 2.0) * H, abs=0.01)
+
+
+def test_dataset_in_another_providers_region_pays_that_egress(solver):
+    # data lives in aws:us-east-1; the gcp-only plan copies 5 TB out of AWS once:
+    # 5,000 GB x $0.09 = $450, plus 100 GPU-hours at $2 = $200 on GCP
+    cat = catalog(offer("aws", "us-east-1", "p5", "H100", 8, "on_demand", 80.0),
+                  offer("gcp", "us-central1", "a3", "H100", 8, "on_demand", 16.0),
+                  storage("gcp", "us-central1", (0.0, 0.02)),
+                  egress("aws", "us-east-1", (0.0, 0.09)))
+    w = training(gpu_hours=100, window=["2027-01", "2027-01"], dataset_tb=5,
+                 data_at="aws:us-east-1")
+    res = run(plan_doc(w, months=1, providers=("aws", "gcp")), cat, solver)
+    gcp = res.scenario("gcp-only")
+    assert gcp.breakdown["egress"] == pytest.approx(450.0, abs=0.01)
+    assert gcp.breakdown["storage"] == pytest.approx(100.0, abs=0.01)
+    assert gcp.total_usd == pytest.approx(450.0 + 100.0 + 200.0, abs=0.01)
