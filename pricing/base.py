@@ -1,0 +1,57 @@
+"""The adapter contract every live price source implements (one module per provider).
+
+An adapter is built from the environment with ``from_env(settings)`` and raises
+:class:`~tco.pricing.errors.MissingCredentialsError` (naming the variable to set) when it
+cannot be. ``fetch`` returns normalized records with ``source = live``, ``as_of`` = the fetch
+date and ``source_ref`` = the provider's SKU / meter / offer id. Adapters never import one
+another, never write caches themselves, and wrap SDK errors in
+:class:`~tco.pricing.errors.PricingError` (``raise ... from``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from .models import ComputePrice, EgressPrice, StoragePrice
+from .settings import PricingSettings
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class FetchResult:
+    compute: list[ComputePrice] = field(default_factory=list)
+    storage: list[StoragePrice] = field(default_factory=list)
+    egress: list[EgressPrice] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+class Adapter(Protocol):
+    name: str
+
+    def fetch(self, regions: Sequence[str] | None = None,
+              progress: Progress | None = None) -> FetchResult:
+        """Prices for ``regions`` (every region when None)."""
+
+
+class AdapterFactory(Protocol):
+    def __call__(self, settings: PricingSettings) -> Adapter: ...
+
+
+# The list of providers, written once: name -> "module:factory" (imported only when used, so
+# the CLI starts without loading any provider SDK).
+ADAPTERS: dict[str, str] = {
+    "aws": "tco.pricing.aws:from_env",
+    "gcp": "tco.pricing.gcp:from_env",
+    "azure": "tco.pricing.azure:from_env",
+}
+
+
+def load_adapter(provider: str, settings: PricingSettings) -> Adapter:
+    import importlib
+
+    module_name, _, factory = ADAPTERS[provider].partition(":")
+    module = importlib.import_module(module_name)
+    return getattr(module, factory)(settings)  # type: ignore[no-any-return]

@@ -1,0 +1,44 @@
+"""One settings object for live pricing: cache location, freshness, network behaviour.
+
+Decided in one place (``PricingSettings.from_env``) and passed to every adapter and to the
+HTTP session factory, so no adapter decides expiry, cache paths or offline mode on its own.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_TTL_S = 24 * 3600
+DEFAULT_TIMEOUT_S = 10.0
+DEFAULT_RETRIES = 3
+
+
+@dataclass(frozen=True)
+class PricingSettings:
+    cache_dir: Path
+    ttl_s: int = DEFAULT_TTL_S
+    offline: bool = False
+    timeout_s: float = DEFAULT_TIMEOUT_S
+    retries: int = DEFAULT_RETRIES
+    backoff_s: float = 0.5
+
+    @classmethod
+    def from_env(cls, *, offline: bool = False) -> PricingSettings:
+        """``TCO_CACHE_DIR`` or the platform's user cache directory."""
+        raw = os.environ.get("TCO_CACHE_DIR")
+        if raw:
+            cache_dir = Path(raw).expanduser()
+        else:
+            from platformdirs import user_cache_dir
+
+            cache_dir = Path(user_cache_dir("tco", appauthor=False))
+        return cls(cache_dir=cache_dir, offline=offline)
+
+    @property
+    def http_cache_path(self) -> Path:
+        return self.cache_dir / "http.sqlite"
+
+    def records_path(self, provider: str) -> Path:
+        return self.cache_dir / "prices" / f"{provider}.json"
