@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import io
 import json
 import sys
@@ -12,6 +13,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from tco.pricing.base import ADAPTERS
 from tco.pricing.catalog import atomic_write_text, load_catalog, matches, write_catalog_file
 from tco.pricing.errors import (CatalogError, InfeasibleError, NoPriceSourceError, PlanError,
                                 PricingError, TcoError)
@@ -43,7 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     cmp_.add_argument("--output", "-o", help="write the report to FILE instead of stdout")
     cmp_.add_argument("--catalog", help="plan with exactly this catalog file and no other source")
     cmp_.add_argument("--offline", action="store_true",
-                      help="never touch the network (use the bundled snapshot)")
+                      help="never touch the network (cached live prices, else the snapshot)")
+    cmp_.add_argument("--refresh", action="store_true",
+                      help="refresh every provider's live prices first")
     cmp_.add_argument("--solver", choices=["highs", "cbc"], help="default: the plan's, or highs")
     cmp_.add_argument("--time-limit", type=float, metavar="S",
                       help="seconds each scenario may take to solve")
@@ -65,10 +69,17 @@ def build_parser() -> argparse.ArgumentParser:
                        choices=["on_demand", "spot", "reserved_1y", "reserved_3y"])
     plist.add_argument("--format", choices=["table", "json"], default="table")
     plist.add_argument("--catalog", help="list this catalog file instead")
+    pref = psub.add_parser("refresh", help="fetch live prices from the providers' APIs")
+    pref.add_argument("--provider", action="append", choices=sorted(ADAPTERS))
+    pref.add_argument("--region", action="append")
     pexp = psub.add_parser("export", help="write the catalog in use as JSON")
     pexp.add_argument("file")
     pexp.add_argument("--catalog", help="export this catalog file (e.g. to normalize it)")
     pexp.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+    cache = sub.add_parser("cache", help="inspect or clear the price cache")
+    csub = cache.add_subparsers(dest="cache_command", required=True, parser_class=_Parser)
+    csub.add_parser("info", help="where the cache is, and how old each provider's prices are")
+    csub.add_parser("clear", help="remove cached prices and HTTP responses")
     return parser
 
 
@@ -82,8 +93,10 @@ def _console(stderr: bool = False) -> Console:
     return console
 
 
-def _catalog(args: argparse.Namespace) -> Catalog:
-    return load_catalog(offline=True, path=getattr(args, "catalog", None))
+def _catalog(args: argparse.Namespace, providers: list[str] | None = None,
+             refresh: str = "never") -> Catalog:
+    return load_catalog(offline=getattr(args, "offline", False), path=getattr(args, "catalog", None),
+                        providers=providers, refresh=refresh)
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -92,8 +105,15 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from .render import render
 
     loaded = load_plan(args.plan)
-    catalog = _catalog(args)
     err = _console(stderr=True)
+    refresh = "always" if args.refresh else loaded.plan.prices.refresh
+    providers = [p.value for p in loaded.plan.cloud.providers]
+    if args.catalog is None and not args.offline and refresh != "never":
+        with err.status("checking live prices...", spinner="dots") if err.is_terminal \
+                else _nullcontext():
+            catalog = _catalog(args, providers, "always" if refresh == "always" else "auto")
+    else:
+        catalog = _catalog(args, providers if args.catalog is None else None)
     show_progress = args.format == "table" and err.is_terminal
     with err.status("solving...", spinner="dots") if show_progress else _nullcontext() as status:
         def progress(event: str, scenario: str) -> None:
@@ -159,6 +179,8 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_prices(args: argparse.Namespace) -> int:
+    if args.prices_command == "refresh":
+        return cmd_refresh(args)
     catalog = _catalog(args)
     if args.prices_command == "export":
         path = Path(args.file)
@@ -179,21 +201,82 @@ def cmd_prices(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     table = Table(title=f"{len(records)} compute prices", title_justify="left")
+    today = dt.date.today()
     for h in ("provider", "region", "instance", "GPU", "GPUs", "purchase", "$/hour", "$/GPU-hour",
-              "upfront", "source", "as of"):
+              "upfront", "source", "as of", "age (days)"):
         table.add_column(h, justify="right" if h in ("GPUs", "$/hour", "$/GPU-hour", "upfront")
                          else "left")
     for r in records:
         table.add_row(r.provider, r.region, r.instance_type, r.gpu, str(r.gpu_count),
                       r.purchase.value, f"{r.usd_per_hour:,.4f}", f"{r.usd_per_gpu_hour:,.4f}",
                       f"{r.upfront_usd:,.0f}" if r.upfront_usd else "-", r.source.value,
-                      r.as_of.isoformat())
+                      r.as_of.isoformat(), str((today - r.as_of).days))
     _console().print(table)
     return EXIT_OK
 
 
+def cmd_refresh(args: argparse.Namespace) -> int:
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from tco.pricing.live import offline_forced, refresh_all
+    from tco.pricing.settings import PricingSettings
+
+    settings = PricingSettings.from_env()
+    if offline_forced():
+        raise PricingError("TCO_OFFLINE is set: refusing to touch the network")
+    providers = args.provider or sorted(ADAPTERS)
+    err = _console(stderr=True)
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                  console=err, transient=True, disable=not err.is_terminal) as bar:
+        tasks = {p: bar.add_task(f"{p}: starting", total=None) for p in providers}
+
+        def progress(message: str) -> None:
+            provider = message.split(":", 1)[0]
+            if provider in tasks:
+                bar.update(tasks[provider], description=message)
+        outcomes = refresh_all(providers, settings, args.region, progress)
+    from rich.table import Table
+
+    table = Table(title="Price refresh", title_justify="left")
+    for h in ("provider", "result", "records", "notes"):
+        table.add_column(h, justify="right" if h == "records" else "left", overflow="fold")
+    for o in outcomes:
+        result = "ok" if o.ok else ("no credentials" if o.missing_credentials else "failed")
+        table.add_row(o.provider, result, str(o.records) if o.ok else "-", o.message or "")
+    _console().print(table)
+    if not any(o.ok for o in outcomes):
+        return EXIT_NO_PRICES
+    return EXIT_OK
+
+
+def cmd_cache(args: argparse.Namespace) -> int:
+    from tco.pricing.cache import RecordCache
+    from tco.pricing.settings import PricingSettings
+
+    settings = PricingSettings.from_env()
+    cache = RecordCache(settings)
+    out = _console()
+    if args.cache_command == "clear":
+        removed = cache.clear()
+        out.print(f"removed {removed} file(s) from {settings.cache_dir}", markup=False)
+        return EXIT_OK
+    out.print(f"cache: {settings.cache_dir} (live prices are fresh for "
+              f"{settings.ttl_s // 3600} h)", markup=False)
+    rows = cache.info()
+    if not rows:
+        out.print("no live prices cached; plans use the bundled snapshot", markup=False)
+    for r in rows:
+        state = "fresh" if r["fresh"] else "stale"
+        failure = f"; last refresh failed: {r['last_failure']}" if r["last_failure"] else ""
+        out.print(f"{r['provider']}: {r['records']} records fetched {r['fetched_at']} "
+                  f"({r['age_hours']} h ago, {state}), {r['bytes']} bytes{failure}", markup=False)
+    for warning in cache.warnings:
+        out.print(f"warning: {warning}", markup=False)
+    return EXIT_OK
+
+
 COMMANDS = {"compare": cmd_compare, "validate": cmd_validate, "init": cmd_init,
-            "prices": cmd_prices}
+            "prices": cmd_prices, "cache": cmd_cache}
 
 
 def exit_code_for(exc: TcoError) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,6 @@ from .errors import CatalogError
 from .integrity import check_catalog
 from .models import Catalog, ComputePrice, Purchase, Source
 from .records import compute_from_row, egress_from_dict, storage_from_dict
-from .snapshot import load_snapshot
 
 
 def matches(record: ComputePrice, *, provider: Iterable[str] | None = None,
@@ -113,14 +112,25 @@ def write_catalog_file(catalog: Catalog, path: str | os.PathLike[str]) -> None:
 
 
 def load_catalog(*, offline: bool = True, path: str | os.PathLike[str] | None = None,
-                 providers: Iterable[str] | None = None) -> Catalog:
+                 providers: Iterable[str] | None = None, refresh: str = "never",
+                 progress: Callable[[str], None] | None = None) -> Catalog:
     """The catalog to plan with.
 
     With ``path``, exactly that catalog file and no other source. Otherwise the bundled
-    snapshot. Records failing the integrity rules are excluded and listed in
+    snapshot with cached live prices laid over it; ``refresh`` (``never``, ``auto``,
+    ``always``) says when to fetch live prices first, and ``offline`` forbids any network
+    access. Records failing the integrity rules are excluded and listed in
     ``catalog.warnings``.
     """
-    base = read_catalog_file(path) if path is not None else load_snapshot()
+    if path is not None:
+        base = read_catalog_file(path)
+    else:
+        from .live import current_catalog
+        from .settings import PricingSettings
+
+        settings = PricingSettings.from_env(offline=offline)
+        base = current_catalog(providers, refresh="never" if offline else refresh,
+                               settings=settings, progress=progress)
     if providers is not None:
         base = filter_catalog(base, provider=providers)
     return check_catalog(base).catalog

@@ -57,6 +57,13 @@ def plan_doc(*workloads: dict[str, Any], months: int = 12, providers: tuple[str,
     return doc
 
 
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test gets its own empty price cache and, unless it says otherwise, is offline."""
+    monkeypatch.setenv("TCO_CACHE_DIR", str(tmp_path_factory.mktemp("tco-cache")))
+    monkeypatch.setenv("TCO_OFFLINE", "1")
+
+
 @pytest.fixture(params=SOLVERS)
 def solver(request: pytest.FixtureRequest) -> str:
     return request.param
