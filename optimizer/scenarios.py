@@ -170,8 +170,8 @@ def _warnings(catalog: Catalog, today: dt.date) -> list[str]:
         age = (today - p.as_of).days
         if age > STALE_AFTER_DAYS:
             out.append(f"{p.provider}: prices as of {p.as_of.isoformat()} are {age} days old "
-                       f"(over {STALE_AFTER_DAYS}); pass a current price list with --catalog "
-                       f"before committing to a purchase")
+                       f"(over {STALE_AFTER_DAYS}); run 'tco prices refresh' or pass a current "
+                       f"price list with --catalog before committing to a purchase")
     return out
 
 
