@@ -17,7 +17,6 @@ one with the lowest effective hourly price ``recurring + upfront / (term_months 
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import json
 import math
@@ -25,14 +24,14 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from typing import Any, TypeVar
 
 from .base import FetchResult, Progress
 from .errors import MissingCredentialsError, PricingError
 from .models import (ComputePrice, EgressPrice, Purchase, Source, StoragePrice, Tiers,
                      effective_usd_per_hour)
-from .reference import gpu_classes
+from .reference import InstanceFacts, gpu_classes
+from .reference import instance_facts as reference_instance_facts
 from .settings import PricingSettings
 from .tiers import validate_tiers
 
@@ -64,18 +63,6 @@ T = TypeVar("T")
 
 
 # --------------------------------------------------------------------------- pure data types
-
-
-@dataclass(frozen=True)
-class InstanceFacts:
-    """What one instance type is: its GPUs (class, count, GiB each), vCPUs and memory."""
-
-    instance_type: str
-    gpu: str
-    gpu_count: int
-    gpu_memory_gib: float
-    vcpus: int
-    memory_gib: float
 
 
 @dataclass(frozen=True)
@@ -120,15 +107,7 @@ Parsed = tuple[list[Offer], list[str]]  # offers, and why rows were excluded
 @cache
 def csv_facts() -> dict[str, InstanceFacts]:
     """``pricing/data/instances_aws.csv``: GPU facts for the instance types tco prices."""
-    path = resources.files("tco.pricing").joinpath("data", "instances_aws.csv")
-    with path.open(encoding="utf-8", newline="") as fh:
-        rows = list(csv.DictReader(line for line in fh if not line.startswith("#")))
-    return {
-        r["instance_type"]: InstanceFacts(r["instance_type"], r["gpu"], int(r["gpu_count"]),
-                                          float(r["gpu_memory_gib"]), int(r["vcpus"]),
-                                          float(r["memory_gib"]))
-        for r in rows if r["provider"] == NAME
-    }
+    return dict(reference_instance_facts(NAME))
 
 
 # --------------------------------------------------------------------------- request filters

@@ -36,7 +36,6 @@ Environment:
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import json
 import math
@@ -46,7 +45,6 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache
-from importlib import resources
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -57,6 +55,8 @@ from .errors import MissingCredentialsError, PricingError
 from .http import http_session
 from .models import (HOURS_PER_MONTH, ComputePrice, EgressPrice, Provider, Purchase, Source,
                      StoragePrice, Tiers)
+from .reference import InstanceFacts
+from .reference import instance_facts as reference_instance_facts
 from .settings import PricingSettings
 from .tiers import validate_tiers
 
@@ -94,33 +94,11 @@ PriceSheetSource = Callable[[Progress], list[Any]]
 # --------------------------------------------------------------------------- instance facts
 
 
-@dataclass(frozen=True)
-class InstanceFacts:
-    """What ``data/instances_azure.csv`` says about one VM size (the API has no GPU facts)."""
-
-    instance_type: str
-    gpu: str
-    gpu_count: int
-    gpu_memory_gib: float
-    vcpus: int
-    memory_gib: float
-
-
 @cache
 def instance_facts() -> Mapping[str, InstanceFacts]:
-    """VM size (lower-cased ``armSkuName``) -> GPU facts, from ``instances_azure.csv``."""
-    path = resources.files("tco.pricing").joinpath("data", "instances_azure.csv")
-    with path.open(encoding="utf-8", newline="") as fh:
-        rows = list(csv.DictReader(line for line in fh if not line.startswith("#")))
-    out: dict[str, InstanceFacts] = {}
-    for row in rows:
-        if (row.get("provider") or "").strip() != NAME:
-            continue
-        name = row["instance_type"].strip()
-        out[name.lower()] = InstanceFacts(name, row["gpu"].strip(), int(row["gpu_count"]),
-                                          float(row["gpu_memory_gib"]), int(row["vcpus"]),
-                                          float(row["memory_gib"]))
-    return out
+    """VM size (lower-cased ``armSkuName``) -> GPU facts, from ``instances_azure.csv`` (the
+    API has no GPU facts)."""
+    return {name.lower(): facts for name, facts in reference_instance_facts(NAME).items()}
 
 
 # --------------------------------------------------------------------------- filters (pure)

@@ -62,6 +62,31 @@ def metros() -> dict[str, Place]:
             for r in _rows("metros.csv")}
 
 
+@dataclass(frozen=True)
+class InstanceFacts:
+    """What one instance type / VM size is: its GPUs (class, count, GiB each), vCPUs, memory."""
+
+    instance_type: str
+    gpu: str
+    gpu_count: int
+    gpu_memory_gib: float
+    vcpus: int
+    memory_gib: float
+
+
+@cache
+def instance_facts(provider: str) -> dict[str, InstanceFacts]:
+    """``data/instances_<provider>.csv``: instance type -> GPU facts (each row sourced)."""
+    out: dict[str, InstanceFacts] = {}
+    for r in _rows(f"instances_{provider}.csv"):
+        if r.get("provider", provider) != provider:
+            continue
+        out[r["instance_type"]] = InstanceFacts(r["instance_type"], r["gpu"], int(r["gpu_count"]),
+                                                float(r["gpu_memory_gib"]), int(r["vcpus"]),
+                                                float(r["memory_gib"]))
+    return out
+
+
 EARTH_RADIUS_KM = 6371.0
 FIBRE_KM_PER_MS = 200.0
 ROUTE_FACTOR = 1.5
