@@ -21,23 +21,61 @@ from dataclasses import dataclass, field
 
 import pulp
 
-from tco.pricing.models import GB_PER_TB, HOURS_PER_MONTH, Catalog, ComputePrice, Purchase
-from tco.pricing.models import Tiers
+from tco.pricing.models import (
+    GB_PER_TB,
+    HOURS_PER_MONTH,
+    Catalog,
+    ComputePrice,
+    Purchase,
+    Tiers,
+)
 
 from . import onprem
-from .plan import Plan, Server, Workload
 from .months import month_offset
-from .venues import (Scenario, Venue, WorkloadOffers, metro_reach, offers_for, prune_dominated,
-                     unpriced_venues, usd_per_hour_paid, venue_table)
+from .plan import Plan, Server, Workload
+from .venues import (
+    Scenario,
+    Venue,
+    WorkloadOffers,
+    metro_reach,
+    offers_for,
+    prune_dominated,
+    unpriced_venues,
+    usd_per_hour_paid,
+    venue_table,
+)
 
 COMMIT_EVERY = 6
 CATEGORIES = ("cloud_compute", "cloud_reserved", "storage", "egress", "onprem_capex", "energy",
               "colo", "maintenance", "staff", "residual_credit")
 
 
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.:\-]")
+
+
 def _n(text: object) -> str:
     """A name fragment safe for LP files."""
-    return re.sub(r"[^A-Za-z0-9_.:\-]", "_", str(text))
+    return _UNSAFE.sub("_", str(text))
+
+
+def linear(terms: Iterable[tuple[object, float]]) -> pulp.LpAffineExpression:
+    """Σ coefficient × term, where a term is a variable, an expression or a number.
+
+    Built as one dictionary: the same sum through ``lpSum`` of products makes a temporary
+    expression per term, which dominates model-building time on large plans.
+    """
+    coefs: dict[pulp.LpVariable, float] = {}
+    constant = 0.0
+    for term, coef in terms:
+        if isinstance(term, pulp.LpVariable):
+            coefs[term] = coefs.get(term, 0.0) + coef
+        elif isinstance(term, pulp.LpAffineExpression):
+            for var, a in term.items():
+                coefs[var] = coefs.get(var, 0.0) + a * coef
+            constant += term.constant * coef
+        else:
+            constant += float(term) * coef  # type: ignore[arg-type]
+    return pulp.LpAffineExpression(coefs, constant)
 
 
 @dataclass
@@ -261,8 +299,8 @@ def define_reservations(model: Model) -> None:
         for c in caps:
             by_month[c.month].append(c)
         for m, month_caps in sorted(by_month.items()):
-            capacity = pulp.lpSum(v * n * HOURS_PER_MONTH for v, n in active[m])
-            model.prob += (pulp.lpSum(c.var for c in month_caps) <= capacity,
+            capacity = linear((v, n * HOURS_PER_MONTH) for v, n in active[m])
+            model.prob += (linear((c.var, 1.0) for c in month_caps) <= capacity,
                            _n(f"reserved_pool[{venue},{gpu},{term.value},{model.label(m)}]"))
 
 
@@ -307,7 +345,7 @@ def define_onprem_fleet(model: Model) -> None:
                           onprem.maintenance_usd_per_server_month(server),
                           onprem.staff_usd_per_server_month(site))
             for m in range(model.months):
-                fleet = pulp.lpSum(v * k for v, k in alive[m]) + existing_by_month[m]
+                fleet = linear([*alive[m], (existing_by_month[m], 1.0)])
                 model.fleet[(site.name, server.name, m)] = fleet
                 for category, rate in zip(("energy", "colo", "maintenance", "staff"), per_server):
                     model.add_cost(category, m, fleet, rate)
@@ -389,7 +427,7 @@ def _caps_by(model: Model) -> dict[tuple[str, int], list[Cap]]:
 
 
 def delivered(caps: Iterable[Cap]) -> pulp.LpAffineExpression:
-    return pulp.lpSum(c.var * c.factor for c in caps)
+    return linear((c.var, c.factor) for c in caps)
 
 
 def define_demand(model: Model) -> None:
@@ -460,7 +498,7 @@ def define_single_venue_and_storage(model: Model) -> None:
             first = workload_months(plan, w).start
             _add_transfer(model, w, moved, transfer_gb, first)
     for (v, m), terms in sorted(storage_volume.items()):
-        volume = pulp.lpSum(u * gb for u, gb in terms)
+        volume = linear(terms)
         cost = define_tiered(model, f"storage_tier[{v},{model.label(m)}]", {v: volume},
                              {v: model.catalog_storage[v]}, sum(gb for _, gb in terms))
         model.add_cost("storage", m, cost)
@@ -530,7 +568,7 @@ def define_latency_and_egress(model: Model) -> None:
                     if within >= set(terms):
                         continue
                     share = sum(w.users[u] for u in subset)  # type: ignore[index]
-                    model.prob += (pulp.lpSum(terms[v] for v in within if v in terms) >= share * need,
+                    model.prob += (linear((terms[v], 1.0) for v in within if v in terms) >= share * need,
                                    _n(f"latency[{w.name},{'+'.join(subset)},{model.label(m)}]"))
     define_egress_tiers(model)
 
@@ -544,7 +582,7 @@ def define_egress_tiers(model: Model) -> None:
         by_provider[(provider, m)][v].extend(terms)
     for (provider, m), per_region in sorted(by_provider.items()):
         prices = {v: model.catalog_egress[v] for v in per_region}
-        volumes = {v: pulp.lpSum(e for e, _, _ in per_region[v]) for v in prices}
+        volumes = {v: linear((e, 1.0) for e, _, _ in per_region[v]) for v in prices}
         most: dict[str, float] = {}
         for terms in per_region.values():
             for _, b, what in terms:
@@ -571,6 +609,9 @@ def define_tiered(model: Model, name: str, volumes: dict[str, object], tiers: di
     def rate(t: Tiers, at: float) -> float:
         return [r for s, r in t if s <= at][-1]
 
+    if len(starts) == 1 and len({rate(t, 0.0) for t in tiers.values()}) == 1:
+        # one rate over every volume that can occur: no segments needed
+        return linear((volume, rate(next(iter(tiers.values())), 0.0)) for volume in volumes.values())
     seg = [model.prob.add_variable(_n(f"{name}.seg{k}"), 0, widths[k]) for k in range(len(starts))]
     for k in range(len(starts) - 1):
         full = model.prob.add_variable(_n(f"{name}.full{k}"), cat=pulp.LpBinary)
@@ -645,6 +686,6 @@ def define_redundancy(model: Model) -> None:
 
 def define_objective(model: Model) -> None:
     """Minimize Σ over the ledger of cash flow × (1 + discount_rate) ** (-month / 12)."""
-    model.prob += (pulp.lpSum(model.discount(m) * coef * expr
-                              for (_, m), terms in model.ledger.items() for expr, coef in terms)
-                   + pulp.lpSum(SHORTFALL_PENALTY_USD_PER_GPU_HOUR * v for v in model.short.values()))
+    model.prob += linear([*((expr, model.discount(m) * coef)
+                            for (_, m), terms in model.ledger.items() for expr, coef in terms),
+                          *((v, SHORTFALL_PENALTY_USD_PER_GPU_HOUR) for v in model.short.values())])

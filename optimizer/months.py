@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
@@ -22,6 +23,7 @@ def month_offset(start: str, month: str) -> int:
     return (y1 - y0) * 12 + (m1 - m0)
 
 
+@functools.lru_cache(maxsize=4096)
 def month_label(start: str, offset: int) -> str:
     """The ``YYYY-MM`` that lies ``offset`` months after ``start``."""
     y0, m0 = parse_month(start)

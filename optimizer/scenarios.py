@@ -13,10 +13,9 @@ from __future__ import annotations
 import datetime as dt
 import multiprocessing as mp
 import os
-import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from collections import defaultdict
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import replace
 
 import pulp
@@ -26,12 +25,12 @@ from tco.pricing.errors import NoPriceSourceError, PlanError
 from tco.pricing.models import Catalog, Purchase
 
 from . import onprem
-from .model import CATEGORIES, Model, build, redundancy_level, workload_months
+from .model import CATEGORIES, Model, build, redundancy_level
 from .plan import LoadedPlan, Plan, plan_from_dict
 from .result import Allocation, Commitment, Procurement, Result, ScenarioResult
-from .solve import SolveStatus, SolverName, run
+from .solve import SolverName, SolveStatus, constraints_of, run
 from .venues import Scenario, metro_reach, usd_per_hour_paid
-from .warmstart import warm_start
+from .warmstart import optimize
 
 Progress = Callable[[str, str], None]
 STALE_AFTER_DAYS = 90
@@ -181,19 +180,11 @@ def _warnings(catalog: Catalog, today: dt.date) -> list[str]:
 def solve_scenario(plan: Plan, catalog: Catalog, scenario: Scenario,
                    solver: SolverName = SolverName.HIGHS,
                    time_limit: float | None = None) -> ScenarioResult:
-    started = time.perf_counter()
     model = build(plan, catalog, scenario)
     reason = precheck(model)
     if reason:
         return ScenarioResult(scenario.name, False, reason)
-    start = warm_start(model, solver, time_limit)
-    left = None if time_limit is None else max(1.0, time_limit - (time.perf_counter() - started))
-    info = run(model.prob, solver, left, plan.plan.mip_gap, start=start)
-    if start is not None and not info.status.has_solution and info.status != SolveStatus.INFEASIBLE:
-        # the solver kept nothing better within its time: the start itself is a valid plan
-        for var, value in start.items():
-            var.varValue = value
-        info = replace(info, status=SolveStatus.FEASIBLE)
+    info = optimize(model, solver, time_limit)
     if info.status == SolveStatus.INFEASIBLE:
         return ScenarioResult(scenario.name, False, diagnose(plan, catalog, scenario, solver,
                                                              time_limit), solver=info)
@@ -278,7 +269,7 @@ def diagnose(plan: Plan, catalog: Catalog, scenario: Scenario, solver: SolverNam
                 "site_power": ("site power", max((z.power_kw for z in servers), default=0.0)),
                 "quota": ("cloud quotas", 1.0)}
     binding: list[str] = []
-    for con in _constraints(model.prob):
+    for con in constraints_of(model.prob):
         family = next((f for f in families if (con.name or "").startswith(f)), None)
         if family is None or con.sense != pulp.LpConstraintLE:
             continue
@@ -298,11 +289,6 @@ def diagnose(plan: Plan, catalog: Catalog, scenario: Scenario, solver: SolverNam
     return "; ".join(parts) + limits
 
 
-def _constraints(prob: pulp.LpProblem) -> list[pulp.LpConstraint]:
-    cons = prob.constraints
-    return list(cons() if callable(cons) else cons.values())
-
-
 # --------------------------------------------------------------------------------------------
 
 
@@ -314,7 +300,6 @@ def _val(expr: object) -> float:
 
 
 def extract(model: Model, info: object) -> ScenarioResult:
-    plan = model.plan
     name = model.scenario.name
     breakdown = {c: 0.0 for c in CATEGORIES}
     breakdown_npv = {c: 0.0 for c in CATEGORIES}

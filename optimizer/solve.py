@@ -51,30 +51,114 @@ class SolverUnavailableError(TcoError):
     """The chosen solver is not installed."""
 
 
-class _HiGHS(pulp.HiGHS):
-    """PuLP's highspy interface, given a starting solution before it runs."""
+class HighsSession:
+    """One problem handed to HiGHS once and solved several times.
 
-    def __init__(self, start: dict[pulp.LpVariable, float] | None, **kwargs: object) -> None:
-        super().__init__(**kwargs)
-        self.start = start
+    The warm start solves the LP relaxation, solves it again with some variables fixed, then a
+    restricted program, and finally the full program. Passing the matrix to highspy once and
+    changing only bounds and integrality between runs avoids rebuilding the model (the
+    slowest part of PuLP's own HiGHS interface) and lets each LP re-solve start from the last
+    basis. Bounds and categories are read from the PuLP variables before every run, so
+    callers change them on the variables exactly as they would for any other solver.
+    """
 
-    def callSolver(self, lp: pulp.LpProblem) -> None:  # noqa: N802 (PuLP's name)
-        if self.start:
-            import numpy as np
+    def __init__(self, prob: pulp.LpProblem) -> None:
+        import highspy
+        import numpy as np
 
-            known = [(v.index, x) for v, x in self.start.items() if getattr(v, "index", None)
-                     is not None]
-            idx = np.array([i for i, _ in known], dtype=np.int32)
-            val = np.array([x for _, x in known], dtype=np.float64)
-            lp.solverModel.setSolution(len(idx), idx, val)
-        lp.solverModel.run()
+        self.prob = prob
+        self.vars = prob.variables()
+        self.index = {v.name: i for i, v in enumerate(self.vars)}
+        inf = highspy.kHighsInf
+        n = len(self.vars)
+        sense = -1.0 if prob.sense == pulp.LpMaximize else 1.0
+        cost = np.zeros(n)
+        for var, coef in prob.objective.items():
+            cost[self.index[var.name]] = sense * coef
+        starts, rows_idx, rows_val, lower, upper = [0], [], [], [], []
+        self.constraints = constraints_of(prob)
+        for con in self.constraints:
+            for var, coef in con.items():
+                if coef:
+                    rows_idx.append(self.index[var.name])
+                    rows_val.append(coef)
+            starts.append(len(rows_idx))
+            lb, ub = con.getLb(), con.getUb()
+            lower.append(-inf if lb is None else lb)
+            upper.append(inf if ub is None else ub)
+        lp = highspy.HighsLp()
+        lp.num_col_ = n
+        lp.num_row_ = len(lower)
+        lp.col_cost_ = cost
+        lp.offset_ = sense * (prob.objective.constant or 0.0)
+        lp.col_lower_, lp.col_upper_ = self._bounds()
+        lp.row_lower_ = np.array(lower, dtype=np.float64)
+        lp.row_upper_ = np.array(upper, dtype=np.float64)
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
+        lp.a_matrix_.start_ = np.array(starts, dtype=np.int32)
+        lp.a_matrix_.index_ = np.array(rows_idx, dtype=np.int32)
+        lp.a_matrix_.value_ = np.array(rows_val, dtype=np.float64)
+        self.integer = np.array([v.cat == pulp.LpInteger for v in self.vars])
+        self.highs = highspy.Highs()
+        self.highs.setOptionValue("output_flag", False)
+        self.highs.passModel(lp)
+        self.sense = sense
+
+    def _bounds(self) -> tuple[object, object]:
+        import highspy
+        import numpy as np
+
+        inf = highspy.kHighsInf
+        lower = np.array([-inf if v.lowBound is None else v.lowBound for v in self.vars],
+                         dtype=np.float64)
+        upper = np.array([inf if v.upBound is None else v.upBound for v in self.vars],
+                         dtype=np.float64)
+        return lower, upper
+
+    def run(self, time_limit: float | None, gap: float, relax: bool,
+            start: dict[pulp.LpVariable, float] | None, msg: bool = False,
+            options: dict[str, object] | None = None) -> SolveInfo:
+        import highspy
+        import numpy as np
+
+        h = self.highs
+        n = len(self.vars)
+        every = np.arange(n, dtype=np.int32)
+        lower, upper = self._bounds()
+        h.changeColsBounds(n, every, lower, upper)
+        kinds = np.where(self.integer & (not relax), highspy.HighsVarType.kInteger.value,
+                         highspy.HighsVarType.kContinuous.value).astype(np.uint8)
+        h.changeColsIntegrality(n, every, kinds)
+        h.setOptionValue("output_flag", msg)
+        h.setOptionValue("threads", 1)
+        for key, value in (options or {}).items():
+            h.setOptionValue(key, value)
+        h.setOptionValue("mip_rel_gap", gap)
+        h.setOptionValue("time_limit", float("inf") if time_limit is None else float(time_limit))
+        if start and not relax:
+            known = [(self.index[v.name], x) for v, x in start.items() if v.name in self.index]
+            h.setSolution(len(known), np.array([i for i, _ in known], dtype=np.int32),
+                          np.array([x for _, x in known], dtype=np.float64))
+        started = time.perf_counter()
+        h.run()
+        seconds = time.perf_counter() - started
+        info = _highs_info(h, seconds, relax or not self.integer.any())
+        if info.status.has_solution:
+            solution = h.getSolution()
+            for var, value in zip(self.vars, solution.col_value):
+                var.varValue = value
+            # slacks as PuLP reports them: how far each constraint is from binding
+            for con, activity, dual in zip(self.constraints, solution.row_value, solution.row_dual):
+                slack = con.constant + activity
+                con.slack = -slack if con.sense == pulp.LpConstraintLE else slack
+                con.pi = dual
+        return info
 
 
 def _solver(name: SolverName, time_limit: float | None, gap: float, relax: bool = False,
             start: dict[pulp.LpVariable, float] | None = None) -> pulp.LpSolver:
     if name == SolverName.HIGHS:
-        solver = _HiGHS(start, mip=not relax, msg=False, timeLimit=time_limit, gapRel=gap,
-                        threads=1)
+        solver = pulp.HiGHS(mip=not relax, msg=False, timeLimit=time_limit, gapRel=gap, threads=1)
     else:
         # CBC from the cbcbox wheel (pulp[cbc]); PuLP's own bundled copy is the fallback
         if start:
@@ -100,6 +184,8 @@ def run(prob: pulp.LpProblem, name: SolverName | str = SolverName.HIGHS,
     ``relax`` solves the LP relaxation; ``start`` is a feasible assignment to begin from.
     """
     solver_name = SolverName(name)
+    if solver_name == SolverName.HIGHS:
+        return _session(prob).run(time_limit, gap, relax, start)
     solver = _solver(solver_name, time_limit, gap, relax, start)
     started = time.perf_counter()
     try:
@@ -108,16 +194,28 @@ def run(prob: pulp.LpProblem, name: SolverName | str = SolverName.HIGHS,
         return SolveInfo(solver_name.value, SolveStatus.NOT_SOLVED,
                          time.perf_counter() - started, None) if "nfeasible" not in str(exc) else \
             SolveInfo(solver_name.value, SolveStatus.INFEASIBLE, time.perf_counter() - started, None)
-    seconds = time.perf_counter() - started
-    if solver_name == SolverName.HIGHS:
-        return _highs_info(prob, seconds, relax)
-    return _cbc_info(prob, seconds)
+    return _cbc_info(prob, time.perf_counter() - started)
 
 
-def _highs_info(prob: pulp.LpProblem, seconds: float, relax: bool = False) -> SolveInfo:
+def constraints_of(prob: pulp.LpProblem) -> list[pulp.LpConstraint]:
+    """The problem's constraints in order (PuLP 3.3 deprecates reading them as a mapping)."""
+    cons = prob.constraints
+    return list(cons() if callable(cons) else cons.values())
+
+
+def _session(prob: pulp.LpProblem) -> HighsSession:
+    """The problem's HiGHS session, built on first use and again if the problem has grown."""
+    session: HighsSession | None = getattr(prob, "_tco_highs", None)
+    if (session is None or len(session.vars) != prob.numVariables()
+            or len(session.constraints) != prob.numConstraints()):
+        session = HighsSession(prob)
+        prob._tco_highs = session  # type: ignore[attr-defined]
+    return session
+
+
+def _highs_info(h: object, seconds: float, relax: bool) -> SolveInfo:
     import highspy
 
-    h = prob.solverModel
     status = h.getModelStatus()
     info = h.getInfo()
     has_primal = info.primal_solution_status == 2
@@ -132,7 +230,7 @@ def _highs_info(prob: pulp.LpProblem, seconds: float, relax: bool = False) -> So
         result = SolveStatus.FEASIBLE
     else:
         result = SolveStatus.NOT_SOLVED
-    gap = info.mip_gap if result.has_solution and prob.isMIP() and not relax else (
+    gap = info.mip_gap if result.has_solution and not relax else (
         0.0 if result == SolveStatus.OPTIMAL else None)
     if gap is not None and (gap != gap or gap == float("inf")):
         gap = None

@@ -5,14 +5,20 @@ of a second, but branch-and-bound can take minutes to find a good integer plan o
 before the real solve:
 
 1. solve the LP relaxation;
-2. round every reservation count to the nearest whole instance, place each single-venue
-   workload where the relaxation put most of it, and keep storage wherever the relaxation used a
-   venue; then solve the program with those fixed (server orders and tier indicators stay
-   integer) — a small, quick MILP;
-3. hand that plan to the solver as its starting incumbent.
+2. place each single-venue workload where the relaxation put most of it, and solve the
+   relaxation again with those placements fixed (so the reservations follow the workload);
+3. allow each reservation count only the two whole numbers around its relaxed value, keep
+   each workload on the cloud regions the relaxation used (sites stay open: whole servers
+   leave room the relaxation did not have), and solve that restricted program (server
+   orders and tier indicators stay integer) — a small, quick MILP; when that plan is not yet
+   within the gap and the plan is small, solve once more from it with the cloud regions
+   reopened (whole reservations can leave room where the relaxation put nothing);
+4. hand that plan to the solver as its starting incumbent.
 
-The start never changes what is optimal: the full program is still solved to the requested
-gap, and a start that cannot be completed is simply not used.
+The relaxation's cost is also a lower bound on every plan, so when the start is already within
+the requested gap of it the start is the answer and the full program need not be solved. The
+start never changes what is optimal: otherwise the full program is still solved to the
+requested gap, and a start that cannot be completed is simply not used.
 """
 
 from __future__ import annotations
@@ -20,13 +26,42 @@ from __future__ import annotations
 import math
 import time
 from collections import defaultdict
+from dataclasses import dataclass, replace
 
 import pulp
 
 from .model import Model
-from .solve import SolverName, run
+from .solve import SolveInfo, SolverName, SolveStatus, run
 
-Start = dict[pulp.LpVariable, float]
+_EPS = 1e-6
+# Reopening cloud regions for a second restricted solve pays off on plans of up to a few
+# thousand venue-months; beyond that the second solve costs more than the full program.
+REOPEN_AT_MOST = 2000
+
+
+@dataclass(frozen=True)
+class Start:
+    """A feasible plan to start from, with how far it can be from the best one."""
+
+    values: dict[pulp.LpVariable, float]
+    objective: float      # NPV of this plan
+    bound: float          # NPV of the LP relaxation: no plan costs less
+    seconds: float        # solver time spent finding it
+
+    @property
+    def gap(self) -> float:
+        """Relative gap to the bound, as MIP solvers report it."""
+        return max(0.0, self.objective - self.bound) / max(abs(self.objective), 1.0)
+
+    def load(self) -> None:
+        """Put this plan's values into the model's variables."""
+        for var, value in self.values.items():
+            var.varValue = value
+
+
+def _start(model: Model, lower_bound: float, seconds: float) -> Start:
+    values = {v: v.varValue for v in model.prob.variables() if v.varValue is not None}
+    return Start(values, pulp.value(model.prob.objective), lower_bound, seconds)
 
 
 def warm_start(model: Model, solver: SolverName, budget_s: float | None) -> Start | None:
@@ -34,39 +69,90 @@ def warm_start(model: Model, solver: SolverName, budget_s: float | None) -> Star
     if not model.reservations and not model.picks:
         return None
     started = time.perf_counter()
-    relaxed = run(model.prob, solver, budget_s, 0.0, relax=True)
-    if not relaxed.status.has_solution:
+    seconds = 0.0
+
+    def left(share: float) -> float | None:
+        return None if budget_s is None else max(1.0, budget_s * share - (time.perf_counter() - started))
+
+    relaxed_info = run(model.prob, solver, left(0.1), 0.0, relax=True)
+    seconds += relaxed_info.seconds
+    if relaxed_info.status != SolveStatus.OPTIMAL:
         return None
+    lower_bound = pulp.value(model.prob.objective)
     saved: list[tuple[pulp.LpVariable, float | None, float | None]] = []
 
-    def fix(var: pulp.LpVariable, value: float) -> None:
+    def bound(var: pulp.LpVariable, lo: float, up: float) -> None:
         saved.append((var, var.lowBound, var.upBound))
-        var.lowBound = var.upBound = value
+        var.lowBound, var.upBound = lo, up
 
-    best: dict[str, tuple[pulp.LpVariable | None, float]] = defaultdict(lambda: (None, -1.0))
-    for (workload, _), var in model.picks.items():
-        if (var.varValue or 0.0) > best[workload][1]:
-            best[workload] = (var, var.varValue or 0.0)
-    relaxed_counts = {var: var.varValue or 0.0 for var, _ in model.reservations.values()}
     try:
-        for (workload, _), var in model.picks.items():
-            fix(var, 1.0 if best[workload][0] is var else 0.0)
-        for var, value in relaxed_counts.items():
-            fix(var, float(math.floor(value + 0.5)))
-        # storage is billed where the relaxation used a venue at all
-        for key, use in model.storage_use.items():
-            if isinstance(use, pulp.LpVariable) and use.name.startswith("use"):
-                fix(use, 1.0 if (use.varValue or 0.0) > 1e-6 else 0.0)
-        left = None if budget_s is None else max(1.0, budget_s / 4 - (time.perf_counter() - started))
-        info = run(model.prob, solver, left, 0.01)
-        if not info.status.has_solution:
-            # rounding up can break a quota: fall back to rounding every count down
-            for var, value in relaxed_counts.items():
-                var.lowBound = var.upBound = float(math.floor(value + 1e-6))
-            info = run(model.prob, solver, left, 0.01)
+        if model.picks:
+            best: dict[str, tuple[pulp.LpVariable | None, float]] = defaultdict(lambda: (None, -1.0))
+            for (workload, _), var in model.picks.items():
+                if (var.varValue or 0.0) > best[workload][1]:
+                    best[workload] = (var, var.varValue or 0.0)
+            for (workload, _), var in model.picks.items():
+                value = 1.0 if best[workload][0] is var else 0.0
+                bound(var, value, value)
+            again = run(model.prob, solver, left(0.1), 0.0, relax=True)
+            seconds += again.seconds
+            if not again.status.has_solution:
+                return None
+        relaxed = {var: var.varValue or 0.0 for var, _ in model.reservations.values()}
+        for var, value in relaxed.items():
+            bound(var, float(math.floor(value + _EPS)), float(math.ceil(value - _EPS)))
+        # storage is billed wherever the relaxation used a venue, and nowhere else in the
+        # cloud; at a site, whole servers leave room the relaxation did not have, so
+        # workloads stay free to use it
+        closed: list[pulp.LpVariable] = []
+        for (_, venue, _), use in model.storage_use.items():
+            if not isinstance(use, pulp.LpVariable) or not use.name.startswith("use"):
+                continue
+            if (use.varValue or 0.0) > _EPS:
+                bound(use, 1.0, 1.0)
+            elif not model.venues[venue].is_site:
+                bound(use, 0.0, 0.0)
+                closed.append(use)
+        info = run(model.prob, solver, left(0.25), 0.01)
+        seconds += info.seconds
         if not info.status.has_solution:
             return None
-        return {v: v.varValue for v in model.prob.variables() if v.varValue is not None}
+        start = _start(model, lower_bound, seconds)
+        if start.gap > model.plan.plan.mip_gap and 0 < len(closed) <= REOPEN_AT_MOST:
+            # whole reservations can leave room in regions the relaxation did not use: let
+            # workloads move there too, starting from the plan just found
+            for use in closed:
+                use.upBound = 1.0
+            info = run(model.prob, solver, left(0.35), 0.01, start=start.values)
+            seconds += info.seconds
+            if info.status.has_solution and pulp.value(model.prob.objective) < start.objective:
+                return _start(model, lower_bound, seconds)
+            start.load()
+        return replace(start, seconds=seconds)
     finally:
         for var, lo, up in reversed(saved):
             var.lowBound, var.upBound = lo, up
+
+
+def optimize(model: Model, solver: SolverName, time_limit: float | None) -> SolveInfo:
+    """Solve ``model`` to its plan's gap: warm start first, then the full program if needed.
+
+    ``time_limit`` bounds the whole (seconds); the reported seconds include the warm start.
+    """
+    started = time.perf_counter()
+    gap = model.plan.plan.mip_gap
+    start = warm_start(model, solver, time_limit)
+    if start is not None and start.gap <= gap:
+        # the start is within the gap of the relaxation's bound: it is the answer
+        start.load()
+        return SolveInfo(SolverName(solver).value, SolveStatus.OPTIMAL, start.seconds, start.gap)
+    left = None if time_limit is None else max(1.0, time_limit - (time.perf_counter() - started))
+    info = run(model.prob, solver, left, gap, start=start.values if start else None)
+    if start is None:
+        return info
+    info = replace(info, seconds=info.seconds + start.seconds)
+    if not info.status.has_solution and info.status != SolveStatus.INFEASIBLE:
+        # the solver kept nothing better within its time: the start itself is a valid plan
+        start.load()
+        info = replace(info, status=SolveStatus.FEASIBLE, mip_gap=start.gap)
+    return info
