@@ -117,6 +117,9 @@ class Model:
     storage_use: dict[tuple[str, str, int], pulp.LpVariable | float] = field(default_factory=dict)
     serve: dict[tuple[str, str, int], pulp.LpVariable] = field(default_factory=dict)
     tier_vars: list[pulp.LpVariable] = field(default_factory=list)
+    # each tiered cost: its segment variables, tier starts and "segment k is full" indicators
+    tiered: list[tuple[list[pulp.LpVariable], list[float], list[pulp.LpVariable]]] = field(
+        default_factory=list)
     catalog_storage: dict[str, Tiers] = field(default_factory=dict)
     catalog_egress: dict[str, Tiers] = field(default_factory=dict)
     # (venue, month) -> [(GB expression, most GB it can be, what it is)]
@@ -613,11 +616,14 @@ def define_tiered(model: Model, name: str, volumes: dict[str, object], tiers: di
         # one rate over every volume that can occur: no segments needed
         return linear((volume, rate(next(iter(tiers.values())), 0.0)) for volume in volumes.values())
     seg = [model.prob.add_variable(_n(f"{name}.seg{k}"), 0, widths[k]) for k in range(len(starts))]
+    fulls = []
     for k in range(len(starts) - 1):
         full = model.prob.add_variable(_n(f"{name}.full{k}"), cat=pulp.LpBinary)
         model.tier_vars.append(full)
+        fulls.append(full)
         model.prob += (seg[k] >= widths[k] * full, _n(f"{name}.fill{k}"))
         model.prob += (seg[k + 1] <= widths[k + 1] * full, _n(f"{name}.order{k}"))
+    model.tiered.append((seg, starts, fulls))
     groups: dict[Tiers, list[str]] = defaultdict(list)
     for v in sorted(volumes):
         groups[tiers[v]].append(v)

@@ -98,7 +98,6 @@ class HighsSession:
         lp.a_matrix_.start_ = np.array(starts, dtype=np.int32)
         lp.a_matrix_.index_ = np.array(rows_idx, dtype=np.int32)
         lp.a_matrix_.value_ = np.array(rows_val, dtype=np.float64)
-        self.integer = np.array([v.cat == pulp.LpInteger for v in self.vars])
         self.highs = highspy.Highs()
         self.highs.setOptionValue("output_flag", False)
         self.highs.passModel(lp)
@@ -126,7 +125,8 @@ class HighsSession:
         every = np.arange(n, dtype=np.int32)
         lower, upper = self._bounds()
         h.changeColsBounds(n, every, lower, upper)
-        kinds = np.where(self.integer & (not relax), highspy.HighsVarType.kInteger.value,
+        integer = np.array([v.cat == pulp.LpInteger for v in self.vars], dtype=bool)
+        kinds = np.where(integer & (not relax), highspy.HighsVarType.kInteger.value,
                          highspy.HighsVarType.kContinuous.value).astype(np.uint8)
         h.changeColsIntegrality(n, every, kinds)
         h.setOptionValue("output_flag", msg)
@@ -142,7 +142,7 @@ class HighsSession:
         started = time.perf_counter()
         h.run()
         seconds = time.perf_counter() - started
-        info = _highs_info(h, seconds, relax or not self.integer.any())
+        info = _highs_info(h, seconds, relax or not integer.any())
         if info.status.has_solution:
             solution = h.getSolution()
             for var, value in zip(self.vars, solution.col_value):

@@ -10,9 +10,10 @@ before the real solve:
 3. allow each reservation count only the two whole numbers around its relaxed value, keep
    each workload on the cloud regions the relaxation used (sites stay open: whole servers
    leave room the relaxation did not have), and solve that restricted program (server
-   orders and tier indicators stay integer) — a small, quick MILP; when that plan is not yet
-   within the gap and the plan is small, solve once more from it with the cloud regions
-   reopened (whole reservations can leave room where the relaxation put nothing);
+   orders stay integer) with each tiered total kept in the tier the relaxation reached — a
+   small, quick MILP; when that plan is not yet within the gap and the plan is small, solve
+   once more from it with the cloud regions and tiers reopened (whole reservations can leave
+   room where the relaxation put nothing);
 4. hand that plan to the solver as its starting incumbent.
 
 The relaxation's cost is also a lower bound on every plan, so when the start is already within
@@ -37,6 +38,9 @@ _EPS = 1e-6
 # Reopening cloud regions for a second restricted solve pays off on plans of up to a few
 # thousand venue-months; beyond that the second solve costs more than the full program.
 REOPEN_AT_MOST = 2000
+# The restricted programs are small: solving them closer than the final gap costs little and
+# gives the full solve a start it rarely needs to improve.
+RESTRICTED_GAP = 0.002
 
 
 @dataclass(frozen=True)
@@ -113,17 +117,24 @@ def warm_start(model: Model, solver: SolverName, budget_s: float | None) -> Star
             elif not model.venues[venue].is_site:
                 bound(use, 0.0, 0.0)
                 closed.append(use)
-        info = run(model.prob, solver, left(0.25), 0.01)
+        # tiered prices: keep each total in the tier the relaxation reached
+        for seg, starts, fulls in model.tiered:
+            total = sum(s.varValue or 0.0 for s in seg)
+            for k, full in enumerate(fulls):
+                value = 1.0 if total >= starts[k + 1] - _EPS else 0.0
+                bound(full, value, value)
+                closed.append(full)
+        info = run(model.prob, solver, left(0.25), RESTRICTED_GAP)
         seconds += info.seconds
         if not info.status.has_solution:
             return None
         start = _start(model, lower_bound, seconds)
         if start.gap > model.plan.plan.mip_gap and 0 < len(closed) <= REOPEN_AT_MOST:
             # whole reservations can leave room in regions the relaxation did not use: let
-            # workloads move there too, starting from the plan just found
-            for use in closed:
-                use.upBound = 1.0
-            info = run(model.prob, solver, left(0.35), 0.01, start=start.values)
+            # workloads move there too, and totals change tier, starting from the plan found
+            for var in closed:
+                var.lowBound, var.upBound = 0.0, 1.0
+            info = run(model.prob, solver, left(0.35), RESTRICTED_GAP, start=start.values)
             seconds += info.seconds
             if info.status.has_solution and pulp.value(model.prob.objective) < start.objective:
                 return _start(model, lower_bound, seconds)
