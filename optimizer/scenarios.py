@@ -80,7 +80,7 @@ def solve(plan: LoadedPlan | Plan | dict, catalog: Catalog | None = None, *,  # 
     def key(s: Scenario) -> tuple[tuple[str, ...], bool]:
         return (s.providers, s.sites and bool(p.onprem.sites))
     distinct: dict[tuple[tuple[str, ...], bool], Scenario] = {}
-    for scenario in scenarios_for(p):
+    for scenario in sorted(scenarios_for(p), key=lambda s: -_size(p, catalog, s)):
         distinct.setdefault(key(scenario), scenario)
     jobs = max(1, min(workers or os.cpu_count() or 1, len(distinct)))
     if "fork" not in mp.get_all_start_methods():
@@ -111,6 +111,15 @@ def solve(plan: LoadedPlan | Plan | dict, catalog: Catalog | None = None, *,  # 
     return Result(p.plan.name, p.plan.start, p.plan.months, tuple(out), recommended,
                   tuple(_prices(catalog)), loaded.assumptions,
                   tuple(_warnings(catalog, today or dt.date.today())))
+
+
+def _size(plan: Plan, catalog: Catalog, scenario: Scenario) -> int:
+    """A rough measure of a scenario's program: the offers it can use. The largest are solved
+    first, so the small ones fill in around them when scenarios run side by side."""
+    wanted = {g for w in plan.workloads for g in w.speeds}
+    offers = sum(1 for r in catalog.compute if r.provider in scenario.providers and r.gpu in wanted)
+    servers = len(plan.onprem.sites) * len(plan.onprem.servers) if scenario.sites else 0
+    return offers + servers * plan.plan.months
 
 
 def _loaded(plan: LoadedPlan | Plan | dict) -> LoadedPlan:  # type: ignore[type-arg]

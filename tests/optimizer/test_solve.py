@@ -1,0 +1,125 @@
+"""The solver layer: the HiGHS session must hand the solver exactly the program PuLP holds, and
+the warm start may stop early only when its plan really is within the gap it reports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pulp
+import pytest
+
+from tco.optimizer import load_plan
+from tco.optimizer.model import build
+from tco.optimizer.scenarios import scenarios_for
+from tco.optimizer.solve import HighsSession, constraints_of, run
+from tco.optimizer.warmstart import optimize, warm_start
+from tco.pricing import load_catalog
+
+EXAMPLES = Path(__file__).parents[2] / "examples"
+
+
+@pytest.fixture(scope="module")
+def snapshot():
+    return load_catalog(offline=True)
+
+
+def _model(snapshot, example: str, scenario: str):
+    plan = load_plan(EXAMPLES / f"{example}.toml").plan
+    chosen = next(s for s in scenarios_for(plan) if s.name == scenario)
+    return build(plan, snapshot, chosen)
+
+
+def _small_program() -> tuple[pulp.LpProblem, dict[str, pulp.LpVariable]]:
+    """min 3x + 2y + 4z + 5  s.t.  x + y >= 4.5,  y - z <= 1,  x + 2z == 6,  x, y, z whole,
+    0 <= y <= 3: written with constants on both sides to exercise PuLP's row bounds."""
+    prob = pulp.LpProblem("small", pulp.LpMinimize)
+    x = prob.add_variable("x", 0, cat=pulp.LpInteger)
+    y = prob.add_variable("y", 0, 3, cat=pulp.LpInteger)
+    z = prob.add_variable("z", 0, cat=pulp.LpInteger)
+    prob += 3 * x + 2 * y + 4 * z + 5
+    prob += x + y + 1 >= 5.5, "cover"
+    prob += y - z <= 1, "link"
+    prob += x + 2 * z - 2 == 4, "balance"
+    return prob, {"x": x, "y": y, "z": z}
+
+
+def test_session_solves_the_program_pulp_holds():
+    # by hand, x = 6 - 2z: z = 0 -> x = 6, y = 0, cost 23; z = 1 -> x = 4, y = 1, cost 23;
+    # z = 2 -> x = 2, y = 3, cost 25; z = 3 leaves y >= 4.5 > 3. The optimum is 23.
+    prob, v = _small_program()
+    info = run(prob, "highs", None, 0.0)
+    assert info.status.value == "optimal"
+    assert pulp.value(prob.objective) == pytest.approx(23.0)
+    assert 3 * v["x"].varValue + 2 * v["y"].varValue + 4 * v["z"].varValue + 5 == pytest.approx(23)
+    # slacks are reported the way PuLP reports them, so "what binds" reads the same
+    cons = {c.name: c for c in constraints_of(prob)}
+    assert cons["balance"].slack == pytest.approx(0.0)
+    expected_cover = v["x"].varValue + v["y"].varValue - 4.5
+    assert cons["cover"].slack == pytest.approx(expected_cover)
+    assert cons["link"].slack == pytest.approx(1 - (v["y"].varValue - v["z"].varValue))
+
+
+def test_session_agrees_with_pulps_own_highs_interface(snapshot):
+    model = _model(snapshot, "research-lab", "hybrid")
+    run(model.prob, "highs", None, 0.0, relax=True)
+    ours = pulp.value(model.prob.objective)
+    model.prob.solve(pulp.HiGHS(mip=False, msg=False))
+    assert pulp.value(model.prob.objective) == pytest.approx(ours, rel=1e-9)
+
+
+def test_session_rereads_bounds_and_categories_before_every_run():
+    prob, v = _small_program()
+    run(prob, "highs", None, 0.0)
+    assert isinstance(prob._tco_highs, HighsSession)
+    v["z"].lowBound = v["z"].upBound = 2           # forces x = 2, y = 3: cost 25
+    run(prob, "highs", None, 0.0)
+    assert pulp.value(prob.objective) == pytest.approx(25.0)
+    v["z"].lowBound, v["z"].upBound = 0, None
+    for var in v.values():
+        var.cat = pulp.LpContinuous
+    # relaxed: cost = 23 - 2z + 2y with y >= max(0, 2z - 1.5): z = 0.75, y = 0, x = 4.5
+    run(prob, "highs", None, 0.0)
+    assert pulp.value(prob.objective) == pytest.approx(21.5)
+    for var in v.values():
+        var.cat = pulp.LpInteger
+    run(prob, "highs", None, 0.0)
+    assert pulp.value(prob.objective) == pytest.approx(23.0)
+
+
+def test_warm_start_leaves_the_model_as_it_found_it(snapshot):
+    model = _model(snapshot, "llm-platform", "gcp-only")
+    before = [(v.lowBound, v.upBound, v.cat) for v in model.prob.variables()]
+    start = warm_start(model, "highs", 60)
+    assert start is not None
+    assert [(v.lowBound, v.upBound, v.cat) for v in model.prob.variables()] == before
+    # the start is a plan of the full program: every bound and constraint holds
+    for var, value in start.values.items():
+        assert var.lowBound is None or value >= var.lowBound - 1e-6
+        assert var.upBound is None or value <= var.upBound + 1e-6
+        if var.cat == pulp.LpInteger:
+            assert value == pytest.approx(round(value), abs=1e-6)
+    start.load()
+    for con in constraints_of(model.prob):
+        assert con.valid(1e-4), con.name
+    assert start.bound <= start.objective
+
+
+@pytest.mark.parametrize("example, scenario", [
+    ("llm-platform", "gcp-only"), ("research-lab", "hybrid"), ("research-lab", "cloud-only"),
+    ("inference-startup", "hybrid"),
+])
+def test_reported_gap_holds_against_a_tight_solve(snapshot, example, scenario):
+    # the plan optimize() returns, less its reported gap, must not beat what a solve to
+    # 0.2% can find; and the plan cannot be cheaper than that solve's proven bound
+    model = _model(snapshot, example, scenario)
+    info = optimize(model, "highs", 60)
+    assert info.status.value == "optimal" and info.mip_gap is not None
+    assert info.mip_gap <= model.plan.plan.mip_gap
+    npv = pulp.value(model.prob.objective)
+
+    found = {v: v.varValue for v in model.prob.variables()}
+    exact = run(model.prob, "highs", 120, 0.002, start=found)
+    best = pulp.value(model.prob.objective)
+    proven = best * (1 - exact.mip_gap)
+    assert npv - info.mip_gap * abs(npv) <= best + 1e-6 * abs(best)
+    assert npv >= proven - 1e-6 * abs(proven)
