@@ -2,9 +2,9 @@
 
     python benchmarks/bench_large.py [--workloads 50] [--time-limit 60]
 
-Measures, for the hybrid scenario and as `tco compare` runs it: model-build time, the warm
-start (LP relaxation and a rounded plan), the solve, the solver's status and gap, model size,
-and the peak memory of the process (ru_maxrss).
+Measures, for the hybrid scenario and as `tco compare` runs it: model-build time, the solve
+(warm start from the LP relaxation, then the full program if needed), the solver's status and
+gap, model size, and the peak memory of the process (ru_maxrss).
 """
 
 from __future__ import annotations

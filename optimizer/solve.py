@@ -6,6 +6,7 @@ the same optimizer tests.
 
 from __future__ import annotations
 
+import math
 import time
 import warnings
 from dataclasses import dataclass
@@ -115,8 +116,7 @@ class HighsSession:
         return lower, upper
 
     def run(self, time_limit: float | None, gap: float, relax: bool,
-            start: dict[pulp.LpVariable, float] | None, msg: bool = False,
-            options: dict[str, object] | None = None) -> SolveInfo:
+            start: dict[pulp.LpVariable, float] | None, msg: bool = False) -> SolveInfo:
         import highspy
         import numpy as np
 
@@ -131,8 +131,6 @@ class HighsSession:
         h.changeColsIntegrality(n, every, kinds)
         h.setOptionValue("output_flag", msg)
         h.setOptionValue("threads", 1)
-        for key, value in (options or {}).items():
-            h.setOptionValue(key, value)
         h.setOptionValue("mip_rel_gap", gap)
         h.setOptionValue("time_limit", float("inf") if time_limit is None else float(time_limit))
         if start and not relax:
@@ -155,24 +153,21 @@ class HighsSession:
         return info
 
 
-def _solver(name: SolverName, time_limit: float | None, gap: float, relax: bool = False,
-            start: dict[pulp.LpVariable, float] | None = None) -> pulp.LpSolver:
-    if name == SolverName.HIGHS:
-        solver = pulp.HiGHS(mip=not relax, msg=False, timeLimit=time_limit, gapRel=gap, threads=1)
-    else:
-        # CBC from the cbcbox wheel (pulp[cbc]); PuLP's own bundled copy is the fallback
-        if start:
-            for var, value in start.items():
-                var.setInitialValue(value)
-        solver = pulp.COIN_CMD(mip=not relax, msg=False, timeLimit=time_limit, gapRel=gap,
-                               warmStart=bool(start))
-        if not solver.available():
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", DeprecationWarning)
-                solver = pulp.PULP_CBC_CMD(mip=not relax, msg=False, timeLimit=time_limit,
-                                           gapRel=gap, warmStart=bool(start))
+def _cbc(time_limit: float | None, gap: float, relax: bool = False,
+         start: dict[pulp.LpVariable, float] | None = None) -> pulp.LpSolver:
+    """CBC from the cbcbox wheel (pulp[cbc]); PuLP's own bundled copy is the fallback."""
+    if start:
+        for var, value in start.items():
+            var.setInitialValue(value)
+    solver = pulp.COIN_CMD(mip=not relax, msg=False, timeLimit=time_limit, gapRel=gap,
+                           warmStart=bool(start))
     if not solver.available():
-        raise SolverUnavailableError(f"solver '{name.value}' is not available on this machine")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            solver = pulp.PULP_CBC_CMD(mip=not relax, msg=False, timeLimit=time_limit,
+                                       gapRel=gap, warmStart=bool(start))
+    if not solver.available():
+        raise SolverUnavailableError("solver 'cbc' is not available on this machine")
     return solver
 
 
@@ -186,7 +181,7 @@ def run(prob: pulp.LpProblem, name: SolverName | str = SolverName.HIGHS,
     solver_name = SolverName(name)
     if solver_name == SolverName.HIGHS:
         return _session(prob).run(time_limit, gap, relax, start)
-    solver = _solver(solver_name, time_limit, gap, relax, start)
+    solver = _cbc(time_limit, gap, relax, start)
     started = time.perf_counter()
     try:
         prob.solve(solver)
@@ -205,6 +200,11 @@ def constraints_of(prob: pulp.LpProblem) -> list[pulp.LpConstraint]:
 
 def _session(prob: pulp.LpProblem) -> HighsSession:
     """The problem's HiGHS session, built on first use and again if the problem has grown."""
+    try:
+        import highspy  # noqa: F401
+    except ImportError as exc:
+        raise SolverUnavailableError("solver 'highs' is not available on this machine "
+                                     "(the highspy package is missing)") from exc
     session: HighsSession | None = getattr(prob, "_tco_highs", None)
     if (session is None or len(session.vars) != prob.numVariables()
             or len(session.constraints) != prob.numConstraints()):
@@ -232,7 +232,7 @@ def _highs_info(h: object, seconds: float, relax: bool) -> SolveInfo:
         result = SolveStatus.NOT_SOLVED
     gap = info.mip_gap if result.has_solution and not relax else (
         0.0 if result == SolveStatus.OPTIMAL else None)
-    if gap is not None and (gap != gap or gap == float("inf")):
+    if gap is not None and not math.isfinite(gap):
         gap = None
     return SolveInfo("highs", result, seconds, gap)
 
