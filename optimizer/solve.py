@@ -116,7 +116,8 @@ class HighsSession:
         return lower, upper
 
     def run(self, time_limit: float | None, gap: float, relax: bool,
-            start: dict[pulp.LpVariable, float] | None, msg: bool = False) -> SolveInfo:
+            start: dict[pulp.LpVariable, float] | None, target: float | None = None,
+            msg: bool = False) -> SolveInfo:
         import highspy
         import numpy as np
 
@@ -133,6 +134,8 @@ class HighsSession:
         h.setOptionValue("threads", 1)
         h.setOptionValue("mip_rel_gap", gap)
         h.setOptionValue("time_limit", float("inf") if time_limit is None else float(time_limit))
+        h.setOptionValue("objective_target", -highspy.kHighsInf if target is None or relax
+                         else self.sense * target)
         if start and not relax:
             known = [(self.index[v.name], x) for v, x in start.items() if v.name in self.index]
             h.setSolution(len(known), np.array([i for i, _ in known], dtype=np.int32),
@@ -173,14 +176,17 @@ def _cbc(time_limit: float | None, gap: float, relax: bool = False,
 
 def run(prob: pulp.LpProblem, name: SolverName | str = SolverName.HIGHS,
         time_limit: float | None = None, gap: float = DEFAULT_MIP_GAP, *, relax: bool = False,
-        start: dict[pulp.LpVariable, float] | None = None) -> SolveInfo:
+        start: dict[pulp.LpVariable, float] | None = None,
+        target: float | None = None) -> SolveInfo:
     """Solve ``prob`` in place and say how it went.
 
-    ``relax`` solves the LP relaxation; ``start`` is a feasible assignment to begin from.
+    ``relax`` solves the LP relaxation; ``start`` is a feasible assignment to begin from;
+    ``target`` stops the search at the first plan whose objective is at least that good
+    (HiGHS only: CBC ignores it and stops at the gap).
     """
     solver_name = SolverName(name)
     if solver_name == SolverName.HIGHS:
-        return _session(prob).run(time_limit, gap, relax, start)
+        return _session(prob).run(time_limit, gap, relax, start, target)
     solver = _cbc(time_limit, gap, relax, start)
     started = time.perf_counter()
     try:

@@ -68,6 +68,11 @@ def _start(model: Model, lower_bound: float, seconds: float) -> Start:
     return Start(values, pulp.value(model.prob.objective), lower_bound, seconds)
 
 
+def within_gap_of(bound: float, gap: float) -> float | None:
+    """The dearest objective within ``gap`` of ``bound`` (as `Start.gap` measures it)."""
+    return bound / (1.0 - gap) if bound > 0 and 0 <= gap < 1 else None
+
+
 def warm_start(model: Model, solver: SolverName, budget_s: float | None) -> Start | None:
     """A complete feasible assignment of ``model``'s variables, or None."""
     if not model.reservations and not model.picks:
@@ -124,7 +129,9 @@ def warm_start(model: Model, solver: SolverName, budget_s: float | None) -> Star
                 value = 1.0 if total >= starts[k + 1] - _EPS else 0.0
                 bound(full, value, value)
                 closed.append(full)
-        info = run(model.prob, solver, left(0.25), RESTRICTED_GAP)
+        # stop as soon as a plan is within the requested gap of the relaxation's bound
+        target = within_gap_of(lower_bound, model.plan.plan.mip_gap)
+        info = run(model.prob, solver, left(0.25), RESTRICTED_GAP, target=target)
         seconds += info.seconds
         if not info.status.has_solution:
             return None
@@ -134,7 +141,8 @@ def warm_start(model: Model, solver: SolverName, budget_s: float | None) -> Star
             # workloads move there too, and totals change tier, starting from the plan found
             for var in closed:
                 var.lowBound, var.upBound = 0.0, 1.0
-            info = run(model.prob, solver, left(0.35), RESTRICTED_GAP, start=start.values)
+            info = run(model.prob, solver, left(0.35), RESTRICTED_GAP, start=start.values,
+                       target=target)
             seconds += info.seconds
             if info.status.has_solution and pulp.value(model.prob.objective) < start.objective:
                 return _start(model, lower_bound, seconds)
