@@ -16,7 +16,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 import pulp
@@ -106,6 +106,8 @@ class Model:
     caps: list[Cap] = field(default_factory=list)
     ledger: dict[tuple[str, int], list[tuple[pulp.LpAffineExpression | float, float]]] = field(
         default_factory=lambda: defaultdict(list))
+    # the same amount every month of a range: (category, months, expression, coefficient)
+    recurring: list[tuple[str, range, pulp.LpVariable, float]] = field(default_factory=list)
     reservations: dict[tuple[str, str, Purchase, str, int], tuple[pulp.LpVariable, ComputePrice]] = \
         field(default_factory=dict)
     pools: dict[tuple[str, str, Purchase], list[ComputePrice]] = field(default_factory=dict)
@@ -128,6 +130,9 @@ class Model:
     excluded: dict[str, dict[str, str]] = field(default_factory=dict)
     short: dict[tuple[str, int], pulp.LpVariable] = field(default_factory=dict)
     picks: dict[tuple[str, str], pulp.LpVariable] = field(default_factory=dict)
+    # capacity variables by workload, then (venue, month); rebuilt when caps grow
+    by_workload: dict[str, dict[tuple[str, int], list[Cap]]] = field(default_factory=dict)
+    indexed: int = -1
     horizon_end: int = 0
 
     @property
@@ -137,6 +142,26 @@ class Model:
     def add_cost(self, category: str, month: int, expr: object, coef: float = 1.0) -> None:
         if coef != 0:
             self.ledger[(category, month)].append((expr, coef))  # type: ignore[arg-type]
+
+    def add_monthly_cost(self, category: str, months: range, var: pulp.LpVariable,
+                         coef: float) -> None:
+        """``coef × var`` in every month of ``months`` (one entry instead of one per month)."""
+        if coef != 0 and months:
+            self.recurring.append((category, months, var, coef))
+
+    def cash_flows(self) -> Iterator[tuple[str, int, object, float]]:
+        """Every cash flow as (category, month, expression, coefficient)."""
+        for (category, m), terms in self.ledger.items():
+            for expr, coef in terms:
+                yield category, m, expr, coef
+        for category, months, var, coef in self.recurring:
+            for m in months:
+                yield category, m, var, coef
+
+    def constrain(self, terms: Iterable[tuple[object, float]], sense: int, rhs: float,
+                  name: str) -> None:
+        """Add ``Σ coefficient × term (sense) rhs``, built as one expression."""
+        self.prob.addConstraint(pulp.LpConstraint(linear(terms), sense, name, rhs))
 
     def need(self, workload: str, month: int) -> pulp.LpAffineExpression | float:
         """Demand to meet: the demand itself, less the shortfall in an elastic (diagnostic) run."""
@@ -293,18 +318,19 @@ def define_reservations(model: Model) -> None:
                     _n(f"r[{venue},{offer.instance_type},{term.value},{model.label(start)}]"),
                     0, cat=pulp.LpInteger)
                 model.reservations[(venue, gpu, term, offer.instance_type, start)] = (var, offer)
-                for m in range(start, start + term.term_months):
-                    model.add_cost("cloud_reserved", m, var, monthly)
-                    model.horizon_end = max(model.horizon_end, m)
-                    if m < model.months:
-                        active[m].append((var, offer.gpu_count))
-        by_month: dict[int, list[Cap]] = defaultdict(list)
+                paid = range(start, start + term.term_months)
+                model.add_monthly_cost("cloud_reserved", paid, var, monthly)
+                model.horizon_end = max(model.horizon_end, paid[-1])
+                hours = -offer.gpu_count * HOURS_PER_MONTH
+                for m in range(start, min(paid.stop, model.months)):
+                    active[m].append((var, hours))
+        by_month: dict[int, list[tuple[object, float]]] = defaultdict(list)
         for c in caps:
-            by_month[c.month].append(c)
-        for m, month_caps in sorted(by_month.items()):
-            capacity = linear((v, n * HOURS_PER_MONTH) for v, n in active[m])
-            model.prob += (linear((c.var, 1.0) for c in month_caps) <= capacity,
-                           _n(f"reserved_pool[{venue},{gpu},{term.value},{model.label(m)}]"))
+            by_month[c.month].append((c.var, 1.0))
+        for m, used in sorted(by_month.items()):
+            # GPU-hours used from the pool ≤ GPU-hours of the reservations active that month
+            model.constrain([*used, *active[m]], pulp.LpConstraintLE, 0.0,
+                            _n(f"reserved_pool[{venue},{gpu},{term.value},{model.label(m)}]"))
 
 
 def define_onprem_fleet(model: Model) -> None:
@@ -422,34 +448,35 @@ def define_quotas(model: Model) -> None:
                            _n(f"quota[{i},{venue},{q.gpu},{model.label(m)}]"))
 
 
-def _caps_by(model: Model) -> dict[tuple[str, int], list[Cap]]:
-    out: dict[tuple[str, int], list[Cap]] = defaultdict(list)
-    for c in model.caps:
-        out[(c.workload, c.month)].append(c)
-    return out
-
-
 def delivered(caps: Iterable[Cap]) -> pulp.LpAffineExpression:
     return linear((c.var, c.factor) for c in caps)
 
 
+def _terms(caps: Iterable[Cap], sign: float = 1.0) -> list[tuple[object, float]]:
+    return [(c.var, sign * c.factor) for c in caps]
+
+
 def define_demand(model: Model) -> None:
     """Delivered reference GPU-hours ≥ demand, for every workload and month of its window."""
-    by = _caps_by(model)
+    by: dict[tuple[str, int], list[Cap]] = defaultdict(list)
+    for c in model.caps:
+        by[(c.workload, c.month)].append(c)
     for w in model.plan.workloads:
         for m in workload_months(model.plan, w):
             if model.demand[w.name][m] <= 0:
                 continue
-            model.prob += (delivered(by.get((w.name, m), [])) >= model.need(w.name, m),
-                           _n(f"demand[{w.name},{model.label(m)}]"))
+            model.constrain([*_terms(by.get((w.name, m), [])), (model.need(w.name, m), -1.0)],
+                            pulp.LpConstraintGE, 0.0, _n(f"demand[{w.name},{model.label(m)}]"))
 
 
 def _venue_caps(model: Model, w: Workload) -> dict[tuple[str, int], list[Cap]]:
-    out: dict[tuple[str, int], list[Cap]] = defaultdict(list)
-    for c in model.caps:
-        if c.workload == w.name:
-            out[(c.venue, c.month)].append(c)
-    return out
+    """The workload's capacity variables by (venue, month)."""
+    if len(model.caps) != model.indexed:
+        model.by_workload = defaultdict(lambda: defaultdict(list))
+        for c in model.caps:
+            model.by_workload[c.workload][(c.venue, c.month)].append(c)
+        model.indexed = len(model.caps)
+    return model.by_workload.get(w.name, {})
 
 
 def _storage_gb(w: Workload) -> float:
@@ -482,7 +509,8 @@ def define_single_venue_and_storage(model: Model) -> None:
                 use: pulp.LpVariable = picks[v]
             else:
                 use = model.prob.add_variable(_n(f"use[{w.name},{v},{model.label(m)}]"), cat=pulp.LpBinary)
-            model.prob += (delivered(caps) <= need * use, _n(f"venue_use[{w.name},{v},{model.label(m)}]"))
+            model.constrain([*_terms(caps), (use, -need)], pulp.LpConstraintLE, 0.0,
+                            _n(f"venue_use[{w.name},{v},{model.label(m)}]"))
             model.storage_use[(w.name, v, m)] = use
             if gb > 0:
                 venue = model.venues[v]
@@ -546,9 +574,10 @@ def define_latency_and_egress(model: Model) -> None:
                     s = model.prob.add_variable(_n(f"serve[{w.name},{v},{model.label(m)}]"), 0)
                     serve_vars[v] = s
                     model.serve[(w.name, v, m)] = s
-                    model.prob += (s <= delivered(caps), _n(f"serve_cap[{w.name},{v},{model.label(m)}]"))
-                model.prob += (pulp.lpSum(serve_vars.values()) == need,
-                               _n(f"serve_all[{w.name},{model.label(m)}]"))
+                    model.constrain([(s, 1.0), *_terms(caps, -1.0)], pulp.LpConstraintLE, 0.0,
+                                    _n(f"serve_cap[{w.name},{v},{model.label(m)}]"))
+                model.constrain([*((s, 1.0) for s in serve_vars.values()), (need, -1.0)],
+                                pulp.LpConstraintEQ, 0.0, _n(f"serve_all[{w.name},{model.label(m)}]"))
                 gb_per_hour = model.egress_gb[w.name][m] / model.demand[w.name][m]
                 for v, s in serve_vars.items():
                     venue = model.venues[v]
@@ -571,8 +600,9 @@ def define_latency_and_egress(model: Model) -> None:
                     if within >= set(terms):
                         continue
                     share = sum(w.users[u] for u in subset)  # type: ignore[index]
-                    model.prob += (linear((terms[v], 1.0) for v in within if v in terms) >= share * need,
-                                   _n(f"latency[{w.name},{'+'.join(subset)},{model.label(m)}]"))
+                    model.constrain([*((terms[v], 1.0) for v in within if v in terms), (need, -share)],
+                                    pulp.LpConstraintGE, 0.0,
+                                    _n(f"latency[{w.name},{'+'.join(subset)},{model.label(m)}]"))
     define_egress_tiers(model)
 
 
@@ -621,30 +651,33 @@ def define_tiered(model: Model, name: str, volumes: dict[str, object], tiers: di
         full = model.prob.add_variable(_n(f"{name}.full{k}"), cat=pulp.LpBinary)
         model.tier_vars.append(full)
         fulls.append(full)
-        model.prob += (seg[k] >= widths[k] * full, _n(f"{name}.fill{k}"))
-        model.prob += (seg[k + 1] <= widths[k + 1] * full, _n(f"{name}.order{k}"))
+        model.constrain([(seg[k], 1.0), (full, -widths[k])], pulp.LpConstraintGE, 0.0,
+                        _n(f"{name}.fill{k}"))
+        model.constrain([(seg[k + 1], 1.0), (full, -widths[k + 1])], pulp.LpConstraintLE, 0.0,
+                        _n(f"{name}.order{k}"))
     model.tiered.append((seg, starts, fulls))
     groups: dict[Tiers, list[str]] = defaultdict(list)
     for v in sorted(volumes):
         groups[tiers[v]].append(v)
     if len(groups) == 1:
         ((table, members),) = groups.items()
-        model.prob += (pulp.lpSum(seg) == pulp.lpSum(volumes[v] for v in members),
-                       _n(f"{name}.total"))
-        return pulp.lpSum(seg[k] * rate(table, starts[k]) for k in range(len(starts)))
+        model.constrain([*((x, 1.0) for x in seg), *((volumes[v], -1.0) for v in members)],
+                        pulp.LpConstraintEQ, 0.0, _n(f"{name}.total"))
+        return linear((seg[k], rate(table, starts[k])) for k in range(len(starts)))
     # regions with the same tiers share one split variable per segment
-    volumes = {members[0]: pulp.lpSum(volumes[v] for v in members) for members in groups.values()}
+    volumes = {members[0]: linear((volumes[v], 1.0) for v in members) for members in groups.values()}
     tiers = {members[0]: table for table, members in groups.items()}
     regions_ = sorted(volumes)
     q = {(v, k): model.prob.add_variable(_n(f"{name}.q[{v},{k}]"), 0)
          for v in regions_ for k in range(len(starts))}
     for k in range(len(starts)):
-        model.prob += (pulp.lpSum(q[(v, k)] for v in regions_) == seg[k], _n(f"{name}.split{k}"))
+        model.constrain([*((q[(v, k)], 1.0) for v in regions_), (seg[k], -1.0)],
+                        pulp.LpConstraintEQ, 0.0, _n(f"{name}.split{k}"))
     for v in regions_:
-        model.prob += (pulp.lpSum(q[(v, k)] for k in range(len(starts))) == volumes[v],
-                       _n(f"{name}.region[{v}]"))
-    return pulp.lpSum(q[(v, k)] * rate(tiers[v], starts[k]) for v in regions_
-                      for k in range(len(starts)))
+        model.constrain([*((q[(v, k)], 1.0) for k in range(len(starts))), (volumes[v], -1.0)],
+                        pulp.LpConstraintEQ, 0.0, _n(f"{name}.region[{v}]"))
+    return linear((q[(v, k)], rate(tiers[v], starts[k])) for v in regions_
+                  for k in range(len(starts)))
 
 
 def redundancy_level(w: Workload, domain_availability: list[float]) -> int:
@@ -686,12 +719,14 @@ def define_redundancy(model: Model) -> None:
             for lost in losses:
                 keep = [c for d in domains if d not in lost for c in per_venue.get((d, m), [])
                         if c.purchase != Purchase.SPOT]
-                model.prob += (delivered(keep) >= need,
-                               _n(f"survive[{w.name},{'+'.join(lost)},{model.label(m)}]"))
+                model.constrain([*_terms(keep), (need, -1.0)], pulp.LpConstraintGE, 0.0,
+                                _n(f"survive[{w.name},{'+'.join(lost)},{model.label(m)}]"))
 
 
 def define_objective(model: Model) -> None:
     """Minimize Σ over the ledger of cash flow × (1 + discount_rate) ** (-month / 12)."""
     model.prob += linear([*((expr, model.discount(m) * coef)
                             for (_, m), terms in model.ledger.items() for expr, coef in terms),
+                          *((var, coef * sum(model.discount(m) for m in months))
+                            for _, months, var, coef in model.recurring),
                           *((v, SHORTFALL_PENALTY_USD_PER_GPU_HOUR) for v in model.short.values())])

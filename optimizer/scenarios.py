@@ -312,12 +312,12 @@ def extract(model: Model, info: object) -> ScenarioResult:
     name = model.scenario.name
     breakdown = {c: 0.0 for c in CATEGORIES}
     breakdown_npv = {c: 0.0 for c in CATEGORIES}
-    monthly: dict[tuple[str, int], float] = defaultdict(float)
-    for (category, m), terms in model.ledger.items():
-        amount = sum(_val(expr) * coef for expr, coef in terms)
+    amounts: dict[tuple[str, int], float] = defaultdict(float)
+    for category, m, expr, coef in model.cash_flows():
+        amounts[(category, m)] += _val(expr) * coef
+    for (category, m), amount in amounts.items():
         breakdown[category] += amount
         breakdown_npv[category] += amount * model.discount(m)
-        monthly[(category, m)] += amount
     breakdown = {k: _clean(v) for k, v in breakdown.items()}
     breakdown_npv = {k: _clean(v) for k, v in breakdown_npv.items()}
     total = sum(breakdown.values())
