@@ -14,6 +14,7 @@ spot_overhead) on spot).
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -258,6 +259,7 @@ def build(plan: Plan, catalog: Catalog, scenario: Scenario, *, elastic: bool = F
     define_quotas(model)
     define_demand(model)
     define_single_venue_and_storage(model)
+    define_whole_server_rounding(model)
     define_latency_and_egress(model)
     define_redundancy(model)
     define_objective(model)
@@ -533,6 +535,40 @@ def define_single_venue_and_storage(model: Model) -> None:
         cost = define_tiered(model, f"storage_tier[{v},{model.label(m)}]", {v: volume},
                              {v: model.catalog_storage[v]}, sum(gb for _, gb in terms))
         model.add_cost("storage", m, cost)
+
+
+def define_whole_server_rounding(model: Model) -> None:
+    """Valid inequalities that make the relaxation count whole servers for single-venue work.
+
+    A ``single_venue`` workload that picks a site runs all of its month's demand there; when one
+    server model serves it at that site, the site then has at least
+    ``ceil(demand / (speed * gpus * 730 * max_utilization))`` live servers of that model:
+    ``fleet[site,server,m] >= that * pick[w,site]``. Every whole plan satisfies this already;
+    the relaxation (the warm start's bound) would otherwise buy a fraction of a server.
+    """
+    if model.short:
+        return  # an elastic (diagnostic) run may leave demand unmet
+    for w in model.plan.workloads:
+        if not w.single_venue:
+            continue
+        by_site: dict[str, list[Server]] = defaultdict(list)
+        for site_name, server in model.offers[w.name].servers:
+            by_site[site_name].append(server)
+        for site_name, servers in sorted(by_site.items()):
+            pick = model.picks.get((w.name, site_name))
+            if pick is None or len(servers) != 1:
+                continue
+            server = servers[0]
+            per_server = w.speeds[server.gpu] * onprem.capacity_gpu_hours_per_month(server)
+            for m in workload_months(model.plan, w):
+                fleet = model.fleet.get((site_name, server.name, m))
+                need = model.demand[w.name][m]
+                if fleet is None or need <= 0:
+                    continue
+                servers_needed = math.ceil(need / per_server - 1e-9)
+                if servers_needed > model.existing[(site_name, server.name)][m]:
+                    model.prob += (fleet >= servers_needed * pick,
+                                   _n(f"whole_servers[{w.name},{site_name},{model.label(m)}]"))
 
 
 def _add_transfer(model: Model, w: Workload, moved: dict[str, object], gb: float, month: int) -> None:

@@ -251,6 +251,36 @@ def test_lead_time_and_book_value_credit(solver):
                                                                       100_000.0)
 
 
+def test_a_fraction_of_a_server_is_bought_whole(solver):
+    # 1.5 servers' worth of work in each of months 2..11 (8,760 GPU-hours a month): two
+    # servers, ordered 2027-01. Per month: idle energy 2 x 365 + used 8,760 x 0.0625 = 1,277.5;
+    # colo 2 x 1,000; maintenance 2 x 1,000; staff 2 x 200. Ten months, two capex of 100,000,
+    # two book-value credits of 85,000: 200,000 + 12,775 + 20,000 + 20,000 + 4,000 - 170,000.
+    for single_venue in (False, True):
+        doc = onprem_doc(1.5 * 8 * 730 * 10)
+        doc["workloads"][0]["single_venue"] = single_venue
+        rec = run(doc, ICLOUD, solver).scenario("onprem-only")
+        assert rec.total_usd == pytest.approx(86_775.0, abs=0.01)
+        assert [(p.order_month, p.count) for p in rec.procurement] == [("2027-01", 2)]
+
+
+def test_relaxation_counts_whole_servers_for_single_venue_work():
+    # the warm start's bound: with single_venue the relaxation must already pay for two whole
+    # servers (86,775, the optimum above); without it, 1.5 servers' worth of fixed costs and
+    # the used energy: 1.5 x (100,000 - 85,000 + 10 x 2,565) + 10 x 547.5 = 66,450
+    from tco.optimizer.model import build
+    from tco.optimizer.scenarios import scenarios_for
+    from tco.optimizer.solve import run as solve_program
+    for single_venue, bound in ((True, 86_775.0), (False, 66_450.0)):
+        doc = onprem_doc(1.5 * 8 * 730 * 10)
+        doc["workloads"][0]["single_venue"] = single_venue
+        plan = plan_from_dict(doc).plan
+        scenario = next(s for s in scenarios_for(plan) if s.name == "onprem-only")
+        model = build(plan, ICLOUD, scenario)
+        solve_program(model.prob, "highs", None, 0.0, relax=True)
+        assert model.prob.objective.value() == pytest.approx(bound, abs=0.01)
+
+
 def test_demand_before_arrival_is_infeasible_on_prem(solver):
     doc = onprem_doc(8 * 730 * 10)
     doc["workloads"][0]["window"] = ["2027-01", "2027-10"]
