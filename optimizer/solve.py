@@ -132,6 +132,8 @@ class HighsSession:
         h.changeColsIntegrality(n, every, kinds)
         h.setOptionValue("output_flag", msg)
         h.setOptionValue("threads", 1)
+        # relaxations of these programs solve about twice as fast without presolve
+        h.setOptionValue("presolve", "off" if relax else "choose")
         h.setOptionValue("mip_rel_gap", gap)
         h.setOptionValue("time_limit", float("inf") if time_limit is None else float(time_limit))
         h.setOptionValue("objective_target", -highspy.kHighsInf if target is None or relax
