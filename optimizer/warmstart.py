@@ -11,7 +11,8 @@ before the real solve:
    each workload on the cloud regions the relaxation used (sites stay open: whole servers
    leave room the relaxation did not have), and solve that restricted program (server
    orders stay integer) with each tiered total kept in the tier the relaxation reached — a
-   small, quick MILP; when that plan is not yet within the gap and the plan is small, solve
+   small, quick MILP, stopped at 0.2% or at the first plan within the requested gap of the
+   relaxation's bound; when that plan is not yet within the gap and the plan is small, solve
    once more from it with the cloud regions and tiers reopened (whole reservations can leave
    room where the relaxation put nothing);
 4. hand that plan to the solver as its starting incumbent.
