@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import highspy
 import pulp
 import pytest
 
@@ -92,12 +93,13 @@ def test_objective_target_stops_at_the_first_plan_that_good(snapshot):
     model = _model(snapshot, "llm-platform", "cloud-only")
     run(model.prob, "highs", None, 0.0, relax=True)
     target = pulp.value(model.prob.objective) / 0.99
-    info = run(model.prob, "highs", 120, 0.0, target=target)
+    info = run(model.prob, "highs", 30, 0.0, target=target)
     assert info.status.value == "feasible"
     assert pulp.value(model.prob.objective) <= target
+    highs = model.prob._tco_highs.highs
+    assert highs.getModelStatus() == highspy.HighsModelStatus.kObjectiveTarget  # not the time limit
     # the target applies to that run only
     run(model.prob, "highs", None, 0.0, relax=True)
-    highs = model.prob._tco_highs.highs
     assert highs.getOptionValue("objective_target")[1] == float("-inf")
 
 
