@@ -2,7 +2,9 @@
 
 ``build`` creates the variables and constraints family by family (one ``define_*`` function
 each, returning early when there is nothing to add) and records every cash flow in a ledger
-``(category, month) -> expression``; the objective is the ledger discounted to present value.
+``(category, month) -> expression`` (a fee paid every month of a range, such as a reservation's,
+is one ``recurring`` entry; ``Model.cash_flows`` lists both month by month); the objective is
+the ledger discounted to present value.
 Names are structured (``demand[chat-api,2027-03]``) so a written-out LP file reads like the
 plan.
 
