@@ -293,7 +293,9 @@ def define_reservations(model: Model) -> None:
     (past the horizon too), and per-workload use of each pool ``u[w,venue,gpu,term,m]``.
 
     A reservation may start in the first month the pool is needed and then every
-    ``cloud.commit_every_months`` months from the plan's start (the commitment cadence)."""
+    ``cloud.commit_every_months`` months from the plan's start (the commitment cadence).
+    A workload's use is also bounded by its need times the active reservations
+    (``_bound_small_use``)."""
     plan = model.plan
     used_pools: dict[tuple[str, str, Purchase], list[Cap]] = defaultdict(list)
     for w in plan.workloads:
@@ -325,16 +327,37 @@ def define_reservations(model: Model) -> None:
                 paid = range(start, start + term.term_months)
                 model.add_monthly_cost("cloud_reserved", paid, var, monthly)
                 model.horizon_end = max(model.horizon_end, paid[-1])
-                hours = -offer.gpu_count * HOURS_PER_MONTH
+                hours = offer.gpu_count * HOURS_PER_MONTH
                 for m in range(start, min(paid.stop, model.months)):
                     active[m].append((var, hours))
         by_month: dict[int, list[tuple[object, float]]] = defaultdict(list)
         for c in caps:
             by_month[c.month].append((c.var, 1.0))
+            _bound_small_use(model, c, active[c.month],
+                             _n(f"reserved_use[{c.workload},{venue},{gpu},{term.value},"
+                                f"{model.label(c.month)}]"))
         for m, used in sorted(by_month.items()):
             # GPU-hours used from the pool ≤ GPU-hours of the reservations active that month
-            model.constrain([*used, *active[m]], pulp.LpConstraintLE, 0.0,
+            model.constrain([*used, *((var, -hours) for var, hours in active[m])],
+                            pulp.LpConstraintLE, 0.0,
                             _n(f"reserved_pool[{venue},{gpu},{term.value},{model.label(m)}]"))
+
+
+def _bound_small_use(model: Model, cap: Cap, units: list[tuple[object, float]], name: str) -> None:
+    """``cap ≤ Σ min(need, unit GPU-hours) × units``: a valid inequality for whole units.
+
+    ``units`` are whole reserved instances or servers, each with the GPU-hours it holds a
+    month. A workload that needs fewer GPU-hours than a unit holds still needs a whole unit to
+    use any of it; the pool or site constraint alone lets the relaxation (the bound the solver
+    must raise to prove a plan within the gap) rent the fraction it uses. Optimal plans are
+    unaffected: no constraint ever asks one capacity variable for more than the month's need,
+    and using less of a unit costs nothing more, so some optimal plan satisfies this.
+    """
+    most = model.demand[cap.workload][cap.month] / cap.factor
+    if most <= 0 or not any(hours > most for _, hours in units):
+        return
+    model.constrain([(cap.var, 1.0), *((unit, -min(hours, most)) for unit, hours in units)],
+                    pulp.LpConstraintLE, 0.0, name)
 
 
 def define_onprem_fleet(model: Model) -> None:
@@ -386,7 +409,8 @@ def define_onprem_fleet(model: Model) -> None:
 
 def define_onprem_capacity(model: Model) -> None:
     """GPU-hours on owned servers ``h[w,site,server,m]`` ≤ live servers × gpus × 730 ×
-    max_utilization; each used GPU-hour adds its energy above idle."""
+    max_utilization; each used GPU-hour adds its energy above idle. A workload's use is also
+    bounded by its need times the live servers (``_bound_small_use``)."""
     plan = model.plan
     if not model.fleet:
         return
@@ -403,6 +427,12 @@ def define_onprem_capacity(model: Model) -> None:
                                       w.speeds[server.gpu], server=server))
                 usage[(site_name, server.name, m)].append(var)
                 model.add_cost("energy", m, var, per_gpu_hour)
+    for c in model.caps:
+        if c.server is not None:
+            _bound_small_use(model, c, [(model.fleet[(c.venue, c.server.name, c.month)],
+                                         onprem.capacity_gpu_hours_per_month(c.server))],
+                             _n(f"owned_use[{c.workload},{c.venue},{c.server.name},"
+                                f"{model.label(c.month)}]"))
     for (site_name, server_name, m), vars_ in sorted(usage.items()):
         server = plan.server(server_name)
         per_server = onprem.capacity_gpu_hours_per_month(server)

@@ -69,6 +69,20 @@ def test_reservation_past_horizon_is_paid_and_flagged(solver):
     assert any("past the horizon" in n for n in rec.notes)
 
 
+def test_work_smaller_than_a_reserved_instance_stays_on_demand(solver):
+    # 2 of an 8-GPU instance's GPUs for 12 months: on demand 2 x $3 x 730 x 12 = $52,560 beats
+    # one reserved instance at $12/h ($105,120). The relaxation finds the same: a workload's
+    # use of a pool is bounded by its need times the active reservations, so a quarter of an
+    # instance (12 x 730 x 12 / 4 = $26,280) is not on offer.
+    cat = catalog(offer("aws", "us-east-1", "p5", "H100", 8, "on_demand", 24.0),
+                  offer("aws", "us-east-1", "p5", "H100", 8, "reserved_1y", 12.0))
+    doc = plan_doc(inference(gpus=2, gpu="H100"))
+    rec = run(doc, cat, solver).recommended
+    assert rec.total_usd == pytest.approx(52_560.0, abs=0.01)
+    assert not rec.commitments
+    assert relaxation(doc, cat, "hybrid") == pytest.approx(52_560.0, abs=0.01)
+
+
 def test_upfront_fee_is_amortized_into_the_hourly_price():
     from tco.pricing.models import effective_usd_per_hour
     # $1/h recurring + $8,760 upfront over 12 months = $1 + $1 = $2/h
@@ -264,21 +278,38 @@ def test_a_fraction_of_a_server_is_bought_whole(solver):
         assert [(p.order_month, p.count) for p in rec.procurement] == [("2027-01", 2)]
 
 
+def relaxation(doc, cat, scenario_name):
+    """The LP relaxation's optimum: the bound the solver starts from."""
+    from tco.optimizer.model import build
+    from tco.optimizer.scenarios import scenarios_for
+    from tco.optimizer.solve import run as solve_program
+    plan = plan_from_dict(doc).plan
+    scenario = next(s for s in scenarios_for(plan) if s.name == scenario_name)
+    model = build(plan, cat, scenario)
+    solve_program(model.prob, "highs", None, 0.0, relax=True)
+    return model.prob.objective.value()
+
+
 def test_relaxation_counts_whole_servers_for_single_venue_work():
     # the warm start's bound: with single_venue the relaxation must already pay for two whole
     # servers (86,775, the optimum above); without it, 1.5 servers' worth of fixed costs and
     # the used energy: 1.5 x (100,000 - 85,000 + 10 x 2,565) + 10 x 547.5 = 66,450
-    from tco.optimizer.model import build
-    from tco.optimizer.scenarios import scenarios_for
-    from tco.optimizer.solve import run as solve_program
     for single_venue, bound in ((True, 86_775.0), (False, 66_450.0)):
         doc = onprem_doc(1.5 * 8 * 730 * 10)
         doc["workloads"][0]["single_venue"] = single_venue
-        plan = plan_from_dict(doc).plan
-        scenario = next(s for s in scenarios_for(plan) if s.name == "onprem-only")
-        model = build(plan, ICLOUD, scenario)
-        solve_program(model.prob, "highs", None, 0.0, relax=True)
-        assert model.prob.objective.value() == pytest.approx(bound, abs=0.01)
+        assert relaxation(doc, ICLOUD, "onprem-only") == pytest.approx(bound, abs=0.01)
+
+
+def test_work_smaller_than_a_server_pays_for_a_whole_one(solver):
+    # half a server's work (2,920 GPU-hours a month, months 2..11): one server, ordered
+    # 2027-01: 100,000 - 85,000 + 10 x 2,565 fixed + 10 x 2,920 x 0.0625 used energy = 42,475.
+    # The relaxation pays for the whole server too; without the bound on a workload's use of
+    # a site (need x live servers) it would pay for half: 0.5 x 40,650 + 1,825 = 22,150.
+    doc = onprem_doc(0.5 * 8 * 730 * 10)
+    rec = run(doc, ICLOUD, solver).scenario("onprem-only")
+    assert rec.total_usd == pytest.approx(42_475.0, abs=0.01)
+    assert [(p.order_month, p.count) for p in rec.procurement] == [("2027-01", 1)]
+    assert relaxation(doc, ICLOUD, "onprem-only") == pytest.approx(42_475.0, abs=0.01)
 
 
 def test_demand_before_arrival_is_infeasible_on_prem(solver):
