@@ -28,7 +28,7 @@ from . import onprem
 from .model import CATEGORIES, Model, build, redundancy_level
 from .plan import LoadedPlan, Plan, plan_from_dict
 from .result import Allocation, Commitment, Procurement, Result, ScenarioResult
-from .solve import SolverName, SolveStatus, constraints_of, run
+from .solve import SolveInfo, SolverName, SolveStatus, constraints_of, run
 from .venues import Scenario, metro_reach, usd_per_hour_paid
 from .warmstart import optimize
 
@@ -153,9 +153,27 @@ def _never_dearer_than_a_subset(plan: Plan, results: list[ScenarioResult]) -> li
                     or not within(scen[narrow.name], scen[wide.name])):
                 continue
             if not out[i].feasible or out[i].npv_usd is None or narrow.npv_usd < out[i].npv_usd - 1e-6:
-                out[i] = replace(_rename(narrow, wide.name), notes=narrow.notes + (
+                out[i] = replace(_rename(narrow, wide.name), solver=_judged_by(wide, narrow),
+                                 notes=narrow.notes + (
                     f"the {narrow.name} plan is the cheapest {wide.name} plan found",))
     return out
+
+
+def _judged_by(wide: ScenarioResult, narrow: ScenarioResult) -> SolveInfo | None:
+    """How close the narrower plan is to the wider scenario's optimum.
+
+    The wider scenario's lower bound, ``npv × (1 − gap)`` of its own plan, is the only bound
+    that holds for it: the narrower scenario's bound does not (the wider one allows more).
+    Without a known bound the gap is unknown and the plan only ``feasible``.
+    """
+    info = wide.solver or narrow.solver
+    if info is None:
+        return None
+    known = wide.solver is not None and wide.solver.status.has_solution
+    if not known or wide.solver.mip_gap is None or wide.npv_usd is None or not narrow.npv_usd:
+        return replace(info, status=SolveStatus.FEASIBLE, mip_gap=None)
+    bound = wide.npv_usd * (1 - wide.solver.mip_gap)
+    return replace(wide.solver, mip_gap=max(0.0, (narrow.npv_usd - bound) / abs(narrow.npv_usd)))
 
 
 def _with_savings(plan: Plan, results: list[ScenarioResult]) -> list[ScenarioResult]:

@@ -140,3 +140,50 @@ def test_reported_gap_holds_against_a_tight_solve(snapshot, example, scenario):
     proven = best * (1 - exact.mip_gap)
     assert npv - info.mip_gap * abs(npv) <= best + 1e-6 * abs(best)
     assert npv >= proven - 1e-6 * abs(proven)
+
+
+def test_a_narrower_plan_is_judged_against_the_wider_scenarios_bound():
+    # hybrid stopped at $1,000 with a 1% gap: its bound is $990. The cloud-only plan costs $995
+    # (cloud-only proved it within 0.1% of cloud-only's own bound, which does not hold for
+    # hybrid). As the hybrid plan it is (995 - 990) / 995 = 0.5025% from hybrid's optimum.
+    from dataclasses import replace
+
+    from tco.optimizer.plan import plan_from_dict
+    from tco.optimizer.result import ScenarioResult
+    from tco.optimizer.scenarios import _never_dearer_than_a_subset
+    from tco.optimizer.solve import SolveInfo, SolveStatus
+    from tests.conftest import plan_doc
+
+    plan = plan_from_dict(plan_doc({"name": "svc", "kind": "inference", "gpu": "L4", "gpus": 1},
+                                   onprem={"sites": [], "servers": []})).plan
+    names = [s.name for s in scenarios_for(plan)]
+    assert {"hybrid", "cloud-only"} <= set(names)
+    results = [ScenarioResult(n, False, "not solved") for n in names]
+    hybrid = ScenarioResult("hybrid", True, None, npv_usd=1000.0,
+                            solver=SolveInfo("highs", SolveStatus.FEASIBLE, 60.0, 0.01))
+    cloud = ScenarioResult("cloud-only", True, None, npv_usd=995.0,
+                           solver=SolveInfo("highs", SolveStatus.OPTIMAL, 3.0, 0.001))
+    results[names.index("hybrid")] = hybrid
+    results[names.index("cloud-only")] = cloud
+    out = {r.name: r for r in _never_dearer_than_a_subset(plan, results)}
+    assert out["hybrid"].npv_usd == 995.0
+    assert out["hybrid"].solver == SolveInfo("highs", SolveStatus.FEASIBLE, 60.0,
+                                             pytest.approx((995 - 990) / 995))
+    assert out["cloud-only"].solver == cloud.solver
+    # a wider scenario that found no plan at all has no bound: the gap is unknown
+    results[names.index("hybrid")] = replace(hybrid, feasible=False, npv_usd=None,
+                                             solver=SolveInfo("highs", SolveStatus.NOT_SOLVED,
+                                                              60.0, None))
+    out = {r.name: r for r in _never_dearer_than_a_subset(plan, results)}
+    assert out["hybrid"].npv_usd == 995.0
+    assert (out["hybrid"].solver.status, out["hybrid"].solver.mip_gap) == (SolveStatus.FEASIBLE,
+                                                                             None)
+
+
+def test_cbc_reports_the_gap_it_was_asked_for_not_zero():
+    # CBC (through PuLP) does not say how close it got; an optimal run is within the requested
+    # gap, and that is all the report may claim
+    for gap in (0.05, 0.0):
+        prob, _ = _small_program()
+        info = run(prob, "cbc", None, gap)
+        assert (info.status.value, info.mip_gap) == ("optimal", gap)
