@@ -333,9 +333,7 @@ def define_reservations(model: Model) -> None:
         by_month: dict[int, list[tuple[object, float]]] = defaultdict(list)
         for c in caps:
             by_month[c.month].append((c.var, 1.0))
-            _bound_small_use(model, c, active[c.month],
-                             _n(f"reserved_use[{c.workload},{venue},{gpu},{term.value},"
-                                f"{model.label(c.month)}]"))
+            _bound_small_use(model, c, active[c.month], "reserved_use", f"{gpu},{term.value}")
         for m, used in sorted(by_month.items()):
             # GPU-hours used from the pool ≤ GPU-hours of the reservations active that month
             model.constrain([*used, *((var, -hours) for var, hours in active[m])],
@@ -343,7 +341,8 @@ def define_reservations(model: Model) -> None:
                             _n(f"reserved_pool[{venue},{gpu},{term.value},{model.label(m)}]"))
 
 
-def _bound_small_use(model: Model, cap: Cap, units: list[tuple[object, float]], name: str) -> None:
+def _bound_small_use(model: Model, cap: Cap, units: list[tuple[object, float]], family: str,
+                     what: str) -> None:
     """``cap ≤ Σ min(need, unit GPU-hours) × units``: a valid inequality for whole units.
 
     ``units`` are whole reserved instances or servers, each with the GPU-hours it holds a
@@ -357,7 +356,8 @@ def _bound_small_use(model: Model, cap: Cap, units: list[tuple[object, float]], 
     if most <= 0 or not any(hours > most for _, hours in units):
         return
     model.constrain([(cap.var, 1.0), *((unit, -min(hours, most)) for unit, hours in units)],
-                    pulp.LpConstraintLE, 0.0, name)
+                    pulp.LpConstraintLE, 0.0,
+                    _n(f"{family}[{cap.workload},{cap.venue},{what},{model.label(cap.month)}]"))
 
 
 def define_onprem_fleet(model: Model) -> None:
@@ -431,8 +431,7 @@ def define_onprem_capacity(model: Model) -> None:
         if c.server is not None:
             _bound_small_use(model, c, [(model.fleet[(c.venue, c.server.name, c.month)],
                                          onprem.capacity_gpu_hours_per_month(c.server))],
-                             _n(f"owned_use[{c.workload},{c.venue},{c.server.name},"
-                                f"{model.label(c.month)}]"))
+                             "owned_use", c.server.name)
     for (site_name, server_name, m), vars_ in sorted(usage.items()):
         server = plan.server(server_name)
         per_server = onprem.capacity_gpu_hours_per_month(server)
