@@ -1,6 +1,6 @@
 """A generated plan of 50 workloads over every GPU class in the snapshot, 36 months.
 
-    python benchmarks/bench_large.py [--workloads 50] [--time-limit 60]
+    python benchmarks/bench_large.py [--workloads 50] [--seed 7] [--time-limit 60]
 
 Measures, for the hybrid scenario and as `tco compare` runs it: model-build time, the solve
 (warm start from the LP relaxation, then the full program if needed), the solver's status and
@@ -27,11 +27,12 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--workloads", type=int, default=50)
     parser.add_argument("--months", type=int, default=36)
+    parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--time-limit", type=float, default=60.0)
     parser.add_argument("--scenario", default="hybrid")
     args = parser.parse_args()
     import tomllib
-    plan = plan_from_dict(tomllib.loads(generate(args.workloads, args.months))).plan
+    plan = plan_from_dict(tomllib.loads(generate(args.workloads, args.months, args.seed))).plan
     catalog = load_catalog(offline=True)
     scenario = next(s for s in scenarios_for(plan) if s.name == args.scenario)
     started = time.perf_counter()
@@ -43,7 +44,8 @@ def main() -> int:
     info = optimize(model, SolverName.HIGHS, args.time_limit)
     solved = time.perf_counter() - started
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"workloads {args.workloads}, months {args.months}, scenario {args.scenario}")
+    print(f"workloads {args.workloads}, months {args.months}, seed {args.seed}, "
+          f"scenario {args.scenario}")
     print(f"variables {len(variables)} ({integers} integer), constraints "
           f"{len(model.prob.constraints())}")
     print(f"build {built:.2f} s, solve {solved:.2f} s (warm start and solver) "

@@ -1,6 +1,6 @@
 """Generate a large plan: 50 workloads over every GPU class in the snapshot, 36 months.
 
-    python benchmarks/generate_plan.py > /tmp/large.toml
+    python benchmarks/generate_plan.py [WORKLOADS [SEED]] > /tmp/large.toml
 
 Deterministic (seeded): a mix of training runs of every GPU class the snapshot sells, some
 interruptible, some single-venue with datasets at the site, and inference services with users
@@ -72,4 +72,5 @@ def generate(n: int = 50, months: int = 36, seed: int = 7) -> str:
 
 if __name__ == "__main__":
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 50
-    sys.stdout.write(generate(n))
+    seed = int(sys.argv[2]) if len(sys.argv) > 2 else 7
+    sys.stdout.write(generate(n, seed=seed))
