@@ -83,6 +83,26 @@ def test_work_smaller_than_a_reserved_instance_stays_on_demand(solver):
     assert relaxation(doc, cat, "hybrid") == pytest.approx(52_560.0, abs=0.01)
 
 
+def test_no_variable_may_exceed_what_its_workload_could_use():
+    # bounds that hold in some optimal plan, given so the solver can tighten its cuts:
+    # 1.5 GPUs = 1,095 GPU-hours a month on demand or reserved, never more than 2 one-GPU
+    # reservations; on spot with 25% overhead, 1,000 GPU-hours of work take 1,250
+    from tco.optimizer.model import build
+    from tco.optimizer.scenarios import scenarios_for
+
+    def model_of(doc, cat):
+        plan = plan_from_dict(doc).plan
+        return build(plan, cat, next(s for s in scenarios_for(plan) if s.name == "hybrid"))
+
+    model = model_of(plan_doc(inference(gpus=1.5)), RES)
+    assert {v.upBound for v, _ in model.reservations.values()} == {2}
+    assert model.caps and all(c.var.upBound == pytest.approx(1.5 * H) for c in model.caps)
+    model = model_of(plan_doc(training(gpu_hours=1000, interruptible=True, spot_overhead=0.25,
+                                       window=["2027-01", "2027-01"]), months=1), SPOT)
+    assert {c.purchase.value: c.var.upBound for c in model.caps} == {
+        "on_demand": pytest.approx(1000.0), "spot": pytest.approx(1250.0)}
+
+
 def test_upfront_fee_is_amortized_into_the_hourly_price():
     from tco.pricing.models import effective_usd_per_hour
     # $1/h recurring + $8,760 upfront over 12 months = $1 + $1 = $2/h
