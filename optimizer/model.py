@@ -97,6 +97,16 @@ class Cap:
 
 
 @dataclass
+class UnitGroup:
+    """Capacity variables that share whole units in one month: reserved instances of one pool,
+    or the servers of one model at a site. ``Σ caps ≤ Σ hours × unit``."""
+
+    name: str
+    caps: list[Cap]
+    units: list[tuple[object, float]]   # (whole-number variable or fleet, GPU-hours per unit)
+
+
+@dataclass
 class Model:
     """A built program: the PuLP problem plus everything needed to read a solution back."""
 
@@ -133,6 +143,8 @@ class Model:
     excluded: dict[str, dict[str, str]] = field(default_factory=dict)
     short: dict[tuple[str, int], pulp.LpVariable] = field(default_factory=dict)
     picks: dict[tuple[str, str], pulp.LpVariable] = field(default_factory=dict)
+    unit_groups: list[UnitGroup] = field(default_factory=list)
+    cuts: int = 0
     # capacity variables by workload, then (venue, month); rebuilt when caps grow
     by_workload: dict[str, dict[tuple[str, int], list[Cap]]] = field(default_factory=dict)
     indexed: int = -1
@@ -337,15 +349,16 @@ def define_reservations(model: Model) -> None:
                 hours = offer.gpu_count * HOURS_PER_MONTH
                 for m in range(start, min(paid.stop, model.months)):
                     active[m].append((var, hours))
-        by_month: dict[int, list[tuple[object, float]]] = defaultdict(list)
+        by_month: dict[int, list[Cap]] = defaultdict(list)
         for c in caps:
-            by_month[c.month].append((c.var, 1.0))
+            by_month[c.month].append(c)
             _bound_small_use(model, c, active[c.month], "reserved_use", f"{gpu},{term.value}")
         for m, used in sorted(by_month.items()):
             # GPU-hours used from the pool ≤ GPU-hours of the reservations active that month
-            model.constrain([*used, *((var, -hours) for var, hours in active[m])],
-                            pulp.LpConstraintLE, 0.0,
-                            _n(f"reserved_pool[{venue},{gpu},{term.value},{model.label(m)}]"))
+            name = f"{venue},{gpu},{term.value},{model.label(m)}"
+            model.constrain([*((c.var, 1.0) for c in used), *((var, -hours) for var, hours in active[m])],
+                            pulp.LpConstraintLE, 0.0, _n(f"reserved_pool[{name}]"))
+            model.unit_groups.append(UnitGroup(name, used, active[m]))
 
 
 def _bound_small_use(model: Model, cap: Cap, units: list[tuple[object, float]], family: str,
@@ -365,6 +378,46 @@ def _bound_small_use(model: Model, cap: Cap, units: list[tuple[object, float]], 
     model.constrain([(cap.var, 1.0), *((unit, -min(hours, most)) for unit, hours in units)],
                     pulp.LpConstraintLE, 0.0,
                     _n(f"{family}[{cap.workload},{cap.venue},{what},{model.label(cap.month)}]"))
+
+
+def add_unit_covers(model: Model, tolerance: float = 1e-6) -> int:
+    """Add the rounding inequality of each unit group that the current (relaxed) values
+    violate, and return how many were added.
+
+    Take the group's capacity variables S in use now, D = the sum of their bounds (each
+    workload's need that month), units of U GPU-hours each, k = floor(D / U), f = D − k·U:
+
+        Σ_S cap ≤ (U − f)·k + f·units
+
+    holds for every whole number of units. Up to k units, the right side is at least U·units,
+    which the group's capacity row already demands; from k + 1 on, it is at least D, which S
+    cannot exceed. The relaxation otherwise buys a fraction of a unit and fills it; this
+    makes it pay for the unit it would round up to, or leave the fraction on demand. Groups
+    whose units differ in size are skipped.
+    """
+    added = 0
+    for group in model.unit_groups:
+        sizes = {hours for _, hours in group.units}
+        if len(sizes) != 1:
+            continue
+        size = sizes.pop()
+        used = [c for c in group.caps if (c.var.varValue or 0.0) > tolerance]
+        if not used or any(c.var.upBound is None for c in used):
+            continue
+        most = sum(c.var.upBound for c in used)
+        k = math.floor(most / size + 1e-9)
+        f = most - k * size
+        if f <= tolerance * size:
+            continue
+        units = sum(pulp.value(unit) or 0.0 for unit, _ in group.units)
+        if sum(c.var.varValue or 0.0 for c in used) - f * units <= (size - f) * k + tolerance * size:
+            continue
+        model.cuts += 1
+        model.constrain([*((c.var, 1.0) for c in used), *((unit, -f) for unit, _ in group.units)],
+                        pulp.LpConstraintLE, (size - f) * k,
+                        _n(f"unit_cover[{group.name},{model.cuts}]"))
+        added += 1
+    return added
 
 
 def define_onprem_fleet(model: Model) -> None:
@@ -421,7 +474,7 @@ def define_onprem_capacity(model: Model) -> None:
     plan = model.plan
     if not model.fleet:
         return
-    usage: dict[tuple[str, str, int], list[pulp.LpVariable]] = defaultdict(list)
+    usage: dict[tuple[str, str, int], list[Cap]] = defaultdict(list)
     for w in plan.workloads:
         for site_name, server in model.offers[w.name].servers:
             site = plan.site(site_name)
@@ -432,18 +485,21 @@ def define_onprem_capacity(model: Model) -> None:
                 var = model.prob.add_variable(_n(f"h[{w.name},{site_name},{server.name},{model.label(m)}]"), 0)
                 model.caps.append(Cap(var, w.name, site_name, server.gpu, Purchase.OWNED, m,
                                       w.speeds[server.gpu], server=server))
-                usage[(site_name, server.name, m)].append(var)
+                usage[(site_name, server.name, m)].append(model.caps[-1])
                 model.add_cost("energy", m, var, per_gpu_hour)
     for c in model.caps:
         if c.server is not None:
             _bound_small_use(model, c, [(model.fleet[(c.venue, c.server.name, c.month)],
                                          onprem.capacity_gpu_hours_per_month(c.server))],
                              "owned_use", c.server.name)
-    for (site_name, server_name, m), vars_ in sorted(usage.items()):
+    for (site_name, server_name, m), used in sorted(usage.items()):
         server = plan.server(server_name)
         per_server = onprem.capacity_gpu_hours_per_month(server)
-        model.prob += (pulp.lpSum(vars_) <= per_server * model.fleet[(site_name, server_name, m)],
-                       _n(f"owned_capacity[{site_name},{server_name},{model.label(m)}]"))
+        fleet = model.fleet[(site_name, server_name, m)]
+        name = f"{site_name},{server_name},{model.label(m)}"
+        model.constrain([*((c.var, 1.0) for c in used), (fleet, -per_server)],
+                        pulp.LpConstraintLE, 0.0, _n(f"owned_capacity[{name}]"))
+        model.unit_groups.append(UnitGroup(name, used, [(fleet, per_server)]))
 
 
 def define_site_power(model: Model) -> None:

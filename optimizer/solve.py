@@ -70,39 +70,56 @@ class HighsSession:
         self.prob = prob
         self.vars = prob.variables()
         self.index = {v.name: i for i, v in enumerate(self.vars)}
-        inf = highspy.kHighsInf
         n = len(self.vars)
         sense = -1.0 if prob.sense == pulp.LpMaximize else 1.0
         cost = np.zeros(n)
         for var, coef in prob.objective.items():
             cost[self.index[var.name]] = sense * coef
-        starts, rows_idx, rows_val, lower, upper = [0], [], [], [], []
         self.constraints = constraints_of(prob)
-        for con in self.constraints:
-            for var, coef in con.items():
-                if coef:
-                    rows_idx.append(self.index[var.name])
-                    rows_val.append(coef)
-            starts.append(len(rows_idx))
-            lb, ub = con.getLb(), con.getUb()
-            lower.append(-inf if lb is None else lb)
-            upper.append(inf if ub is None else ub)
+        starts, rows_idx, rows_val, lower, upper = self._rows(self.constraints)
         lp = highspy.HighsLp()
         lp.num_col_ = n
         lp.num_row_ = len(lower)
         lp.col_cost_ = cost
         lp.offset_ = sense * (prob.objective.constant or 0.0)
         lp.col_lower_, lp.col_upper_ = self._bounds()
-        lp.row_lower_ = np.array(lower, dtype=np.float64)
-        lp.row_upper_ = np.array(upper, dtype=np.float64)
+        lp.row_lower_ = lower
+        lp.row_upper_ = upper
         lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
-        lp.a_matrix_.start_ = np.array(starts, dtype=np.int32)
-        lp.a_matrix_.index_ = np.array(rows_idx, dtype=np.int32)
-        lp.a_matrix_.value_ = np.array(rows_val, dtype=np.float64)
+        lp.a_matrix_.start_ = starts
+        lp.a_matrix_.index_ = rows_idx
+        lp.a_matrix_.value_ = rows_val
         self.highs = highspy.Highs()
         self.highs.setOptionValue("output_flag", False)
         self.highs.passModel(lp)
         self.sense = sense
+
+    def _rows(self, constraints: list[pulp.LpConstraint]) -> tuple[object, ...]:
+        """Row starts, column indices, values, lower and upper bounds (CSR, by row)."""
+        import highspy
+        import numpy as np
+
+        inf = highspy.kHighsInf
+        starts, index, value, lower, upper = [0], [], [], [], []
+        for con in constraints:
+            for var, coef in con.items():
+                if coef:
+                    index.append(self.index[var.name])
+                    value.append(coef)
+            starts.append(len(index))
+            lb, ub = con.getLb(), con.getUb()
+            lower.append(-inf if lb is None else lb)
+            upper.append(inf if ub is None else ub)
+        return (np.array(starts, dtype=np.int32), np.array(index, dtype=np.int32),
+                np.array(value, dtype=np.float64), np.array(lower, dtype=np.float64),
+                np.array(upper, dtype=np.float64))
+
+    def add_rows(self, constraints: list[pulp.LpConstraint]) -> None:
+        """Append constraints added to the problem since the session was made; the basis and
+        everything else stay."""
+        starts, index, value, lower, upper = self._rows(constraints)
+        self.highs.addRows(len(constraints), lower, upper, len(index), starts[:-1], index, value)
+        self.constraints.extend(constraints)
 
     def _bounds(self) -> tuple[object, object]:
         import highspy
@@ -207,13 +224,18 @@ def constraints_of(prob: pulp.LpProblem) -> list[pulp.LpConstraint]:
 
 
 def _session(prob: pulp.LpProblem) -> HighsSession:
-    """The problem's HiGHS session, built on first use and again if the problem has grown."""
+    """The problem's HiGHS session, built on first use, extended when constraints were added,
+    and built again if the problem changed otherwise."""
     try:
         import highspy  # noqa: F401
     except ImportError as exc:
         raise SolverUnavailableError("solver 'highs' is not available on this machine "
                                      "(the highspy package is missing)") from exc
     session: HighsSession | None = getattr(prob, "_tco_highs", None)
+    if (session is not None and len(session.vars) == prob.numVariables()
+            and len(session.constraints) < prob.numConstraints()):
+        # constraints were only added (cuts): append them
+        session.add_rows(constraints_of(prob)[len(session.constraints):])
     if (session is None or len(session.vars) != prob.numVariables()
             or len(session.constraints) != prob.numConstraints()):
         session = HighsSession(prob)

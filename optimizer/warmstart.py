@@ -4,7 +4,9 @@ Whole reservations are what makes the program hard: its LP relaxation is solved 
 of a second, but branch-and-bound can take minutes to find a good integer plan on its own. So
 before the real solve:
 
-1. solve the LP relaxation;
+1. solve the LP relaxation; then, up to ``COVER_ROUNDS`` times, add the rounding inequality
+   of each group of whole units (reserved instances, servers) whose fraction the relaxation
+   fills, and solve it again (``model.add_unit_covers``);
 2. place each single-venue workload where the relaxation put most of it, and solve the
    relaxation again with those placements fixed (so the reservations follow the workload);
 3. allow each reservation count only the two whole numbers around its relaxed value, keep
@@ -32,7 +34,7 @@ from dataclasses import dataclass, replace
 
 import pulp
 
-from .model import Model
+from .model import Model, add_unit_covers
 from .solve import SolveInfo, SolverName, SolveStatus, run
 
 _EPS = 1e-6
@@ -42,6 +44,10 @@ REOPEN_AT_MOST = 2000
 # The restricted programs are small: solving them closer than the final gap costs little and
 # gives the full solve a start it rarely needs to improve.
 RESTRICTED_GAP = 0.002
+# Rounds of rounding inequalities after the first relaxation. On the generated 50-workload
+# plans the first round raises the bound by up to 0.35% and the later ones find nothing more;
+# each round re-solves the relaxation from its last basis (0.1 s on those plans).
+COVER_ROUNDS = 3
 
 
 @dataclass(frozen=True)
@@ -89,6 +95,15 @@ def warm_start(model: Model, solver: SolverName, budget_s: float | None) -> Star
     if relaxed_info.status != SolveStatus.OPTIMAL:
         return None
     lower_bound = pulp.value(model.prob.objective)
+    for _ in range(COVER_ROUNDS):
+        # whole units the relaxation rounded away: cut them off, raising the bound
+        if not add_unit_covers(model):
+            break
+        again = run(model.prob, solver, left(0.1), 0.0, relax=True)
+        seconds += again.seconds
+        if again.status != SolveStatus.OPTIMAL:
+            return None
+        lower_bound = pulp.value(model.prob.objective)
     saved: list[tuple[pulp.LpVariable, float | None, float | None]] = []
 
     def bound(var: pulp.LpVariable, lo: float, up: float) -> None:

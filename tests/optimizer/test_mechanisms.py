@@ -83,6 +83,32 @@ def test_work_smaller_than_a_reserved_instance_stays_on_demand(solver):
     assert relaxation(doc, cat, "hybrid") == pytest.approx(52_560.0, abs=0.01)
 
 
+def test_services_sharing_a_pool_round_to_whole_instances(solver):
+    # two services of 5 GPUs on 8-GPU instances ($3 a GPU-hour on demand, $12 an hour for a
+    # reserved instance): one reserved instance and 2 GPUs on demand, $8,760 + $4,380 =
+    # $13,140 a month, $157,680 a year; two instances cost $17,520 a month, none $21,900
+    cat = catalog(offer("aws", "us-east-1", "p5", "H100", 8, "on_demand", 24.0),
+                  offer("aws", "us-east-1", "p5", "H100", 8, "reserved_1y", 12.0))
+    doc = plan_doc(inference("a", gpus=5, gpu="H100"), inference("b", gpus=5, gpu="H100"))
+    rec = run(doc, cat, solver).recommended
+    assert rec.total_usd == pytest.approx(157_680.0, abs=0.01)
+    assert [(c.count, c.purchase) for c in rec.commitments] == [(1, "reserved_1y")]
+    # the relaxation reserves 1.25 instances ($131,400). The rounding inequality of the pool
+    # over both services (10 GPUs: k = 1 instance, f = 2 GPUs = 1,460 GPU-hours),
+    # u_a + u_b <= 4,380 k + 1,460 r, leaves it the whole-instance optimum.
+    from tco.optimizer.model import add_unit_covers, build
+    from tco.optimizer.scenarios import scenarios_for
+    from tco.optimizer.solve import run as solve_program
+    assert relaxation(doc, cat, "hybrid") == pytest.approx(131_400.0, abs=0.01)
+    plan = plan_from_dict(doc).plan
+    model = build(plan, cat, next(s for s in scenarios_for(plan) if s.name == "hybrid"))
+    solve_program(model.prob, solver, None, 0.0, relax=True)
+    assert add_unit_covers(model) == 12            # one per month
+    solve_program(model.prob, solver, None, 0.0, relax=True)
+    assert model.prob.objective.value() == pytest.approx(157_680.0, abs=0.01)
+    assert add_unit_covers(model) == 0
+
+
 def test_no_variable_may_exceed_what_its_workload_could_use():
     # bounds that hold in some optimal plan, given so the solver can tighten its cuts:
     # 1.5 GPUs = 1,095 GPU-hours a month on demand or reserved, never more than 2 one-GPU
