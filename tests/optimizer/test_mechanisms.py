@@ -109,6 +109,23 @@ def test_services_sharing_a_pool_round_to_whole_instances(solver):
     assert add_unit_covers(model) == 0
 
 
+def test_warm_start_bound_includes_the_rounding_inequalities(solver, monkeypatch):
+    # the plan above, with the rounds switched on for a program this small: the warm start's
+    # bound is the whole-instance optimum, so its plan is proved optimal without a full solve
+    from tco.optimizer import warmstart
+    from tco.optimizer.model import build
+    from tco.optimizer.scenarios import scenarios_for
+    monkeypatch.setattr(warmstart, "COVERS_FROM", 0)
+    cat = catalog(offer("aws", "us-east-1", "p5", "H100", 8, "on_demand", 24.0),
+                  offer("aws", "us-east-1", "p5", "H100", 8, "reserved_1y", 12.0))
+    plan = plan_from_dict(plan_doc(inference("a", gpus=5, gpu="H100"),
+                                   inference("b", gpus=5, gpu="H100"))).plan
+    model = build(plan, cat, next(s for s in scenarios_for(plan) if s.name == "hybrid"))
+    start = warmstart.warm_start(model, solver, None)
+    assert start.bound == pytest.approx(157_680.0, abs=0.01)
+    assert start.objective == pytest.approx(157_680.0, abs=0.01) and start.gap == 0.0
+
+
 def test_no_variable_may_exceed_what_its_workload_could_use():
     # bounds that hold in some optimal plan, given so the solver can tighten its cuts:
     # 1.5 GPUs = 1,095 GPU-hours a month on demand or reserved, never more than 2 one-GPU

@@ -87,6 +87,19 @@ def test_session_rereads_bounds_and_categories_before_every_run():
     assert pulp.value(prob.objective) == pytest.approx(23.0)
 
 
+def test_session_appends_constraints_added_later():
+    # the warm start adds cuts between runs: the same session takes the new rows
+    prob, v = _small_program()
+    run(prob, "highs", None, 0.0)
+    session = prob._tco_highs
+    prob += v["z"] >= 2, "cut"                     # forces x = 2, y = 3: cost 25
+    run(prob, "highs", None, 0.0)
+    assert prob._tco_highs is session and len(session.constraints) == 4
+    assert pulp.value(prob.objective) == pytest.approx(25.0)
+    cons = {c.name: c for c in constraints_of(prob)}
+    assert cons["cut"].slack == pytest.approx(0.0)
+
+
 def test_objective_target_stops_at_the_first_plan_that_good(snapshot):
     # proving optimality of this scenario takes minutes; a plan within 1% of the relaxation's
     # bound is found in well under a second, and the search stops there
