@@ -54,11 +54,19 @@ CATEGORIES = ("cloud_compute", "cloud_reserved", "storage", "egress", "onprem_ca
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.:\-]")
+# the same replacement as a byte table, for ASCII names (every name but a few user-chosen ones):
+# about eight times faster than the regular expression, and names are made for every variable
+# and constraint
+_ASCII_SAFE = bytes(c if re.fullmatch(r"[A-Za-z0-9_.:\-]", chr(c)) else ord("_")
+                    for c in range(256))
 
 
 def _n(text: object) -> str:
-    """A name fragment safe for LP files."""
-    return _UNSAFE.sub("_", str(text))
+    """A name fragment safe for LP files: every character but ``A-Za-z0-9_.:-`` becomes ``_``."""
+    s = str(text)
+    if s.isascii():
+        return s.encode("ascii").translate(_ASCII_SAFE).decode("ascii")
+    return _UNSAFE.sub("_", s)
 
 
 def linear(terms: Iterable[tuple[object, float]]) -> pulp.LpAffineExpression:

@@ -200,3 +200,14 @@ def test_cbc_reports_the_gap_it_was_asked_for_not_zero():
         prob, _ = _small_program()
         info = run(prob, "cbc", None, gap)
         assert (info.status.value, info.mip_gap) == ("optimal", gap)
+
+
+def test_names_keep_only_lp_safe_characters():
+    # the byte-table fast path must replace exactly what the regular expression does
+    import re
+
+    from tco.optimizer.model import _n
+    for text in ["demand[chat-api,2027-03]", "a+b/c d", "ok.1:2-3_", "\x00\x7f~", "münchen[1]",
+                 "".join(map(chr, range(256)))]:
+        assert _n(text) == re.sub(r"[^A-Za-z0-9_.:\-]", "_", text)
+    assert _n("demand[chat-api,2027-03]") == "demand_chat-api_2027-03_"
