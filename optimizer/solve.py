@@ -52,6 +52,25 @@ class SolverUnavailableError(TcoError):
     """The chosen solver is not installed."""
 
 
+def _quiet_highs() -> object:
+    """A HiGHS instance with its log switched off before it can write anything.
+
+    From highspy 1.16 the constructor registers its Python callback, and that writes the
+    licence banner to the process's standard output, which would corrupt `--format json`.
+    The log is switched off first thing, inside that step.
+    """
+    import highspy
+
+    class QuietHighs(highspy.Highs):
+        def enableCallbacks(self) -> None:  # noqa: N802 - highspy's name
+            self.setOptionValue("output_flag", False)
+            super().enableCallbacks()
+
+    highs = QuietHighs()
+    highs.setOptionValue("output_flag", False)
+    return highs
+
+
 class HighsSession:
     """One problem handed to HiGHS once and solved several times.
 
@@ -89,8 +108,7 @@ class HighsSession:
         lp.a_matrix_.start_ = starts
         lp.a_matrix_.index_ = rows_idx
         lp.a_matrix_.value_ = rows_val
-        self.highs = highspy.Highs()
-        self.highs.setOptionValue("output_flag", False)
+        self.highs = _quiet_highs()
         self.highs.passModel(lp)
         self.sense = sense
 

@@ -60,6 +60,14 @@ def test_session_solves_the_program_pulp_holds():
     assert cons["link"].slack == pytest.approx(1 - (v["y"].varValue - v["z"].varValue))
 
 
+def test_solving_writes_nothing_to_standard_output(capfd):
+    # `--format json` shares standard output with the solver: not even HiGHS's banner may land there
+    prob, _ = _small_program()
+    run(prob, "highs", None, 0.0)
+    out, _ = capfd.readouterr()
+    assert out == ""
+
+
 def test_session_agrees_with_pulps_own_highs_interface(snapshot):
     model = _model(snapshot, "research-lab", "hybrid")
     run(model.prob, "highs", None, 0.0, relax=True)
