@@ -320,6 +320,8 @@ def diagnose(plan: Plan, catalog: Catalog, scenario: Scenario, solver: SolverNam
 
 
 def _val(expr: object) -> float:
+    if isinstance(expr, pulp.LpVariable):
+        return float(expr.varValue or 0.0)
     if isinstance(expr, (int, float)):
         return float(expr)
     v = pulp.value(expr)

@@ -87,15 +87,18 @@ class HighsSession:
         import numpy as np
 
         self.prob = prob
-        self.vars = prob.variables()
-        self.index = {v.name: i for i, v in enumerate(self.vars)}
-        n = len(self.vars)
+        # columns in order of first appearance (objective, then rows), found while the rows
+        # are read: ``prob.variables()`` would scan every row again and sort by name
+        self.vars: list[pulp.LpVariable] = []
+        self.index: dict[int, int] = {}
         sense = -1.0 if prob.sense == pulp.LpMaximize else 1.0
-        cost = np.zeros(n)
-        for var, coef in prob.objective.items():
-            cost[self.index[var.name]] = sense * coef
+        objective = [(self._column(var), sense * coef) for var, coef in prob.objective.items()]
         self.constraints = constraints_of(prob)
         starts, rows_idx, rows_val, lower, upper = self._rows(self.constraints)
+        n = len(self.vars)
+        cost = np.zeros(n)
+        for j, coef in objective:
+            cost[j] += coef
         lp = highspy.HighsLp()
         lp.num_col_ = n
         lp.num_row_ = len(lower)
@@ -111,6 +114,14 @@ class HighsSession:
         self.highs = _quiet_highs()
         self.highs.passModel(lp)
         self.sense = sense
+        self.registered = prob.numVariables()
+
+    def _column(self, var: pulp.LpVariable) -> int:
+        j = self.index.get(id(var))
+        if j is None:
+            j = self.index[id(var)] = len(self.vars)
+            self.vars.append(var)
+        return j
 
     def _rows(self, constraints: list[pulp.LpConstraint]) -> tuple[object, ...]:
         """Row starts, column indices, values, lower and upper bounds (CSR, by row)."""
@@ -119,10 +130,12 @@ class HighsSession:
 
         inf = highspy.kHighsInf
         starts, index, value, lower, upper = [0], [], [], [], []
+        column, known = self._column, self.index
         for con in constraints:
             for var, coef in con.items():
                 if coef:
-                    index.append(self.index[var.name])
+                    j = known.get(id(var))
+                    index.append(column(var) if j is None else j)
                     value.append(coef)
             starts.append(len(index))
             lb, ub = con.getLb(), con.getUb()
@@ -174,7 +187,7 @@ class HighsSession:
         h.setOptionValue("objective_target", -highspy.kHighsInf if target is None or relax
                          else self.sense * target)
         if start and not relax:
-            known = [(self.index[v.name], x) for v, x in start.items() if v.name in self.index]
+            known = [(self.index[id(v)], x) for v, x in start.items() if id(v) in self.index]
             h.setSolution(len(known), np.array([i for i, _ in known], dtype=np.int32),
                           np.array([x for _, x in known], dtype=np.float64))
         started = time.perf_counter()
@@ -250,15 +263,22 @@ def _session(prob: pulp.LpProblem) -> HighsSession:
         raise SolverUnavailableError("solver 'highs' is not available on this machine "
                                      "(the highspy package is missing)") from exc
     session: HighsSession | None = getattr(prob, "_tco_highs", None)
-    if (session is not None and len(session.vars) == prob.numVariables()
+    if (session is not None and session.registered == prob.numVariables()
             and len(session.constraints) < prob.numConstraints()):
         # constraints were only added (cuts): append them
         session.add_rows(constraints_of(prob)[len(session.constraints):])
-    if (session is None or len(session.vars) != prob.numVariables()
+    if (session is None or session.registered != prob.numVariables()
             or len(session.constraints) != prob.numConstraints()):
         session = HighsSession(prob)
         prob._tco_highs = session  # type: ignore[attr-defined]
     return session
+
+
+def variables_of(prob: pulp.LpProblem) -> list[pulp.LpVariable]:
+    """The variables of ``prob``: the columns of its HiGHS session when it has one (already
+    known, in the session's order), otherwise PuLP's list (which scans every constraint)."""
+    session: HighsSession | None = getattr(prob, "_tco_highs", None)
+    return session.vars if session is not None else prob.variables()
 
 
 def _highs_info(h: object, seconds: float, relax: bool) -> SolveInfo:

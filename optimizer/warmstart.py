@@ -37,7 +37,7 @@ from dataclasses import dataclass, replace
 import pulp
 
 from .model import Model, add_unit_covers
-from .solve import SolveInfo, SolverName, SolveStatus, run
+from .solve import SolveInfo, SolverName, SolveStatus, run, variables_of
 
 _EPS = 1e-6
 # Reopening cloud regions for a second restricted solve pays off on plans of up to a few
@@ -76,7 +76,7 @@ class Start:
 
 
 def _start(model: Model, lower_bound: float, seconds: float) -> Start:
-    values = {v: v.varValue for v in model.prob.variables() if v.varValue is not None}
+    values = {v: v.varValue for v in variables_of(model.prob) if v.varValue is not None}
     return Start(values, pulp.value(model.prob.objective), lower_bound, seconds)
 
 
