@@ -170,6 +170,7 @@ class Model:
     indexed: int = -1
     horizon_end: int = 0
     _labels: list[str] = field(default_factory=list, init=False, repr=False)
+    _discounts: list[float] = field(default_factory=list, init=False, repr=False)
 
     @property
     def months(self) -> int:
@@ -206,8 +207,19 @@ class Model:
         return demand if short is None else demand - short
 
     def discount(self, month: int) -> float:
-        rate = self.plan.plan.discount_rate or 0.0
-        return (1 + rate) ** (-month / 12)
+        """``(1 + discount_rate) ** (-month / 12)``, made once per month."""
+        factors = self._discounts
+        if month >= len(factors):
+            rate = self.plan.plan.discount_rate or 0.0
+            factors.extend((1 + rate) ** (-m / 12) for m in range(len(factors), month + 1))
+        return factors[month]
+
+    def discount_sum(self, months: range) -> float:
+        """Σ discount(m) over ``months`` (a step-1 range)."""
+        if not months:
+            return 0.0
+        self.discount(months[-1])
+        return sum(self._discounts[months.start:months.stop])
 
     def label(self, month: int) -> str:
         """``YYYY-MM`` of a month offset; made once per month, as nearly every name needs one."""
@@ -911,6 +923,6 @@ def define_objective(model: Model) -> None:
     """Minimize Σ over the ledger of cash flow × (1 + discount_rate) ** (-month / 12)."""
     model.prob += linear([*((expr, model.discount(m) * coef)
                             for (_, m), terms in model.ledger.items() for expr, coef in terms),
-                          *((var, coef * sum(model.discount(m) for m in months))
+                          *((var, coef * model.discount_sum(months))
                             for _, months, var, coef in model.recurring),
                           *((v, SHORTFALL_PENALTY_USD_PER_GPU_HOUR) for v in model.short.values())])
