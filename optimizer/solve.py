@@ -62,7 +62,7 @@ def _quiet_highs() -> object:
     import highspy
 
     class QuietHighs(highspy.Highs):
-        def enableCallbacks(self) -> None:  # noqa: N802 - highspy's name
+        def enableCallbacks(self) -> None:  # highspy's name
             self.setOptionValue("output_flag", False)
             super().enableCallbacks()
 
