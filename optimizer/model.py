@@ -34,6 +34,7 @@ from tco.pricing.models import (
     Purchase,
     Tiers,
 )
+from tco.pricing.tiers import tiered_cost
 
 from . import onprem
 from .months import month_offset
@@ -690,6 +691,13 @@ def define_single_venue_and_storage(model: Model) -> None:
             first = workload_months(plan, w).start
             _add_transfer(model, w, moved, transfer_gb, first)
     for (v, m), terms in sorted(storage_volume.items()):
+        if len(terms) == 1:
+            # one workload may store here this month: the volume is nothing or its whole
+            # data, so the tiered price of that volume times the indicator is exact, and needs
+            # no segments (which would also let the relaxation pay a lower average rate)
+            use, gb = terms[0]
+            model.add_cost("storage", m, use, tiered_cost(model.catalog_storage[v], gb))
+            continue
         volume = linear(terms)
         cost = define_tiered(model, f"storage_tier[{v},{model.label(m)}]", {v: volume},
                              {v: model.catalog_storage[v]}, sum(gb for _, gb in terms))

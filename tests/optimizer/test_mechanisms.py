@@ -467,6 +467,36 @@ def test_storage_is_billed_per_venue_used(solver):
     assert rec.breakdown["storage"] == pytest.approx(138.0, abs=0.01)
 
 
+STORAGE_TIERS = ((0.0, 0.023), (50_000.0, 0.022))
+
+
+def test_storage_tiers_price_one_workloads_volume_exactly(solver):
+    # 60 TB at tiers [0: $0.023, 50,000 GB: $0.022] per GB-month:
+    #   50,000 x 0.023 + 10,000 x 0.022 = 1,150 + 220 = $1,370 a month, 2 months = $2,740
+    from tco.optimizer.model import build
+    from tco.optimizer.scenarios import scenarios_for
+    cat = catalog(offer("aws", "us-east-1", "g6.xlarge", "L4", 1, "on_demand", 1.0),
+                  storage("aws", "us-east-1", *STORAGE_TIERS))
+    doc = plan_doc(inference(gpus=1, storage_tb=60), months=2)
+    rec = run(doc, cat, solver).recommended
+    assert rec.breakdown["storage"] == pytest.approx(2_740.0, abs=0.01)
+    # the volume is all or nothing, so it is priced as a whole: no tier segments to choose
+    plan = plan_from_dict(doc).plan
+    assert build(plan, cat, scenarios_for(plan)[0]).tiered == []
+
+
+def test_storage_tiers_apply_to_the_regions_total(solver):
+    # two services store 30 TB each in one region: 60 TB billed on the tiers together,
+    #   $1,370 (as above), not 2 x 30,000 x 0.023 = $1,380
+    cat = catalog(offer("aws", "us-east-1", "g6.xlarge", "L4", 1, "on_demand", 1.0),
+                  storage("aws", "us-east-1", *STORAGE_TIERS))
+    doc = plan_doc(inference("a", gpus=1, storage_tb=30), inference("b", gpus=1, storage_tb=30),
+                   months=1)
+    rec = run(doc, cat, solver).recommended
+    assert rec.breakdown["storage"] == pytest.approx(1_370.0, abs=0.01)
+    assert rec.total_usd == pytest.approx(1_370.0 + 2 * H, abs=0.01)
+
+
 def test_dataset_transfer_pays_source_egress_once(solver):
     # 10 TB dataset at the site, training runs on cloud: 10,000 GB x $0.01 = $100 once;
     # storage in the cloud region for the 1 month used: 10,000 x 0.02 = $200
