@@ -115,6 +115,8 @@ class Cap:
     factor: float                 # reference GPU-hours delivered per GPU-hour
     offer: ComputePrice | None = None
     server: Server | None = None
+    # reserved use: the terms whose reservations it draws on (``purchase`` is the first)
+    terms: tuple[Purchase, ...] = ()
 
 
 @dataclass
@@ -362,7 +364,13 @@ def define_cloud_capacity(model: Model) -> None:
 
 def define_reservations(model: Model) -> None:
     """Whole reserved instances ``r[venue,type,term,start]``, paid every month of the term
-    (past the horizon too), and per-workload use of each pool ``u[w,venue,gpu,term,m]``.
+    (past the horizon too), and per-workload use of each pool ``u[w,venue,gpu,m]``.
+
+    A pool is every reservation of one GPU class in one region, of either term: an hour of a
+    1-year reservation serves a workload exactly as an hour of a 3-year one does, so each
+    workload has one use variable per pool-month and the report splits it over the terms in
+    proportion to their hours that month. (A variable per term would only add columns and
+    let the solver shuffle use between terms at no cost.)
 
     A reservation may start in the first month the pool is needed and then every
     ``cloud.commit_every_months`` months from the plan's start (the commitment cadence).
@@ -370,54 +378,59 @@ def define_reservations(model: Model) -> None:
     (``_bound_small_use``), and a reservation count by what the pool's users could fill in
     the busiest month of its term (more would pay for instances no plan can use)."""
     plan = model.plan
-    used_pools: dict[tuple[str, str, Purchase], list[Cap]] = defaultdict(list)
+    used_pools: dict[tuple[str, str], list[Cap]] = defaultdict(list)
+    pool_terms: dict[tuple[str, str], set[Purchase]] = defaultdict(set)
     for w in plan.workloads:
-        for pool in sorted(model.offers[w.name].reserved_pools):
-            venue, gpu, term = pool
+        terms_at: dict[tuple[str, str], list[Purchase]] = defaultdict(list)
+        for venue, gpu, term in sorted(model.offers[w.name].reserved_pools):
+            terms_at[(venue, gpu)].append(term)
+        for (venue, gpu), terms in sorted(terms_at.items()):
+            pool_terms[(venue, gpu)].update(terms)
+            prefix = _n(f"u[{w.name},{venue},{gpu},")
             for m in workload_months(plan, w):
                 if model.demand[w.name][m] <= 0:
                     continue
-                var = model.prob.add_variable(
-                    _n(f"u[{w.name},{venue},{gpu},{term.value},{model.label(m)}]"), 0)
-                cap = Cap(var, w.name, venue, gpu, term, m, w.speeds[gpu])
+                var = model.prob.add_variable(f"{prefix}{model.label(m)}]", 0)
+                cap = Cap(var, w.name, venue, gpu, terms[0], m, w.speeds[gpu], terms=tuple(terms))
                 model.caps.append(cap)
-                used_pools[pool].append(cap)
+                used_pools[(venue, gpu)].append(cap)
     every = plan.cloud.commit_every_months or 1
     for pool, caps in sorted(used_pools.items()):
-        venue, gpu, term = pool
+        venue, gpu = pool
         first = min(c.month for c in caps)
         last = max(c.month for c in caps)
         most: dict[int, float] = defaultdict(float)
         for c in caps:
             most[c.month] += model.demand[c.workload][c.month] / c.factor
         active: dict[int, list[tuple[pulp.LpVariable, int]]] = defaultdict(list)
-        for offer in model.pools[pool]:
-            monthly = usd_per_hour_paid(plan, offer) * HOURS_PER_MONTH
-            for start in range(first, last + 1):
-                if start != first and start % every:
-                    continue
-                # never more instances than the pool's users could fill in any month of the term
-                peak = max(most.get(m, 0.0) for m in range(start, start + term.term_months))
-                var = model.prob.add_variable(
-                    _n(f"r[{venue},{offer.instance_type},{term.value},{model.label(start)}]"),
-                    0, math.ceil(peak / (offer.gpu_count * HOURS_PER_MONTH) - 1e-9),
-                    cat=pulp.LpInteger)
-                model.reservations[(venue, gpu, term, offer.instance_type, start)] = (var, offer)
-                paid = range(start, start + term.term_months)
-                model.add_monthly_cost("cloud_reserved", paid, var, monthly)
-                model.horizon_end = max(model.horizon_end, paid[-1])
+        for term in sorted(pool_terms[pool]):
+            for offer in model.pools[(venue, gpu, term)]:
+                monthly = usd_per_hour_paid(plan, offer) * HOURS_PER_MONTH
                 hours = offer.gpu_count * HOURS_PER_MONTH
-                for m in range(start, min(paid.stop, model.months)):
-                    active[m].append((var, hours))
+                for start in range(first, last + 1):
+                    if start != first and start % every:
+                        continue
+                    # never more instances than the pool's users could fill in any month of
+                    # the term
+                    peak = max(most.get(m, 0.0) for m in range(start, start + term.term_months))
+                    var = model.prob.add_variable(
+                        _n(f"r[{venue},{offer.instance_type},{term.value},{model.label(start)}]"),
+                        0, math.ceil(peak / hours - 1e-9), cat=pulp.LpInteger)
+                    model.reservations[(venue, gpu, term, offer.instance_type, start)] = (var, offer)
+                    paid = range(start, start + term.term_months)
+                    model.add_monthly_cost("cloud_reserved", paid, var, monthly)
+                    model.horizon_end = max(model.horizon_end, paid[-1])
+                    for m in range(start, min(paid.stop, model.months)):
+                        active[m].append((var, hours))
         by_month: dict[int, list[Cap]] = defaultdict(list)
         for c in caps:
             by_month[c.month].append(c)
-            _bound_small_use(model, c, active[c.month], "reserved_use", f"{gpu},{term.value}")
+            _bound_small_use(model, c, active[c.month], "reserved_use", gpu)
         for m, used in sorted(by_month.items()):
             # GPU-hours used from the pool ≤ GPU-hours of the reservations active that month
-            name = f"{venue},{gpu},{term.value},{model.label(m)}"
+            name = _n(f"{venue},{gpu},{model.label(m)}")
             model.constrain([*((c.var, 1.0) for c in used), *((var, -hours) for var, hours in active[m])],
-                            pulp.LpConstraintLE, 0.0, _n(f"reserved_pool[{name}]"))
+                            pulp.LpConstraintLE, 0.0, f"reserved_pool[{name}]")
             model.unit_groups.append(UnitGroup(name, used, active[m]))
 
 

@@ -360,7 +360,8 @@ def _clean(v: float) -> float:
 def _allocations(model: Model) -> list[Allocation]:
     plan = model.plan
     name = model.scenario.name
-    # reserved pools: monthly fee and GPU-hour capacity of active reservations
+    # reserved pools (one GPU class in one region, both terms): monthly fee and GPU-hour
+    # capacity of the reservations active each month, per term
     pool_fee: dict[tuple[str, str, Purchase, int], float] = defaultdict(float)
     pool_hours: dict[tuple[str, str, Purchase, int], float] = defaultdict(float)
     pool_types: dict[tuple[str, str, Purchase, int], set[str]] = defaultdict(set)
@@ -394,22 +395,31 @@ def _allocations(model: Model) -> list[Allocation]:
         if hours <= _EPS * max(1.0, model.demand[c.workload][c.month]):
             continue
         venue = model.venues[c.venue]
+        rows: list[tuple[str, Purchase, float, float]] = []   # instance, purchase, hours, cost
         if c.purchase in (Purchase.ON_DEMAND, Purchase.SPOT):
             assert c.offer is not None
-            cost = hours * usd_per_hour_paid(plan, c.offer) / c.offer.gpu_count
-            itype = c.offer.instance_type
+            rows.append((c.offer.instance_type, c.purchase, hours,
+                         hours * usd_per_hour_paid(plan, c.offer) / c.offer.gpu_count))
         elif c.purchase == Purchase.OWNED:
             assert c.server is not None
             key = (c.venue, c.server.name, c.month)
-            cost = fleet_cost[key] * hours / fleet_used[key] if fleet_used[key] > 0 else 0.0
-            itype = c.server.name
+            rows.append((c.server.name, c.purchase, hours,
+                         fleet_cost[key] * hours / fleet_used[key] if fleet_used[key] > 0 else 0.0))
         else:
-            pk = (c.venue, c.gpu, c.purchase, c.month)
-            cost = pool_fee[pk] * hours / pool_hours[pk] if pool_hours[pk] > 0 else 0.0
-            itype = "+".join(sorted(pool_types[pk])) or "-"
-        out.append(Allocation(name, c.workload, model.label(c.month), c.venue, venue.provider,
-                              venue.region, itype, c.gpu, c.purchase.value, round(hours, 4),
-                              round(cost, 2)))
+            # the pool's hours are shared by its terms: each term's row carries its share of
+            # the hours and the same share of its fee (the pool's average cost per hour)
+            keys = [(c.venue, c.gpu, term, c.month) for term in c.terms or (c.purchase,)]
+            held = sum(pool_hours[k] for k in keys)
+            for k in keys:
+                if pool_hours[k] > 0:
+                    rows.append(("+".join(sorted(pool_types[k])), k[2],
+                                 hours * pool_hours[k] / held, pool_fee[k] * hours / held))
+            if not rows:
+                rows.append(("-", c.purchase, hours, 0.0))
+        for itype, purchase, part, cost in rows:
+            out.append(Allocation(name, c.workload, model.label(c.month), c.venue,
+                                  venue.provider, venue.region, itype, c.gpu, purchase.value,
+                                  round(part, 4), round(cost, 2)))
     out.sort(key=lambda a: (a.workload, a.month, a.venue, a.purchase))
     return out
 

@@ -69,6 +69,34 @@ def test_reservation_past_horizon_is_paid_and_flagged(solver):
     assert any("past the horizon" in n for n in rec.notes)
 
 
+def test_one_and_three_year_reservations_share_a_pool(solver):
+    # "base" needs 1 L4 for 36 months, "burst" 1 more for the first 12. One 3-year
+    # reservation at $3/h (36 x 2,190 = $78,840) and one 1-year at $5/h (12 x 3,650 =
+    # $43,800) cost $122,640; two 3-year ones would cost $157,680 and on-demand burst $87,600.
+    cat = catalog(offer("aws", "us-east-1", "g6.xlarge", "L4", 1, "on_demand", 10.0),
+                  offer("aws", "us-east-1", "g6.xlarge", "L4", 1, "reserved_1y", 5.0),
+                  offer("aws", "us-east-1", "g6.xlarge", "L4", 1, "reserved_3y", 3.0))
+    doc = plan_doc(inference("base", gpus=1),
+                   training("burst", gpu="L4", gpu_hours=12 * H, window=["2027-01", "2027-12"]),
+                   months=36)
+    rec = run(doc, cat, solver).recommended
+    assert rec.total_usd == pytest.approx(122_640.0, abs=0.01)
+    assert sorted((c.purchase, c.count, c.start_month) for c in rec.commitments) == [
+        ("reserved_1y", 1, "2027-01"), ("reserved_3y", 1, "2027-01")]
+    # in 2027-01 the pool holds 1,460 GPU-hours for $5,840 and both use half of it: each
+    # row is its term's share of the hours (365) at that term's fee for them
+    # (3 x 730 / 2 = $1,095 and 5 x 730 / 2 = $1,825)
+    first = sorted((a.workload, a.purchase, a.gpu_hours, a.cost_usd)
+                   for a in rec.allocations if a.month == "2027-01")
+    assert first == [("base", "reserved_1y", 365.0, 1_825.0), ("base", "reserved_3y", 365.0, 1_095.0),
+                     ("burst", "reserved_1y", 365.0, 1_825.0), ("burst", "reserved_3y", 365.0, 1_095.0)]
+    later = [(a.workload, a.purchase, a.gpu_hours, a.cost_usd)
+             for a in rec.allocations if a.month == "2028-01"]
+    assert later == [("base", "reserved_3y", 730.0, 2_190.0)]
+    # the pool is full every month, so the rows add up to everything reserved
+    assert sum(a.cost_usd for a in rec.allocations) == pytest.approx(122_640.0, abs=0.01)
+
+
 def test_work_smaller_than_a_reserved_instance_stays_on_demand(solver):
     # 2 of an 8-GPU instance's GPUs for 12 months: on demand 2 x $3 x 730 x 12 = $52,560 beats
     # one reserved instance at $12/h ($105,120). The relaxation finds the same: a workload's
