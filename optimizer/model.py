@@ -65,7 +65,10 @@ _ASCII_SAFE = bytes(c if re.fullmatch(r"[A-Za-z0-9_.:\-]", chr(c)) else ord("_")
 
 
 def _n(text: object) -> str:
-    """A name fragment safe for LP files: every character but ``A-Za-z0-9_.:-`` becomes ``_``."""
+    """A name fragment safe for LP files: every character but ``A-Za-z0-9_.:-`` becomes ``_``.
+
+    Character by character, so ``_n(a + b) == _n(a) + _n(b)``: loops make a name's fixed part
+    safe once and append the month label (``YYYY-MM``, already safe) for each month."""
     s = str(text)
     if s.isascii():
         return s.encode("ascii").translate(_ASCII_SAFE).decode("ascii")
@@ -174,6 +177,7 @@ class Model:
     horizon_end: int = 0
     _labels: list[str] = field(default_factory=list, init=False, repr=False)
     _discounts: list[float] = field(default_factory=list, init=False, repr=False)
+    _safe: dict[str, str] = field(default_factory=dict, init=False, repr=False)
 
     @property
     def months(self) -> int:
@@ -230,6 +234,13 @@ class Model:
         if month < len(labels):
             return labels[month]
         return self.plan.month_label(month)
+
+    def safe(self, text: str) -> str:
+        """``_n(text)``, remembered: workload, venue and site names recur in thousands of names."""
+        out = self._safe.get(text)
+        if out is None:
+            out = self._safe[text] = _n(text)
+        return out
 
     def __post_init__(self) -> None:
         self._labels = [self.plan.month_label(m) for m in range(self.plan.plan.months)]
@@ -353,11 +364,11 @@ def define_cloud_capacity(model: Model) -> None:
                 if purchase == Purchase.SPOT:
                     factor /= 1 + (w.spot_overhead or 0.0)
                 price = usd_per_hour_paid(model.plan, offer) / offer.gpu_count
+                prefix = _n(f"x[{w.name},{venue},{gpu},{purchase.value},")
                 for m in months:
                     if model.demand[w.name][m] <= 0:
                         continue
-                    var = model.prob.add_variable(
-                        _n(f"x[{w.name},{venue},{gpu},{purchase.value},{model.label(m)}]"), 0)
+                    var = model.prob.add_variable(f"{prefix}{model.label(m)}]", 0)
                     model.caps.append(Cap(var, w.name, venue, gpu, purchase, m, factor, offer))
                     model.add_cost("cloud_compute", m, var, price)
 
@@ -387,11 +398,12 @@ def define_reservations(model: Model) -> None:
         for (venue, gpu), terms in sorted(terms_at.items()):
             pool_terms[(venue, gpu)].update(terms)
             prefix = _n(f"u[{w.name},{venue},{gpu},")
+            held = tuple(terms)
             for m in workload_months(plan, w):
                 if model.demand[w.name][m] <= 0:
                     continue
                 var = model.prob.add_variable(f"{prefix}{model.label(m)}]", 0)
-                cap = Cap(var, w.name, venue, gpu, terms[0], m, w.speeds[gpu], terms=tuple(terms))
+                cap = Cap(var, w.name, venue, gpu, terms[0], m, w.speeds[gpu], terms=held)
                 model.caps.append(cap)
                 used_pools[(venue, gpu)].append(cap)
     every = plan.cloud.commit_every_months or 1
@@ -399,7 +411,7 @@ def define_reservations(model: Model) -> None:
         venue, gpu = pool
         first = min(c.month for c in caps)
         last = max(c.month for c in caps)
-        most: dict[int, float] = defaultdict(float)
+        most = [0.0] * model.months      # the pool's users' whole need, by month
         for c in caps:
             most[c.month] += model.demand[c.workload][c.month] / c.factor
         active: dict[int, list[tuple[pulp.LpVariable, int]]] = defaultdict(list)
@@ -407,14 +419,15 @@ def define_reservations(model: Model) -> None:
             for offer in model.pools[(venue, gpu, term)]:
                 monthly = usd_per_hour_paid(plan, offer) * HOURS_PER_MONTH
                 hours = offer.gpu_count * HOURS_PER_MONTH
+                prefix = _n(f"r[{venue},{offer.instance_type},{term.value},")
                 for start in range(first, last + 1):
                     if start != first and start % every:
                         continue
                     # never more instances than the pool's users could fill in any month of
                     # the term
-                    peak = max(most.get(m, 0.0) for m in range(start, start + term.term_months))
+                    peak = max(most[start:start + term.term_months])
                     var = model.prob.add_variable(
-                        _n(f"r[{venue},{offer.instance_type},{term.value},{model.label(start)}]"),
+                        f"{prefix}{model.label(start)}]",
                         0, math.ceil(peak / hours - 1e-9), cat=pulp.LpInteger)
                     model.reservations[(venue, gpu, term, offer.instance_type, start)] = (var, offer)
                     paid = range(start, start + term.term_months)
@@ -426,9 +439,10 @@ def define_reservations(model: Model) -> None:
         for c in caps:
             by_month[c.month].append(c)
             _bound_small_use(model, c, active[c.month], "reserved_use", gpu)
+        pool_name = _n(f"{venue},{gpu},")
         for m, used in sorted(by_month.items()):
             # GPU-hours used from the pool ≤ GPU-hours of the reservations active that month
-            name = _n(f"{venue},{gpu},{model.label(m)}")
+            name = f"{pool_name}{model.label(m)}"
             model.constrain([*((c.var, 1.0) for c in used), *((var, -hours) for var, hours in active[m])],
                             pulp.LpConstraintLE, 0.0, f"reserved_pool[{name}]")
             model.unit_groups.append(UnitGroup(name, used, active[m]))
@@ -450,7 +464,8 @@ def _bound_small_use(model: Model, cap: Cap, units: list[tuple[object, float]], 
         return
     model.constrain([(cap.var, 1.0), *((unit, -min(hours, most)) for unit, hours in units)],
                     pulp.LpConstraintLE, 0.0,
-                    _n(f"{family}[{cap.workload},{cap.venue},{what},{model.label(cap.month)}]"))
+                    f"{family}_{model.safe(cap.workload)}_{model.safe(cap.venue)}_"
+                    f"{model.safe(what)}_{model.label(cap.month)}_")
 
 
 def add_unit_covers(model: Model, tolerance: float = 1e-6) -> int:
@@ -552,10 +567,11 @@ def define_onprem_capacity(model: Model) -> None:
         for site_name, server in model.offers[w.name].servers:
             site = plan.site(site_name)
             per_gpu_hour = onprem.energy_usd_per_used_gpu_hour(site, server)
+            prefix = _n(f"h[{w.name},{site_name},{server.name},")
             for m in workload_months(plan, w):
                 if model.demand[w.name][m] <= 0:
                     continue
-                var = model.prob.add_variable(_n(f"h[{w.name},{site_name},{server.name},{model.label(m)}]"), 0)
+                var = model.prob.add_variable(f"{prefix}{model.label(m)}]", 0)
                 model.caps.append(Cap(var, w.name, site_name, server.gpu, Purchase.OWNED, m,
                                       w.speeds[server.gpu], server=server))
                 usage[(site_name, server.name, m)].append(model.caps[-1])
@@ -636,11 +652,12 @@ def define_demand(model: Model) -> None:
         by[(c.workload, c.month)].append(c)
         c.var.upBound = model.demand[c.workload][c.month] / c.factor
     for w in model.plan.workloads:
+        prefix = _n(f"demand[{w.name},")
         for m in workload_months(model.plan, w):
             if model.demand[w.name][m] <= 0:
                 continue
             model.constrain([*_terms(by.get((w.name, m), [])), (model.need(w.name, m), -1.0)],
-                            pulp.LpConstraintGE, 0.0, _n(f"demand[{w.name},{model.label(m)}]"))
+                            pulp.LpConstraintGE, 0.0, f"{prefix}{model.label(m)}]")
 
 
 def _venue_caps(model: Model, w: Workload) -> dict[tuple[str, int], list[Cap]]:
@@ -677,14 +694,16 @@ def define_single_venue_and_storage(model: Model) -> None:
                 model.picks[(w.name, v)] = picks[v]
             model.prob += (pulp.lpSum(picks.values()) == 1, _n(f"single_venue[{w.name}]"))
         moved: dict[str, object] = {}
+        wn = model.safe(w.name)
         for (v, m), caps in sorted(per_venue.items()):
             need = model.demand[w.name][m]
+            at = f"{wn}_{model.safe(v)}_{model.label(m)}_"     # _n("[w,v,m]") without "[,]"
             if w.single_venue:
                 use: pulp.LpVariable = picks[v]
             else:
-                use = model.prob.add_variable(_n(f"use[{w.name},{v},{model.label(m)}]"), cat=pulp.LpBinary)
+                use = model.prob.add_variable(f"use_{at}", cat=pulp.LpBinary)
             model.constrain([*_terms(caps), (use, -need)], pulp.LpConstraintLE, 0.0,
-                            _n(f"venue_use[{w.name},{v},{model.label(m)}]"))
+                            f"venue_use_{at}")
             model.storage_use[(w.name, v, m)] = use
             if gb > 0:
                 venue = model.venues[v]
@@ -699,7 +718,7 @@ def define_single_venue_and_storage(model: Model) -> None:
                         _n(f"moved[{w.name},{v}]"), cat=pulp.LpBinary)
                 if not w.single_venue:
                     model.constrain([(moved[v], 1.0), (use, -1.0)], pulp.LpConstraintGE, 0.0,
-                                    _n(f"moved_if_used[{w.name},{v},{model.label(m)}]"))
+                                    f"moved_if_used_{at}")
         if moved and w.data_at is not None:
             first = workload_months(plan, w).start
             _add_transfer(model, w, moved, transfer_gb, first)
@@ -787,14 +806,15 @@ def define_latency_and_egress(model: Model) -> None:
                     caps = per_venue.get((v, m), [])
                     if not caps:
                         continue
-                    s = model.prob.add_variable(_n(f"serve[{w.name},{v},{model.label(m)}]"), 0,
-                                                model.demand[w.name][m])
+                    at = f"{model.safe(w.name)}_{model.safe(v)}_{model.label(m)}_"
+                    s = model.prob.add_variable(f"serve_{at}", 0, model.demand[w.name][m])
                     serve_vars[v] = s
                     model.serve[(w.name, v, m)] = s
                     model.constrain([(s, 1.0), *_terms(caps, -1.0)], pulp.LpConstraintLE, 0.0,
-                                    _n(f"serve_cap[{w.name},{v},{model.label(m)}]"))
+                                    f"serve_cap_{at}")
                 model.constrain([*((s, 1.0) for s in serve_vars.values()), (need, -1.0)],
-                                pulp.LpConstraintEQ, 0.0, _n(f"serve_all[{w.name},{model.label(m)}]"))
+                                pulp.LpConstraintEQ, 0.0,
+                                f"serve_all_{model.safe(w.name)}_{model.label(m)}_")
                 gb_per_hour = model.egress_gb[w.name][m] / model.demand[w.name][m]
                 for v, s in serve_vars.items():
                     venue = model.venues[v]
@@ -862,16 +882,17 @@ def define_tiered(model: Model, name: str, volumes: dict[str, object], tiers: di
     if len(starts) == 1 and len({rate(t, 0.0) for t in tiers.values()}) == 1:
         # one rate over every volume that can occur: no segments needed
         return linear((volume, rate(next(iter(tiers.values())), 0.0)) for volume in volumes.values())
-    seg = [model.prob.add_variable(_n(f"{name}.seg{k}"), 0, widths[k]) for k in range(len(starts))]
+    name = _n(name)
+    seg = [model.prob.add_variable(f"{name}.seg{k}", 0, widths[k]) for k in range(len(starts))]
     fulls = []
     for k in range(len(starts) - 1):
-        full = model.prob.add_variable(_n(f"{name}.full{k}"), cat=pulp.LpBinary)
+        full = model.prob.add_variable(f"{name}.full{k}", cat=pulp.LpBinary)
         model.tier_vars.append(full)
         fulls.append(full)
         model.constrain([(seg[k], 1.0), (full, -widths[k])], pulp.LpConstraintGE, 0.0,
-                        _n(f"{name}.fill{k}"))
+                        f"{name}.fill{k}")
         model.constrain([(seg[k + 1], 1.0), (full, -widths[k + 1])], pulp.LpConstraintLE, 0.0,
-                        _n(f"{name}.order{k}"))
+                        f"{name}.order{k}")
     model.tiered.append((seg, starts, fulls))
     groups: dict[Tiers, list[str]] = defaultdict(list)
     for v in sorted(volumes):
@@ -879,7 +900,7 @@ def define_tiered(model: Model, name: str, volumes: dict[str, object], tiers: di
     if len(groups) == 1:
         ((table, members),) = groups.items()
         model.constrain([*((x, 1.0) for x in seg), *((volumes[v], -1.0) for v in members)],
-                        pulp.LpConstraintEQ, 0.0, _n(f"{name}.total"))
+                        pulp.LpConstraintEQ, 0.0, f"{name}.total")
         return linear((seg[k], rate(table, starts[k])) for k in range(len(starts)))
     # regions with the same tiers share one split variable per segment
     volumes = {members[0]: linear((volumes[v], 1.0) for v in members) for members in groups.values()}
@@ -889,7 +910,7 @@ def define_tiered(model: Model, name: str, volumes: dict[str, object], tiers: di
          for v in regions_ for k in range(len(starts))}
     for k in range(len(starts)):
         model.constrain([*((q[(v, k)], 1.0) for v in regions_), (seg[k], -1.0)],
-                        pulp.LpConstraintEQ, 0.0, _n(f"{name}.split{k}"))
+                        pulp.LpConstraintEQ, 0.0, f"{name}.split{k}")
     for v in regions_:
         model.constrain([*((q[(v, k)], 1.0) for k in range(len(starts))), (volumes[v], -1.0)],
                         pulp.LpConstraintEQ, 0.0, _n(f"{name}.region[{v}]"))
