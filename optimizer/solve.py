@@ -86,7 +86,6 @@ class HighsSession:
         import highspy
         import numpy as np
 
-        self.prob = prob
         # columns in order of first appearance (objective, then rows), found while the rows
         # are read: ``prob.variables()`` would scan every row again and sort by name
         self.vars: list[pulp.LpVariable] = []

@@ -12,7 +12,7 @@ import pytest
 from tco.optimizer import load_plan
 from tco.optimizer.model import build
 from tco.optimizer.scenarios import scenarios_for
-from tco.optimizer.solve import HighsSession, constraints_of, run
+from tco.optimizer.solve import HighsSession, SolverName, constraints_of, run
 from tco.optimizer.warmstart import optimize, warm_start
 from tco.pricing import load_catalog
 
@@ -219,3 +219,24 @@ def test_names_keep_only_lp_safe_characters():
                  "".join(map(chr, range(256)))]:
         assert _n(text) == re.sub(r"[^A-Za-z0-9_.:\-]", "_", text)
     assert _n("demand[chat-api,2027-03]") == "demand_chat-api_2027-03_"
+
+
+def test_a_solved_model_is_freed_without_the_cycle_collector(snapshot):
+    # a worker solves several scenarios one after another: a model in a reference cycle (the
+    # problem holding its HiGHS session, the session holding the problem) would stay in memory
+    # until the collector's next full pass
+    import gc
+    import weakref
+
+    model = _model(snapshot, "research-lab", "hybrid")
+    optimize(model, SolverName.HIGHS, None)
+    prob = weakref.ref(model.prob)
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        del model
+        assert prob() is None
+    finally:
+        if was_on:
+            gc.enable()
+
