@@ -22,7 +22,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pulp
 
@@ -324,12 +324,17 @@ def _build(plan: Plan, catalog: Catalog, scenario: Scenario, elastic: bool) -> M
     for e_price in catalog.egress:
         if e_price.destination == "internet":
             model.catalog_egress.setdefault(f"{e_price.provider}:{e_price.region}", e_price.tiers)
-    for v in prune_dominated(plan, catalog, venues, model.catalog_storage, model.catalog_egress):
+    # the offers any workload of this scenario could buy: read once here rather than by every
+    # step below (the snapshot has about 1,600)
+    wanted = {g for w in plan.workloads for g in w.speeds}
+    useful = replace(catalog, compute=tuple(r for r in catalog.compute
+                                            if r.gpu in wanted and r.provider in scenario.providers))
+    for v in prune_dominated(plan, useful, venues, model.catalog_storage, model.catalog_egress):
         del venues[v]
     for w in plan.workloads:
         excluded = unpriced_venues(w, venues, model.catalog_storage, model.catalog_egress)  # type: ignore[arg-type]
         model.excluded[w.name] = excluded
-        offers, pools = offers_for(plan, catalog, scenario, venues, w, set(excluded))
+        offers, pools = offers_for(plan, useful, scenario, venues, w, set(excluded))
         model.offers[w.name] = offers
         model.pools.update(pools)
         if elastic:
