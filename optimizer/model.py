@@ -294,7 +294,8 @@ SHORTFALL_PENALTY_USD_PER_GPU_HOUR = 1e5
 def _collector_paused() -> Iterator[None]:
     """Pause Python's cycle collector. A build makes tens of thousands of variables,
     expressions and constraints, none of which is garbage until the model is; the collector
-    would walk all of them again and again (about a sixth of the build time on the examples)."""
+    would walk all of them again and again (up to a sixth of the build time on the examples
+    when one process builds several scenarios)."""
     was_on = gc.isenabled()
     gc.disable()
     try:
@@ -373,7 +374,7 @@ def define_cloud_capacity(model: Model) -> None:
                 for m in months:
                     if model.demand[w.name][m] <= 0:
                         continue
-                    var = model.prob.add_variable(f"{prefix}{model.label(m)}]", 0)
+                    var = model.prob.add_variable(f"{prefix}{model.label(m)}_", 0)
                     model.caps.append(Cap(var, w.name, venue, gpu, purchase, m, factor, offer))
                     model.add_cost("cloud_compute", m, var, price)
 
@@ -407,7 +408,7 @@ def define_reservations(model: Model) -> None:
             for m in workload_months(plan, w):
                 if model.demand[w.name][m] <= 0:
                     continue
-                var = model.prob.add_variable(f"{prefix}{model.label(m)}]", 0)
+                var = model.prob.add_variable(f"{prefix}{model.label(m)}_", 0)
                 cap = Cap(var, w.name, venue, gpu, terms[0], m, w.speeds[gpu], terms=held)
                 model.caps.append(cap)
                 used_pools[(venue, gpu)].append(cap)
@@ -432,7 +433,7 @@ def define_reservations(model: Model) -> None:
                     # the term
                     peak = max(most[start:start + term.term_months])
                     var = model.prob.add_variable(
-                        f"{prefix}{model.label(start)}]",
+                        f"{prefix}{model.label(start)}_",
                         0, math.ceil(peak / hours - 1e-9), cat=pulp.LpInteger)
                     model.reservations[(venue, gpu, term, offer.instance_type, start)] = (var, offer)
                     paid = range(start, start + term.term_months)
@@ -449,7 +450,7 @@ def define_reservations(model: Model) -> None:
             # GPU-hours used from the pool ≤ GPU-hours of the reservations active that month
             name = f"{pool_name}{model.label(m)}"
             model.constrain([*((c.var, 1.0) for c in used), *((var, -hours) for var, hours in active[m])],
-                            pulp.LpConstraintLE, 0.0, f"reserved_pool[{name}]")
+                            pulp.LpConstraintLE, 0.0, f"reserved_pool_{name}_")
             model.unit_groups.append(UnitGroup(name, used, active[m]))
 
 
@@ -576,7 +577,7 @@ def define_onprem_capacity(model: Model) -> None:
             for m in workload_months(plan, w):
                 if model.demand[w.name][m] <= 0:
                     continue
-                var = model.prob.add_variable(f"{prefix}{model.label(m)}]", 0)
+                var = model.prob.add_variable(f"{prefix}{model.label(m)}_", 0)
                 model.caps.append(Cap(var, w.name, site_name, server.gpu, Purchase.OWNED, m,
                                       w.speeds[server.gpu], server=server))
                 usage[(site_name, server.name, m)].append(model.caps[-1])
@@ -662,7 +663,7 @@ def define_demand(model: Model) -> None:
             if model.demand[w.name][m] <= 0:
                 continue
             model.constrain([*_terms(by.get((w.name, m), [])), (model.need(w.name, m), -1.0)],
-                            pulp.LpConstraintGE, 0.0, f"{prefix}{model.label(m)}]")
+                            pulp.LpConstraintGE, 0.0, f"{prefix}{model.label(m)}_")
 
 
 def _venue_caps(model: Model, w: Workload) -> dict[tuple[str, int], list[Cap]]:
