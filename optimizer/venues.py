@@ -194,9 +194,6 @@ def offers_for(plan: Plan, catalog: Catalog, scenario: Scenario, venues: dict[st
                 offers.on_demand[(key, r.gpu)] = r
         else:
             pools[(key, r.gpu, r.purchase)].append(r)
-    capped = {f"{q.provider.value}:{q.region}" for q in plan.cloud.quotas}
-    for table in (offers.on_demand, offers.spot):
-        _cheapest_class_only(plan, table, speeds, capped)
     for pool_key, recs in list(pools.items()):
         pools[pool_key] = _pareto(recs)
         offers.reserved_pools.add(pool_key)
@@ -208,28 +205,6 @@ def offers_for(plan: Plan, catalog: Catalog, scenario: Scenario, venues: dict[st
                 if server.gpu in speeds:
                     offers.servers.append((site.name, server))
     return offers, dict(pools)
-
-
-def _cheapest_class_only(plan: Plan, table: dict[tuple[str, str], ComputePrice],
-                         speeds: dict[str, float], capped: set[str]) -> None:
-    """Keep, at each venue, only the GPU class whose hourly offer is cheapest per reference
-    GPU-hour (price per GPU-hour / speed; spot's overhead is the same for every class).
-
-    Hourly capacity is limited by nothing but a quota, and everything else the program asks
-    of a venue (demand, latency, egress, storage, failure domains) counts reference GPU-hours
-    whatever the class. Moving hours to the cheapest class therefore never costs more, and the
-    other classes' variables can only be empty in some optimal plan. Venues under a quota
-    keep every class: the cheapest may run out."""
-    best: dict[str, tuple[float, str]] = {}
-    for (venue, gpu), offer in sorted(table.items()):
-        if venue in capped:
-            continue
-        cost = usd_per_hour_paid(plan, offer) / offer.gpu_count / speeds[gpu]
-        if venue not in best or cost < best[venue][0]:
-            best[venue] = (cost, gpu)
-    for venue, gpu in list(table):
-        if venue in best and best[venue][1] != gpu:
-            del table[(venue, gpu)]
 
 
 def _pareto(recs: list[ComputePrice]) -> list[ComputePrice]:

@@ -591,28 +591,6 @@ def test_quota_caps_concurrent_gpus(solver):
     assert rec.total_usd == pytest.approx((4 * 1.0 + 6 * 2.0) * H, abs=0.01)
 
 
-def test_only_the_cheapest_gpu_class_per_reference_hour_is_offered_by_the_hour(solver):
-    # 2 reference GPUs a month; H100 counts 1.0 at $4/GPU-hour, A100-80GB 0.5 at $3/GPU-hour,
-    # $6 per reference hour: the H100 at 2 x 730 x 4 = $5,840 a month. The A100 is never
-    # worth buying by the hour here, so the program has no A100 variables at all.
-    from tco.optimizer.model import build
-    from tco.optimizer.scenarios import scenarios_for
-    cat = catalog(offer("aws", "us-east-1", "p5", "H100", 1, "on_demand", 4.0),
-                  offer("aws", "us-east-1", "p4de", "A100-80GB", 1, "on_demand", 3.0))
-    svc = inference(gpus=2, gpu={"H100": 1.0, "A100-80GB": 0.5})
-    doc = plan_doc(svc, months=1)
-    rec = run(doc, cat, solver).recommended
-    assert rec.total_usd == pytest.approx(5_840.0, abs=0.01)
-    plan = plan_from_dict(doc).plan
-    assert {c.gpu for c in build(plan, cat, scenarios_for(plan)[0]).caps} == {"H100"}
-    # under a quota of 1 H100 the A100 is kept: 1 x 730 x 4 + 2 x 730 x 3 = $7,300
-    quota = {"quotas": [{"provider": "aws", "region": "us-east-1", "gpu": "H100", "max_gpus": 1}]}
-    rec = run(plan_doc(svc, months=1, cloud=quota), cat, solver).recommended
-    assert rec.total_usd == pytest.approx(7_300.0, abs=0.01)
-    assert sorted((a.gpu, a.gpu_hours) for a in rec.allocations) == [
-        ("A100-80GB", 1_460.0), ("H100", 730.0)]
-
-
 def test_dataset_in_another_providers_region_pays_that_egress(solver):
     # data lives in aws:us-east-1; the gcp-only plan copies 5 TB out of AWS once:
     # 5,000 GB x $0.09 = $450, plus 100 GPU-hours at $2 = $200 on GCP
