@@ -800,6 +800,8 @@ def define_latency_and_egress(model: Model) -> None:
         reach = metro_reach(plan, w, {k: model.venues[k] for k in {v for v, _ in per_venue}})
         constrained = w.max_latency_ms is not None and bool(reach)
         has_egress = any(e > 0 for e in model.egress_gb[w.name])
+        if not (constrained or has_egress):
+            continue
         all_venues = {v for v, _ in per_venue}
         for m in workload_months(plan, w):
             if model.demand[w.name][m] <= 0:
