@@ -13,7 +13,6 @@ import argparse
 import resource
 import time
 
-import pulp
 from generate_plan import generate  # type: ignore[import-not-found]
 from tco.optimizer.model import build
 from tco.optimizer.plan import plan_from_dict
@@ -38,8 +37,8 @@ def main() -> int:
     started = time.perf_counter()
     model = build(plan, catalog, scenario)
     built = time.perf_counter() - started
-    variables = model.prob.variables()
-    integers = sum(1 for v in variables if v.cat == pulp.LpInteger)
+    variables = model.prob.vars
+    integers = sum(1 for v in variables if v.integer)
     started = time.perf_counter()
     info = optimize(model, SolverName.HIGHS, args.time_limit)
     solved = time.perf_counter() - started
@@ -47,7 +46,7 @@ def main() -> int:
     print(f"workloads {args.workloads}, months {args.months}, seed {args.seed}, "
           f"scenario {args.scenario}")
     print(f"variables {len(variables)} ({integers} integer), constraints "
-          f"{len(model.prob.constraints())}")
+          f"{len(model.prob.rows)}")
     print(f"build {built:.2f} s, solve {solved:.2f} s (warm start and solver) "
           f"({info.status.value}, gap "
           f"{info.mip_gap if info.mip_gap is None else f'{info.mip_gap:.4%}'}), "

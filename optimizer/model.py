@@ -24,8 +24,6 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
-import pulp
-
 from tco.pricing.models import (
     GB_PER_TB,
     HOURS_PER_MONTH,
@@ -39,6 +37,7 @@ from tco.pricing.tiers import tiered_cost
 from . import onprem
 from .months import month_offset
 from .plan import Plan, Server, Workload
+from .program import EQ, GE, LE, Expr, Program, Var, value
 from .venues import (
     Scenario,
     Venue,
@@ -75,17 +74,16 @@ def _n(text: object) -> str:
     return _UNSAFE.sub("_", s)
 
 
-def linear(terms: Iterable[tuple[object, float]]) -> pulp.LpAffineExpression:
+def linear(terms: Iterable[tuple[object, float]]) -> Expr:
     """Σ coefficient × term, where a term is a variable, an expression or a number.
 
-    Accumulated in place in one expression: the same sum through ``lpSum`` of products makes
-    a temporary expression per term, which dominates model-building time on large plans.
+    Accumulated in place in one expression: a sum of products through operators would make a
+    temporary expression per term, which would dominate model-building time on large plans.
     Most rows are distinct variables with their coefficients; those are copied in one step.
     """
     pairs = terms if isinstance(terms, list) else list(terms)
-    expr = pulp.LpAffineExpression()
-    variable = pulp.LpVariable
-    if all(type(term) is variable for term, _ in pairs):
+    expr = Expr()
+    if all(type(term) is Var for term, _ in pairs):
         expr.update(pairs)
         if len(expr) == len(pairs):
             return expr
@@ -93,9 +91,9 @@ def linear(terms: Iterable[tuple[object, float]]) -> pulp.LpAffineExpression:
     get = expr.get
     constant = 0.0
     for term, coef in pairs:
-        if isinstance(term, variable):
+        if type(term) is Var:
             expr[term] = get(term, 0.0) + coef
-        elif isinstance(term, pulp.LpAffineExpression):
+        elif type(term) is Expr:
             for var, a in term.items():
                 expr[var] = get(var, 0.0) + a * coef
             constant += term.constant * coef
@@ -109,7 +107,7 @@ def linear(terms: Iterable[tuple[object, float]]) -> pulp.LpAffineExpression:
 class Cap:
     """One capacity variable of a workload: GPU-hours of ``gpu`` at ``venue`` in ``month``."""
 
-    var: pulp.LpVariable
+    var: Var
     workload: str
     venue: str
     gpu: str
@@ -138,28 +136,28 @@ class Model:
 
     plan: Plan
     scenario: Scenario
-    prob: pulp.LpProblem
+    prob: Program
     venues: dict[str, Venue]
     demand: dict[str, list[float]]
     egress_gb: dict[str, list[float]]
     caps: list[Cap] = field(default_factory=list)
-    ledger: dict[tuple[str, int], list[tuple[pulp.LpAffineExpression | float, float]]] = field(
+    ledger: dict[tuple[str, int], list[tuple[Expr | float, float]]] = field(
         default_factory=lambda: defaultdict(list))
     # the same amount every month of a range: (category, months, expression, coefficient)
-    recurring: list[tuple[str, range, pulp.LpVariable, float]] = field(default_factory=list)
-    reservations: dict[tuple[str, str, Purchase, str, int], tuple[pulp.LpVariable, ComputePrice]] = \
+    recurring: list[tuple[str, range, Var, float]] = field(default_factory=list)
+    reservations: dict[tuple[str, str, Purchase, str, int], tuple[Var, ComputePrice]] = \
         field(default_factory=dict)
     pools: dict[tuple[str, str, Purchase], list[ComputePrice]] = field(default_factory=dict)
-    orders: dict[tuple[str, str, int], tuple[pulp.LpVariable, onprem.Cohort]] = field(
+    orders: dict[tuple[str, str, int], tuple[Var, onprem.Cohort]] = field(
         default_factory=dict)
-    fleet: dict[tuple[str, str, int], pulp.LpAffineExpression] = field(default_factory=dict)
+    fleet: dict[tuple[str, str, int], Expr] = field(default_factory=dict)
     existing: dict[tuple[str, str], list[int]] = field(default_factory=dict)
     offers: dict[str, WorkloadOffers] = field(default_factory=dict)
-    storage_use: dict[tuple[str, str, int], pulp.LpVariable | float] = field(default_factory=dict)
-    serve: dict[tuple[str, str, int], pulp.LpVariable] = field(default_factory=dict)
-    tier_vars: list[pulp.LpVariable] = field(default_factory=list)
+    storage_use: dict[tuple[str, str, int], Var | float] = field(default_factory=dict)
+    serve: dict[tuple[str, str, int], Var] = field(default_factory=dict)
+    tier_vars: list[Var] = field(default_factory=list)
     # each tiered cost: its segment variables, tier starts and "segment k is full" indicators
-    tiered: list[tuple[list[pulp.LpVariable], list[float], list[pulp.LpVariable]]] = field(
+    tiered: list[tuple[list[Var], list[float], list[Var]]] = field(
         default_factory=list)
     catalog_storage: dict[str, Tiers] = field(default_factory=dict)
     catalog_egress: dict[str, Tiers] = field(default_factory=dict)
@@ -167,8 +165,8 @@ class Model:
     egress_terms: dict[tuple[str, int], list[tuple[object, float, str]]] = field(
         default_factory=lambda: defaultdict(list))
     excluded: dict[str, dict[str, str]] = field(default_factory=dict)
-    short: dict[tuple[str, int], pulp.LpVariable] = field(default_factory=dict)
-    picks: dict[tuple[str, str], pulp.LpVariable] = field(default_factory=dict)
+    short: dict[tuple[str, int], Var] = field(default_factory=dict)
+    picks: dict[tuple[str, str], Var] = field(default_factory=dict)
     unit_groups: list[UnitGroup] = field(default_factory=list)
     cuts: int = 0
     # capacity variables by workload, then (venue, month); rebuilt when caps grow
@@ -187,7 +185,7 @@ class Model:
         if coef != 0:
             self.ledger[(category, month)].append((expr, coef))  # type: ignore[arg-type]
 
-    def add_monthly_cost(self, category: str, months: range, var: pulp.LpVariable,
+    def add_monthly_cost(self, category: str, months: range, var: Var,
                          coef: float) -> None:
         """``coef × var`` in every month of ``months`` (one entry instead of one per month)."""
         if coef != 0 and months:
@@ -205,13 +203,13 @@ class Model:
     def constrain(self, terms: Iterable[tuple[object, float]], sense: int, rhs: float,
                   name: str) -> None:
         """Add ``Σ coefficient × term (sense) rhs``, built as one expression."""
-        self.prob.addConstraint(pulp.LpConstraint(linear(terms), sense, name, rhs))
+        self.prob.add(linear(terms), sense, rhs, name)
 
-    def need(self, workload: str, month: int) -> pulp.LpAffineExpression | float:
+    def need(self, workload: str, month: int) -> Expr | float:
         """Demand to meet: the demand itself, less the shortfall in an elastic (diagnostic) run."""
         demand = self.demand[workload][month]
         short = self.short.get((workload, month))
-        return demand if short is None else demand - short
+        return demand if short is None else linear([(demand, 1.0), (short, -1.0)])
 
     def discount(self, month: int) -> float:
         """``(1 + discount_rate) ** (-month / 12)``, made once per month."""
@@ -313,7 +311,7 @@ def build(plan: Plan, catalog: Catalog, scenario: Scenario, *, elastic: bool = F
 
 
 def _build(plan: Plan, catalog: Catalog, scenario: Scenario, elastic: bool) -> Model:
-    prob = pulp.LpProblem(_n(f"tco_{scenario.name}"), pulp.LpMinimize)
+    prob = Program(_n(f"tco_{scenario.name}"))
     venues = venue_table(plan, catalog, scenario)
     model = Model(plan, scenario, prob, venues,
                   demand={w.name: monthly_demand(plan, w) for w in plan.workloads},
@@ -341,7 +339,7 @@ def _build(plan: Plan, catalog: Catalog, scenario: Scenario, elastic: bool) -> M
         if elastic:
             for m in workload_months(plan, w):
                 if model.demand[w.name][m] > 0:
-                    model.short[(w.name, m)] = model.prob.add_variable(
+                    model.short[(w.name, m)] = model.prob.var(
                         _n(f"short[{w.name},{model.label(m)}]"), 0, model.demand[w.name][m])
     define_cloud_capacity(model)
     define_reservations(model)
@@ -374,7 +372,7 @@ def define_cloud_capacity(model: Model) -> None:
                 for m in months:
                     if model.demand[w.name][m] <= 0:
                         continue
-                    var = model.prob.add_variable(f"{prefix}{model.label(m)}_", 0)
+                    var = model.prob.var(f"{prefix}{model.label(m)}_", 0)
                     model.caps.append(Cap(var, w.name, venue, gpu, purchase, m, factor, offer))
                     model.add_cost("cloud_compute", m, var, price)
 
@@ -408,7 +406,7 @@ def define_reservations(model: Model) -> None:
             for m in workload_months(plan, w):
                 if model.demand[w.name][m] <= 0:
                     continue
-                var = model.prob.add_variable(f"{prefix}{model.label(m)}_", 0)
+                var = model.prob.var(f"{prefix}{model.label(m)}_", 0)
                 cap = Cap(var, w.name, venue, gpu, terms[0], m, w.speeds[gpu], terms=held)
                 model.caps.append(cap)
                 used_pools[(venue, gpu)].append(cap)
@@ -420,7 +418,7 @@ def define_reservations(model: Model) -> None:
         most = [0.0] * model.months      # the pool's users' whole need, by month
         for c in caps:
             most[c.month] += model.demand[c.workload][c.month] / c.factor
-        active: dict[int, list[tuple[pulp.LpVariable, int]]] = defaultdict(list)
+        active: dict[int, list[tuple[Var, int]]] = defaultdict(list)
         for term in sorted(pool_terms[pool]):
             for offer in model.pools[(venue, gpu, term)]:
                 monthly = usd_per_hour_paid(plan, offer) * HOURS_PER_MONTH
@@ -432,9 +430,9 @@ def define_reservations(model: Model) -> None:
                     # never more instances than the pool's users could fill in any month of
                     # the term
                     peak = max(most[start:start + term.term_months])
-                    var = model.prob.add_variable(
+                    var = model.prob.var(
                         f"{prefix}{model.label(start)}_",
-                        0, math.ceil(peak / hours - 1e-9), cat=pulp.LpInteger)
+                        0, math.ceil(peak / hours - 1e-9), integer=True)
                     model.reservations[(venue, gpu, term, offer.instance_type, start)] = (var, offer)
                     paid = range(start, start + term.term_months)
                     model.add_monthly_cost("cloud_reserved", paid, var, monthly)
@@ -450,7 +448,7 @@ def define_reservations(model: Model) -> None:
             # GPU-hours used from the pool ≤ GPU-hours of the reservations active that month
             name = f"{pool_name}{model.label(m)}"
             model.constrain([*((c.var, 1.0) for c in used), *((var, -hours) for var, hours in active[m])],
-                            pulp.LpConstraintLE, 0.0, f"reserved_pool_{name}_")
+                            LE, 0.0, f"reserved_pool_{name}_")
             model.unit_groups.append(UnitGroup(name, used, active[m]))
 
 
@@ -469,7 +467,7 @@ def _bound_small_use(model: Model, cap: Cap, units: list[tuple[object, float]], 
     if most <= 0 or not any(hours > most for _, hours in units):
         return
     model.constrain([(cap.var, 1.0), *((unit, -min(hours, most)) for unit, hours in units)],
-                    pulp.LpConstraintLE, 0.0,
+                    LE, 0.0,
                     f"{family}_{model.safe(cap.workload)}_{model.safe(cap.venue)}_"
                     f"{model.safe(what)}_{model.label(cap.month)}_")
 
@@ -503,12 +501,12 @@ def add_unit_covers(model: Model, tolerance: float = 1e-6) -> int:
         f = most - k * size
         if f <= tolerance * size:
             continue
-        units = sum(pulp.value(unit) or 0.0 for unit, _ in group.units)
+        units = sum(value(unit) or 0.0 for unit, _ in group.units)
         if sum(c.var.varValue or 0.0 for c in used) - f * units <= (size - f) * k + tolerance * size:
             continue
         model.cuts += 1
         model.constrain([*((c.var, 1.0) for c in used), *((unit, -f) for unit, _ in group.units)],
-                        pulp.LpConstraintLE, (size - f) * k,
+                        LE, (size - f) * k,
                         _n(f"unit_cover[{group.name},{model.cuts}]"))
         added += 1
     return added
@@ -541,9 +539,9 @@ def define_onprem_fleet(model: Model) -> None:
                 every = plan.onprem.order_every_months or 1
                 for order in onprem.order_months(server, model.months, every, starts):
                     cohort = onprem.cohort(server, order, model.months)
-                    var = model.prob.add_variable(
+                    var = model.prob.var(
                         _n(f"n[{site.name},{server.name},{model.label(order)}]"), 0,
-                        cat=pulp.LpInteger)
+                        integer=True)
                     model.orders[(site.name, server.name, order)] = (var, cohort)
                     model.add_cost("onprem_capex", cohort.arrival_month, var,
                                    onprem.capex_usd(server))
@@ -577,7 +575,7 @@ def define_onprem_capacity(model: Model) -> None:
             for m in workload_months(plan, w):
                 if model.demand[w.name][m] <= 0:
                     continue
-                var = model.prob.add_variable(f"{prefix}{model.label(m)}_", 0)
+                var = model.prob.var(f"{prefix}{model.label(m)}_", 0)
                 model.caps.append(Cap(var, w.name, site_name, server.gpu, Purchase.OWNED, m,
                                       w.speeds[server.gpu], server=server))
                 usage[(site_name, server.name, m)].append(model.caps[-1])
@@ -593,7 +591,7 @@ def define_onprem_capacity(model: Model) -> None:
         fleet = model.fleet[(site_name, server_name, m)]
         name = f"{site_name},{server_name},{model.label(m)}"
         model.constrain([*((c.var, 1.0) for c in used), (fleet, -per_server)],
-                        pulp.LpConstraintLE, 0.0, _n(f"owned_capacity[{name}]"))
+                        LE, 0.0, _n(f"owned_capacity[{name}]"))
         model.unit_groups.append(UnitGroup(name, used, [(fleet, per_server)]))
 
 
@@ -604,11 +602,11 @@ def define_site_power(model: Model) -> None:
         if site.power_kw is None:
             continue
         for m in range(model.months):
-            terms = [model.fleet[(site.name, z.name, m)] * z.power_kw for z in plan.onprem.servers
+            terms = [(model.fleet[(site.name, z.name, m)], z.power_kw) for z in plan.onprem.servers
                      if (site.name, z.name, m) in model.fleet]
             if terms:
-                model.prob += (pulp.lpSum(terms) <= site.power_kw,
-                               _n(f"site_power[{site.name},{model.label(m)}]"))
+                model.constrain(terms, LE, site.power_kw,
+                                _n(f"site_power[{site.name},{model.label(m)}]"))
 
 
 def define_capex_budget(model: Model) -> None:
@@ -616,9 +614,8 @@ def define_capex_budget(model: Model) -> None:
     budget = model.plan.plan.capex_budget_usd
     if budget is None or not model.orders:
         return
-    model.prob += (pulp.lpSum(var * onprem.capex_usd(model.plan.server(z))
-                              for (_, z, _), (var, _) in model.orders.items()) <= budget,
-                   "capex_budget")
+    model.constrain([(var, onprem.capex_usd(model.plan.server(z)))
+                     for (_, z, _), (var, _) in model.orders.items()], LE, budget, "capex_budget")
 
 
 def define_quotas(model: Model) -> None:
@@ -634,12 +631,11 @@ def define_quotas(model: Model) -> None:
                         if v == venue and g == q.gpu and start <= m < start + term.term_months]
             if not hourly and not reserved:
                 continue
-            model.prob += (pulp.lpSum(hourly) / HOURS_PER_MONTH
-                           + pulp.lpSum(var * n for var, n in reserved) <= q.max_gpus,
-                           _n(f"quota[{i},{venue},{q.gpu},{model.label(m)}]"))
+            model.constrain([*((var, 1 / HOURS_PER_MONTH) for var in hourly), *reserved], LE,
+                            q.max_gpus, _n(f"quota[{i},{venue},{q.gpu},{model.label(m)}]"))
 
 
-def delivered(caps: Iterable[Cap]) -> pulp.LpAffineExpression:
+def delivered(caps: Iterable[Cap]) -> Expr:
     return linear((c.var, c.factor) for c in caps)
 
 
@@ -663,7 +659,7 @@ def define_demand(model: Model) -> None:
             if model.demand[w.name][m] <= 0:
                 continue
             model.constrain([*_terms(by.get((w.name, m), [])), (model.need(w.name, m), -1.0)],
-                            pulp.LpConstraintGE, 0.0, f"{prefix}{model.label(m)}_")
+                            GE, 0.0, f"{prefix}{model.label(m)}_")
 
 
 def _venue_caps(model: Model, w: Workload) -> dict[tuple[str, int], list[Cap]]:
@@ -693,22 +689,22 @@ def define_single_venue_and_storage(model: Model) -> None:
         transfer_gb = w.dataset_tb * GB_PER_TB if w.data_at else 0.0
         if not (w.single_venue or gb > 0 or transfer_gb > 0) or not venues:
             continue
-        picks: dict[str, pulp.LpVariable] = {}
+        picks: dict[str, Var] = {}
         if w.single_venue:
             for v in venues:
-                picks[v] = model.prob.add_variable(_n(f"pick[{w.name},{v}]"), cat=pulp.LpBinary)
+                picks[v] = model.prob.binary(_n(f"pick[{w.name},{v}]"))
                 model.picks[(w.name, v)] = picks[v]
-            model.prob += (pulp.lpSum(picks.values()) == 1, _n(f"single_venue[{w.name}]"))
+            model.constrain([(p, 1.0) for p in picks.values()], EQ, 1, _n(f"single_venue[{w.name}]"))
         moved: dict[str, object] = {}
         wn = model.safe(w.name)
         for (v, m), caps in sorted(per_venue.items()):
             need = model.demand[w.name][m]
             at = f"{wn}_{model.safe(v)}_{model.label(m)}_"     # _n("[w,v,m]") without "[,]"
             if w.single_venue:
-                use: pulp.LpVariable = picks[v]
+                use: Var = picks[v]
             else:
-                use = model.prob.add_variable(f"use_{at}", cat=pulp.LpBinary)
-            model.constrain([*_terms(caps), (use, -need)], pulp.LpConstraintLE, 0.0,
+                use = model.prob.binary(f"use_{at}")
+            model.constrain([*_terms(caps), (use, -need)], LE, 0.0,
                             f"venue_use_{at}")
             model.storage_use[(w.name, v, m)] = use
             if gb > 0:
@@ -720,10 +716,10 @@ def define_single_venue_and_storage(model: Model) -> None:
                     storage_volume[(v, m)].append((use, gb))
             if transfer_gb > 0 and v != w.data_at:
                 if v not in moved:
-                    moved[v] = picks[v] if w.single_venue else model.prob.add_variable(
-                        _n(f"moved[{w.name},{v}]"), cat=pulp.LpBinary)
+                    moved[v] = picks[v] if w.single_venue else model.prob.binary(
+                        _n(f"moved[{w.name},{v}]"))
                 if not w.single_venue:
-                    model.constrain([(moved[v], 1.0), (use, -1.0)], pulp.LpConstraintGE, 0.0,
+                    model.constrain([(moved[v], 1.0), (use, -1.0)], GE, 0.0,
                                     f"moved_if_used_{at}")
         if moved and w.data_at is not None:
             first = workload_months(plan, w).start
@@ -772,13 +768,13 @@ def define_whole_server_rounding(model: Model) -> None:
                     continue
                 servers_needed = math.ceil(need / per_server - 1e-9)
                 if servers_needed > model.existing[(site_name, server.name)][m]:
-                    model.prob += (fleet >= servers_needed * pick,
-                                   _n(f"whole_servers[{w.name},{site_name},{model.label(m)}]"))
+                    model.constrain([(fleet, 1.0), (pick, -servers_needed)], GE, 0.0,
+                                    _n(f"whole_servers[{w.name},{site_name},{model.label(m)}]"))
 
 
 def _add_transfer(model: Model, w: Workload, moved: dict[str, object], gb: float, month: int) -> None:
     assert w.data_at is not None
-    total = pulp.lpSum(moved.values()) * gb  # type: ignore[arg-type]
+    total = linear((var, gb) for var in moved.values())
     if ":" in w.data_at:
         model.egress_terms[(w.data_at, month)].append((total, gb * len(moved), f"move:{w.name}"))
     else:
@@ -807,7 +803,7 @@ def define_latency_and_egress(model: Model) -> None:
             if model.demand[w.name][m] <= 0:
                 continue
             need = model.need(w.name, m)
-            terms: dict[str, pulp.LpAffineExpression] = {}
+            terms: dict[str, Expr] = {}
             if has_egress:
                 serve_vars = {}
                 for v in sorted(all_venues):
@@ -815,13 +811,13 @@ def define_latency_and_egress(model: Model) -> None:
                     if not caps:
                         continue
                     at = f"{model.safe(w.name)}_{model.safe(v)}_{model.label(m)}_"
-                    s = model.prob.add_variable(f"serve_{at}", 0, model.demand[w.name][m])
+                    s = model.prob.var(f"serve_{at}", 0, model.demand[w.name][m])
                     serve_vars[v] = s
                     model.serve[(w.name, v, m)] = s
-                    model.constrain([(s, 1.0), *_terms(caps, -1.0)], pulp.LpConstraintLE, 0.0,
+                    model.constrain([(s, 1.0), *_terms(caps, -1.0)], LE, 0.0,
                                     f"serve_cap_{at}")
                 model.constrain([*((s, 1.0) for s in serve_vars.values()), (need, -1.0)],
-                                pulp.LpConstraintEQ, 0.0,
+                                EQ, 0.0,
                                 f"serve_all_{model.safe(w.name)}_{model.label(m)}_")
                 gb_per_hour = model.egress_gb[w.name][m] / model.demand[w.name][m]
                 for v, s in serve_vars.items():
@@ -830,7 +826,7 @@ def define_latency_and_egress(model: Model) -> None:
                         assert venue.site.egress_usd_per_gb is not None
                         model.add_cost("egress", m, s, gb_per_hour * venue.site.egress_usd_per_gb)
                     else:
-                        model.egress_terms[(v, m)].append((s * gb_per_hour,
+                        model.egress_terms[(v, m)].append((linear([(s, gb_per_hour)]),
                                                            model.egress_gb[w.name][m],
                                                            f"serve:{w.name}"))
                 terms = {v: s for v, s in serve_vars.items()}
@@ -846,7 +842,7 @@ def define_latency_and_egress(model: Model) -> None:
                         continue
                     share = sum(w.users[u] for u in subset)  # type: ignore[index]
                     model.constrain([*((terms[v], 1.0) for v in within if v in terms), (need, -share)],
-                                    pulp.LpConstraintGE, 0.0,
+                                    GE, 0.0,
                                     _n(f"latency[{w.name},{'+'.join(subset)},{model.label(m)}]"))
     define_egress_tiers(model)
 
@@ -872,7 +868,7 @@ def define_egress_tiers(model: Model) -> None:
 
 
 def define_tiered(model: Model, name: str, volumes: dict[str, object], tiers: dict[str, Tiers],
-                  bound: float) -> pulp.LpAffineExpression:
+                  bound: float) -> Expr:
     """Exact cost of tiered (volume-discounted) pricing over the sum of ``volumes``.
 
     The total is split into segments between the union of the regions' tier starts; binary
@@ -891,15 +887,15 @@ def define_tiered(model: Model, name: str, volumes: dict[str, object], tiers: di
         # one rate over every volume that can occur: no segments needed
         return linear((volume, rate(next(iter(tiers.values())), 0.0)) for volume in volumes.values())
     name = _n(name)
-    seg = [model.prob.add_variable(f"{name}.seg{k}", 0, widths[k]) for k in range(len(starts))]
+    seg = [model.prob.var(f"{name}.seg{k}", 0, widths[k]) for k in range(len(starts))]
     fulls = []
     for k in range(len(starts) - 1):
-        full = model.prob.add_variable(f"{name}.full{k}", cat=pulp.LpBinary)
+        full = model.prob.binary(f"{name}.full{k}")
         model.tier_vars.append(full)
         fulls.append(full)
-        model.constrain([(seg[k], 1.0), (full, -widths[k])], pulp.LpConstraintGE, 0.0,
+        model.constrain([(seg[k], 1.0), (full, -widths[k])], GE, 0.0,
                         f"{name}.fill{k}")
-        model.constrain([(seg[k + 1], 1.0), (full, -widths[k + 1])], pulp.LpConstraintLE, 0.0,
+        model.constrain([(seg[k + 1], 1.0), (full, -widths[k + 1])], LE, 0.0,
                         f"{name}.order{k}")
     model.tiered.append((seg, starts, fulls))
     groups: dict[Tiers, list[str]] = defaultdict(list)
@@ -908,20 +904,20 @@ def define_tiered(model: Model, name: str, volumes: dict[str, object], tiers: di
     if len(groups) == 1:
         ((table, members),) = groups.items()
         model.constrain([*((x, 1.0) for x in seg), *((volumes[v], -1.0) for v in members)],
-                        pulp.LpConstraintEQ, 0.0, f"{name}.total")
+                        EQ, 0.0, f"{name}.total")
         return linear((seg[k], rate(table, starts[k])) for k in range(len(starts)))
     # regions with the same tiers share one split variable per segment
     volumes = {members[0]: linear((volumes[v], 1.0) for v in members) for members in groups.values()}
     tiers = {members[0]: table for table, members in groups.items()}
     regions_ = sorted(volumes)
-    q = {(v, k): model.prob.add_variable(_n(f"{name}.q[{v},{k}]"), 0)
+    q = {(v, k): model.prob.var(_n(f"{name}.q[{v},{k}]"), 0)
          for v in regions_ for k in range(len(starts))}
     for k in range(len(starts)):
         model.constrain([*((q[(v, k)], 1.0) for v in regions_), (seg[k], -1.0)],
-                        pulp.LpConstraintEQ, 0.0, f"{name}.split{k}")
+                        EQ, 0.0, f"{name}.split{k}")
     for v in regions_:
         model.constrain([*((q[(v, k)], 1.0) for k in range(len(starts))), (volumes[v], -1.0)],
-                        pulp.LpConstraintEQ, 0.0, _n(f"{name}.region[{v}]"))
+                        EQ, 0.0, _n(f"{name}.region[{v}]"))
     return linear((q[(v, k)], rate(tiers[v], starts[k])) for v in regions_
                   for k in range(len(starts)))
 
@@ -965,13 +961,13 @@ def define_redundancy(model: Model) -> None:
             for lost in losses:
                 keep = [c for d in domains if d not in lost for c in per_venue.get((d, m), [])
                         if c.purchase != Purchase.SPOT]
-                model.constrain([*_terms(keep), (need, -1.0)], pulp.LpConstraintGE, 0.0,
+                model.constrain([*_terms(keep), (need, -1.0)], GE, 0.0,
                                 _n(f"survive[{w.name},{'+'.join(lost)},{model.label(m)}]"))
 
 
 def define_objective(model: Model) -> None:
     """Minimize Σ over the ledger of cash flow × (1 + discount_rate) ** (-month / 12)."""
-    model.prob += linear([*((expr, model.discount(m) * coef)
+    model.prob.objective = linear([*((expr, model.discount(m) * coef)
                             for (_, m), terms in model.ledger.items() for expr, coef in terms),
                           *((var, coef * model.discount_sum(months))
                             for _, months, var, coef in model.recurring),

@@ -18,8 +18,6 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import replace
 
-import pulp
-
 from tco.pricing.catalog import load_catalog
 from tco.pricing.errors import NoPriceSourceError, PlanError
 from tco.pricing.models import Catalog, Purchase
@@ -27,8 +25,9 @@ from tco.pricing.models import Catalog, Purchase
 from . import onprem
 from .model import CATEGORIES, Model, build, redundancy_level
 from .plan import LoadedPlan, Plan, plan_from_dict
+from .program import LE, value
 from .result import Allocation, Commitment, Procurement, Result, ScenarioResult
-from .solve import SolveInfo, SolverName, SolveStatus, constraints_of, run
+from .solve import SolveInfo, SolverName, SolveStatus, run
 from .venues import Scenario, metro_reach, usd_per_hour_paid
 from .warmstart import optimize
 
@@ -296,9 +295,9 @@ def diagnose(plan: Plan, catalog: Catalog, scenario: Scenario, solver: SolverNam
                 "site_power": ("site power", max((z.power_kw for z in servers), default=0.0)),
                 "quota": ("cloud quotas", 1.0)}
     binding: list[str] = []
-    for con in constraints_of(model.prob):
-        family = next((f for f in families if (con.name or "").startswith(f)), None)
-        if family is None or con.sense != pulp.LpConstraintLE:
+    for con in model.prob.rows:
+        family = next((f for f in families if con.name.startswith(f)), None)
+        if family is None or con.sense != LE:
             continue
         label, unit = families[family]
         slack = con.slack
@@ -320,12 +319,8 @@ def diagnose(plan: Plan, catalog: Catalog, scenario: Scenario, solver: SolverNam
 
 
 def _val(expr: object) -> float:
-    if isinstance(expr, pulp.LpVariable):
-        return float(expr.varValue or 0.0)
-    if isinstance(expr, (int, float)):
-        return float(expr)
-    v = pulp.value(expr)
-    return float(v) if v is not None else 0.0
+    v = value(expr)
+    return 0.0 if v is None else v
 
 
 def extract(model: Model, info: object) -> ScenarioResult:

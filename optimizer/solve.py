@@ -1,7 +1,8 @@
-"""The solver behind a small interface: PuLP problems in, our own status and timings out.
+"""The solver behind a small interface: programs (``program.Program``) in, our own status and
+timings out.
 
-HiGHS (through highspy) is the default; CBC (bundled with PuLP) is the alternative. Both run
-the same optimizer tests.
+HiGHS (through highspy) is the default and reads the program's arrays directly; CBC (through
+PuLP) is the alternative, given a PuLP copy of the program. Both run the same optimizer tests.
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ import warnings
 from dataclasses import dataclass
 from enum import StrEnum
 
-import pulp
-
 from tco.pricing.errors import TcoError
+
+from .program import GE, LE, Program, Row, Var
 
 DEFAULT_MIP_GAP = 0.01
 
@@ -78,21 +79,20 @@ class HighsSession:
     restricted program, and finally the full program. Passing the matrix to highspy once and
     changing only bounds and integrality between runs avoids rebuilding the model (the
     slowest part of PuLP's own HiGHS interface) and lets each LP re-solve start from the last
-    basis. Bounds and categories are read from the PuLP variables before every run, so
-    callers change them on the variables exactly as they would for any other solver.
+    basis. Bounds and integrality are read from the program's variables before every run, so
+    callers change them on the variables, whichever solver runs.
     """
 
-    def __init__(self, prob: pulp.LpProblem) -> None:
+    def __init__(self, prob: Program) -> None:
         import highspy
         import numpy as np
 
-        # columns in order of first appearance (objective, then rows), found while the rows
-        # are read: ``prob.variables()`` would scan every row again and sort by name
-        self.vars: list[pulp.LpVariable] = []
-        self.index: dict[int, int] = {}
-        sense = -1.0 if prob.sense == pulp.LpMaximize else 1.0
-        objective = [(self._column(var), sense * coef) for var, coef in prob.objective.items()]
-        self.constraints = constraints_of(prob)
+        # columns in order of first appearance (objective, then rows); a variable in neither
+        # is no column
+        self.vars: list[Var] = []
+        self.index: dict[Var, int] = {}
+        objective = [(self._column(var), coef) for var, coef in prob.objective.items()]
+        self.constraints: list[Row] = list(prob.rows)
         starts, rows_idx, rows_val, lower, upper = self._rows(self.constraints)
         n = len(self.vars)
         cost = np.zeros(n)
@@ -102,7 +102,7 @@ class HighsSession:
         lp.num_col_ = n
         lp.num_row_ = len(lower)
         lp.col_cost_ = cost
-        lp.offset_ = sense * (prob.objective.constant or 0.0)
+        lp.offset_ = prob.objective.constant or 0.0
         lp.col_lower_, lp.col_upper_ = self._bounds()
         lp.row_lower_ = lower
         lp.row_upper_ = upper
@@ -112,17 +112,16 @@ class HighsSession:
         lp.a_matrix_.value_ = rows_val
         self.highs = _quiet_highs()
         self.highs.passModel(lp)
-        self.sense = sense
-        self.registered = prob.numVariables()
+        self.registered = len(prob.vars)
 
-    def _column(self, var: pulp.LpVariable) -> int:
-        j = self.index.get(id(var))
+    def _column(self, var: Var) -> int:
+        j = self.index.get(var)
         if j is None:
-            j = self.index[id(var)] = len(self.vars)
+            j = self.index[var] = len(self.vars)
             self.vars.append(var)
         return j
 
-    def _rows(self, constraints: list[pulp.LpConstraint]) -> tuple[object, ...]:
+    def _rows(self, constraints: list[Row]) -> tuple[object, ...]:
         """Row starts, column indices, values, lower and upper bounds (CSR, by row)."""
         import highspy
         import numpy as np
@@ -131,21 +130,21 @@ class HighsSession:
         starts, index, value, lower, upper = [0], [], [], [], []
         column, known = self._column, self.index
         for con in constraints:
-            for var, coef in con.items():
+            for var, coef in con.expr.items():
                 if coef:
-                    j = known.get(id(var))
+                    j = known.get(var)
                     index.append(column(var) if j is None else j)
                     value.append(coef)
             starts.append(len(index))
-            lb, ub = con.getLb(), con.getUb()
-            lower.append(-inf if lb is None else lb)
-            upper.append(inf if ub is None else ub)
+            bound = -con.constant
+            lower.append(-inf if con.sense == LE else bound)
+            upper.append(inf if con.sense == GE else bound)
         return (np.array(starts, dtype=np.int32), np.array(index, dtype=np.int32),
                 np.array(value, dtype=np.float64), np.array(lower, dtype=np.float64),
                 np.array(upper, dtype=np.float64))
 
-    def add_rows(self, constraints: list[pulp.LpConstraint]) -> None:
-        """Append constraints added to the problem since the session was made; the basis and
+    def add_rows(self, constraints: list[Row]) -> None:
+        """Append rows added to the program since the session was made; the basis and
         everything else stay."""
         starts, index, value, lower, upper = self._rows(constraints)
         self.highs.addRows(len(constraints), lower, upper, len(index), starts[:-1], index, value)
@@ -163,7 +162,7 @@ class HighsSession:
         return lower, upper
 
     def run(self, time_limit: float | None, gap: float, relax: bool,
-            start: dict[pulp.LpVariable, float] | None, target: float | None = None,
+            start: dict[Var, float] | None, target: float | None = None,
             msg: bool = False) -> SolveInfo:
         import highspy
         import numpy as np
@@ -173,7 +172,7 @@ class HighsSession:
         every = np.arange(n, dtype=np.int32)
         lower, upper = self._bounds()
         h.changeColsBounds(n, every, lower, upper)
-        integer = np.array([v.cat == pulp.LpInteger for v in self.vars], dtype=bool)
+        integer = np.array([v.integer for v in self.vars], dtype=bool)
         kinds = np.where(integer & (not relax), highspy.HighsVarType.kInteger.value,
                          highspy.HighsVarType.kContinuous.value).astype(np.uint8)
         h.changeColsIntegrality(n, every, kinds)
@@ -184,9 +183,10 @@ class HighsSession:
         h.setOptionValue("mip_rel_gap", gap)
         h.setOptionValue("time_limit", float("inf") if time_limit is None else float(time_limit))
         h.setOptionValue("objective_target", -highspy.kHighsInf if target is None or relax
-                         else self.sense * target)
+                         else target)
         if start and not relax:
-            known = [(self.index[id(v)], x) for v, x in start.items() if id(v) in self.index]
+            index = self.index
+            known = [(index[v], x) for v, x in start.items() if v in index]
             h.setSolution(len(known), np.array([i for i, _ in known], dtype=np.int32),
                           np.array([x for _, x in known], dtype=np.float64))
         started = time.perf_counter()
@@ -197,37 +197,84 @@ class HighsSession:
             solution = h.getSolution()
             for var, value in zip(self.vars, solution.col_value):
                 var.varValue = value
-            # slacks as PuLP reports them: how far each constraint is from binding
+            # slacks: how far each row is from binding
             for con, activity, dual in zip(self.constraints, solution.row_value, solution.row_dual):
                 slack = con.constant + activity
-                con.slack = -slack if con.sense == pulp.LpConstraintLE else slack
+                con.slack = -slack if con.sense == LE else slack
                 con.pi = dual
         return info
 
 
 def _cbc(time_limit: float | None, gap: float, relax: bool = False,
-         start: dict[pulp.LpVariable, float] | None = None) -> pulp.LpSolver:
+         warm: bool = False) -> object:
     """CBC from the cbcbox wheel (pulp[cbc]); PuLP's own bundled copy is the fallback."""
-    if start:
-        for var, value in start.items():
-            var.setInitialValue(value)
+    import pulp
+
     solver = pulp.COIN_CMD(mip=not relax, msg=False, timeLimit=time_limit, gapRel=gap,
-                           warmStart=bool(start))
+                           warmStart=warm)
     if not solver.available():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
             solver = pulp.PULP_CBC_CMD(mip=not relax, msg=False, timeLimit=time_limit,
-                                       gapRel=gap, warmStart=bool(start))
+                                       gapRel=gap, warmStart=warm)
     if not solver.available():
         raise SolverUnavailableError("solver 'cbc' is not available on this machine")
     return solver
 
 
-def run(prob: pulp.LpProblem, name: SolverName | str = SolverName.HIGHS,
+def to_pulp(prob: Program) -> tuple[object, dict[Var, object], list[object]]:
+    """The program as a PuLP problem: the problem, each variable's PuLP variable, and the PuLP
+    constraints in the order of ``prob.rows``. PuLP replaces ``-+[] ->/`` in names by ``_``."""
+    import pulp
+
+    lp = pulp.LpProblem(prob.name, pulp.LpMinimize)
+    columns = {v: lp.add_variable(v.name, v.lowBound, v.upBound,
+                                  cat=pulp.LpInteger if v.integer else pulp.LpContinuous)
+               for v in prob.vars}
+
+    def expression(terms: dict[Var, float], constant: float) -> object:
+        return pulp.LpAffineExpression([(columns[v], c) for v, c in terms.items()], constant)
+
+    lp += expression(prob.objective, prob.objective.constant)
+    constraints = []
+    for row in prob.rows:
+        con = pulp.LpConstraint(expression(row.expr, row.constant), row.sense, row.name)
+        lp.addConstraint(con)
+        constraints.append(con)
+    return lp, columns, constraints
+
+
+def _run_cbc(prob: Program, time_limit: float | None, gap: float, relax: bool,
+             start: dict[Var, float] | None) -> SolveInfo:
+    """Solve a PuLP copy of ``prob`` with CBC and copy the values and slacks back."""
+    import pulp
+
+    solver = _cbc(time_limit, gap, relax, bool(start))
+    lp, columns, constraints = to_pulp(prob)
+    for var, value in (start or {}).items():
+        columns[var].setInitialValue(value)
+    started = time.perf_counter()
+    try:
+        lp.solve(solver)
+    except pulp.PulpSolverError as exc:
+        status = SolveStatus.INFEASIBLE if "nfeasible" in str(exc) else SolveStatus.NOT_SOLVED
+        return SolveInfo(SolverName.CBC.value, status, time.perf_counter() - started, None)
+    info = _cbc_info(lp, time.perf_counter() - started, 0.0 if relax else gap)
+    for var, column in columns.items():
+        var.varValue = column.varValue
+    for row, con in zip(prob.rows, constraints):
+        # PuLP's CBC reader gives a ">=" row's slack the other sign: measured here instead
+        left = row.value()
+        row.slack, row.pi = (-left if row.sense == LE else left), con.pi
+    return info
+
+
+def run(prob: Program, name: SolverName | str = SolverName.HIGHS,
         time_limit: float | None = None, gap: float = DEFAULT_MIP_GAP, *, relax: bool = False,
-        start: dict[pulp.LpVariable, float] | None = None,
+        start: dict[Var, float] | None = None,
         target: float | None = None) -> SolveInfo:
-    """Solve ``prob`` in place and say how it went.
+    """Solve ``prob`` in place (values into its variables, slacks into its rows) and say how
+    it went.
 
     ``relax`` solves the LP relaxation; ``start`` is a feasible assignment to begin from;
     ``target`` stops the search at the first plan whose objective is at least that good
@@ -236,48 +283,24 @@ def run(prob: pulp.LpProblem, name: SolverName | str = SolverName.HIGHS,
     solver_name = SolverName(name)
     if solver_name == SolverName.HIGHS:
         return _session(prob).run(time_limit, gap, relax, start, target)
-    solver = _cbc(time_limit, gap, relax, start)
-    started = time.perf_counter()
-    try:
-        prob.solve(solver)
-    except pulp.PulpSolverError as exc:
-        return SolveInfo(solver_name.value, SolveStatus.NOT_SOLVED,
-                         time.perf_counter() - started, None) if "nfeasible" not in str(exc) else \
-            SolveInfo(solver_name.value, SolveStatus.INFEASIBLE, time.perf_counter() - started, None)
-    return _cbc_info(prob, time.perf_counter() - started, 0.0 if relax else gap)
+    return _run_cbc(prob, time_limit, gap, relax, start)
 
 
-def constraints_of(prob: pulp.LpProblem) -> list[pulp.LpConstraint]:
-    """The problem's constraints in order (PuLP 3.3 deprecates reading them as a mapping)."""
-    cons = prob.constraints
-    return list(cons() if callable(cons) else cons.values())
-
-
-def _session(prob: pulp.LpProblem) -> HighsSession:
-    """The problem's HiGHS session, built on first use, extended when constraints were added,
-    and built again if the problem changed otherwise."""
+def _session(prob: Program) -> HighsSession:
+    """The program's HiGHS session, built on first use, extended when rows were added, and
+    built again if the program changed otherwise."""
     try:
         import highspy  # noqa: F401
     except ImportError as exc:
         raise SolverUnavailableError("solver 'highs' is not available on this machine "
                                      "(the highspy package is missing)") from exc
-    session: HighsSession | None = getattr(prob, "_tco_highs", None)
-    if (session is not None and session.registered == prob.numVariables()
-            and len(session.constraints) < prob.numConstraints()):
-        # constraints were only added (cuts): append them
-        session.add_rows(constraints_of(prob)[len(session.constraints):])
-    if (session is None or session.registered != prob.numVariables()
-            or len(session.constraints) != prob.numConstraints()):
-        session = HighsSession(prob)
-        prob._tco_highs = session  # type: ignore[attr-defined]
+    session = prob.highs
+    if not isinstance(session, HighsSession) or session.registered != len(prob.vars):
+        session = prob.highs = HighsSession(prob)
+    elif len(session.constraints) < len(prob.rows):
+        # rows were only added (cuts): append them
+        session.add_rows(prob.rows[len(session.constraints):])
     return session
-
-
-def variables_of(prob: pulp.LpProblem) -> list[pulp.LpVariable]:
-    """The variables of ``prob``: the columns of its HiGHS session when it has one (already
-    known, in the session's order), otherwise PuLP's list (which scans every constraint)."""
-    session: HighsSession | None = getattr(prob, "_tco_highs", None)
-    return session.vars if session is not None else prob.variables()
 
 
 def _highs_info(h: object, seconds: float, relax: bool) -> SolveInfo:
@@ -304,7 +327,9 @@ def _highs_info(h: object, seconds: float, relax: bool) -> SolveInfo:
     return SolveInfo("highs", result, seconds, gap)
 
 
-def _cbc_info(prob: pulp.LpProblem, seconds: float, gap: float) -> SolveInfo:
+def _cbc_info(prob: object, seconds: float, gap: float) -> SolveInfo:
+    import pulp
+
     if prob.status == pulp.LpStatusOptimal and prob.sol_status == pulp.LpSolutionOptimal:
         result = SolveStatus.OPTIMAL
     elif prob.sol_status == pulp.LpSolutionIntegerFeasible:

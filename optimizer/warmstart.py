@@ -34,10 +34,9 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, replace
 
-import pulp
-
 from .model import Model, add_unit_covers
-from .solve import SolveInfo, SolverName, SolveStatus, run, variables_of
+from .program import Var
+from .solve import SolveInfo, SolverName, SolveStatus, run
 
 _EPS = 1e-6
 # Reopening cloud regions for a second restricted solve pays off on plans of up to a few
@@ -59,7 +58,7 @@ COVERS_FROM = 10_000
 class Start:
     """A feasible plan to start from, with how far it can be from the best one."""
 
-    values: dict[pulp.LpVariable, float]
+    values: dict[Var, float]
     objective: float      # NPV of this plan
     bound: float          # NPV of the LP relaxation: no plan costs less
     seconds: float        # solver time spent finding it
@@ -76,8 +75,8 @@ class Start:
 
 
 def _start(model: Model, lower_bound: float, seconds: float) -> Start:
-    values = {v: v.varValue for v in variables_of(model.prob) if v.varValue is not None}
-    return Start(values, pulp.value(model.prob.objective), lower_bound, seconds)
+    values = {v: v.varValue for v in model.prob.vars if v.varValue is not None}
+    return Start(values, model.prob.objective.value(), lower_bound, seconds)
 
 
 def within_gap_of(bound: float, gap: float) -> float | None:
@@ -99,8 +98,8 @@ def warm_start(model: Model, solver: SolverName, budget_s: float | None) -> Star
     seconds += relaxed_info.seconds
     if relaxed_info.status != SolveStatus.OPTIMAL:
         return None
-    lower_bound = pulp.value(model.prob.objective)
-    for _ in range(COVER_ROUNDS if model.prob.numVariables() >= COVERS_FROM else 0):
+    lower_bound = model.prob.objective.value()
+    for _ in range(COVER_ROUNDS if len(model.prob.vars) >= COVERS_FROM else 0):
         # whole units the relaxation rounded away: cut them off, raising the bound
         if not add_unit_covers(model):
             break
@@ -108,16 +107,16 @@ def warm_start(model: Model, solver: SolverName, budget_s: float | None) -> Star
         seconds += again.seconds
         if again.status != SolveStatus.OPTIMAL:
             return None
-        lower_bound = pulp.value(model.prob.objective)
-    saved: list[tuple[pulp.LpVariable, float | None, float | None]] = []
+        lower_bound = model.prob.objective.value()
+    saved: list[tuple[Var, float | None, float | None]] = []
 
-    def bound(var: pulp.LpVariable, lo: float, up: float) -> None:
+    def bound(var: Var, lo: float, up: float) -> None:
         saved.append((var, var.lowBound, var.upBound))
         var.lowBound, var.upBound = lo, up
 
     try:
         if model.picks:
-            best: dict[str, tuple[pulp.LpVariable | None, float]] = defaultdict(lambda: (None, -1.0))
+            best: dict[str, tuple[Var | None, float]] = defaultdict(lambda: (None, -1.0))
             for (workload, _), var in model.picks.items():
                 if (var.varValue or 0.0) > best[workload][1]:
                     best[workload] = (var, var.varValue or 0.0)
@@ -134,9 +133,9 @@ def warm_start(model: Model, solver: SolverName, budget_s: float | None) -> Star
         # storage is billed wherever the relaxation used a venue, and nowhere else in the
         # cloud; at a site, whole servers leave room the relaxation did not have, so
         # workloads stay free to use it
-        closed: list[pulp.LpVariable] = []
+        closed: list[Var] = []
         for (_, venue, _), use in model.storage_use.items():
-            if not isinstance(use, pulp.LpVariable) or not use.name.startswith("use"):
+            if not isinstance(use, Var) or not use.name.startswith("use"):
                 continue
             if (use.varValue or 0.0) > _EPS:
                 bound(use, 1.0, 1.0)
@@ -173,7 +172,7 @@ def warm_start(model: Model, solver: SolverName, budget_s: float | None) -> Star
             info = run(model.prob, solver, left(0.35), RESTRICTED_GAP, start=start.values,
                        target=target)
             seconds += info.seconds
-            if info.status.has_solution and pulp.value(model.prob.objective) < start.objective:
+            if info.status.has_solution and model.prob.objective.value() < start.objective:
                 return _start(model, lower_bound, seconds)
             start.load()
         return replace(start, seconds=seconds)

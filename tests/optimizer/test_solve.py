@@ -1,5 +1,6 @@
-"""The solver layer: the HiGHS session must hand the solver exactly the program PuLP holds, and
-the warm start may stop early only when its plan really is within the gap it reports."""
+"""The solver layer: the HiGHS session must hand the solver exactly the program the model
+holds, and the warm start may stop early only when its plan really is within the gap it
+reports."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ import pulp
 import pytest
 
 from tco.optimizer import load_plan
-from tco.optimizer.model import build
+from tco.optimizer.model import build, linear
+from tco.optimizer.program import EQ, GE, LE, Program, Var
 from tco.optimizer.scenarios import scenarios_for
-from tco.optimizer.solve import HighsSession, SolverName, constraints_of, run
+from tco.optimizer.solve import HighsSession, SolverName, run, to_pulp
 from tco.optimizer.warmstart import optimize, warm_start
 from tco.pricing import load_catalog
 
@@ -30,30 +32,32 @@ def _model(snapshot, example: str, scenario: str):
     return build(plan, snapshot, chosen)
 
 
-def _small_program() -> tuple[pulp.LpProblem, dict[str, pulp.LpVariable]]:
+def _small_program() -> tuple[Program, dict[str, Var]]:
     """min 3x + 2y + 4z + 5  s.t.  x + y >= 4.5,  y - z <= 1,  x + 2z == 6,  x, y, z whole,
-    0 <= y <= 3: written with constants on both sides to exercise PuLP's row bounds."""
-    prob = pulp.LpProblem("small", pulp.LpMinimize)
-    x = prob.add_variable("x", 0, cat=pulp.LpInteger)
-    y = prob.add_variable("y", 0, 3, cat=pulp.LpInteger)
-    z = prob.add_variable("z", 0, cat=pulp.LpInteger)
-    prob += 3 * x + 2 * y + 4 * z + 5
-    prob += x + y + 1 >= 5.5, "cover"
-    prob += y - z <= 1, "link"
-    prob += x + 2 * z - 2 == 4, "balance"
+    0 <= y <= 3: written with constants on both sides to exercise the row bounds."""
+    prob = Program("small")
+    x = prob.var("x", 0, integer=True)
+    y = prob.var("y", 0, 3, integer=True)
+    z = prob.var("z", 0, integer=True)
+    prob.objective = linear([(x, 3), (y, 2), (z, 4), (5, 1)])
+    prob.add(linear([(x, 1), (y, 1), (1, 1)]), GE, 5.5, "cover")
+    prob.add(linear([(y, 1), (z, -1)]), LE, 1, "link")
+    prob.add(linear([(x, 1), (z, 2), (-2, 1)]), EQ, 4, "balance")
     return prob, {"x": x, "y": y, "z": z}
 
 
-def test_session_solves_the_program_pulp_holds():
+@pytest.mark.parametrize("solver", ["highs", "cbc"])
+def test_both_solvers_solve_the_program_it_holds(solver):
     # by hand, x = 6 - 2z: z = 0 -> x = 6, y = 0, cost 23; z = 1 -> x = 4, y = 1, cost 23;
     # z = 2 -> x = 2, y = 3, cost 25; z = 3 leaves y >= 4.5 > 3. The optimum is 23.
     prob, v = _small_program()
-    info = run(prob, "highs", None, 0.0)
+    info = run(prob, solver, None, 0.0)
     assert info.status.value == "optimal"
-    assert pulp.value(prob.objective) == pytest.approx(23.0)
+    assert prob.objective.value() == pytest.approx(23.0)
     assert 3 * v["x"].varValue + 2 * v["y"].varValue + 4 * v["z"].varValue + 5 == pytest.approx(23)
     # slacks are reported the way PuLP reports them, so "what binds" reads the same
-    cons = {c.name: c for c in constraints_of(prob)}
+    cons = {c.name: c for c in prob.rows}
+    assert all(c.holds() for c in prob.rows)
     assert cons["balance"].slack == pytest.approx(0.0)
     expected_cover = v["x"].varValue + v["y"].varValue - 4.5
     assert cons["cover"].slack == pytest.approx(expected_cover)
@@ -68,43 +72,46 @@ def test_solving_writes_nothing_to_standard_output(capfd):
     assert out == ""
 
 
-def test_session_agrees_with_pulps_own_highs_interface(snapshot):
+def test_session_agrees_with_pulps_own_highs_interface_on_the_pulp_copy(snapshot):
+    # the arrays the session hands HiGHS and the PuLP copy CBC is given are the same program
     model = _model(snapshot, "research-lab", "hybrid")
     run(model.prob, "highs", None, 0.0, relax=True)
-    ours = pulp.value(model.prob.objective)
-    model.prob.solve(pulp.HiGHS(mip=False, msg=False))
-    assert pulp.value(model.prob.objective) == pytest.approx(ours, rel=1e-9)
+    ours = model.prob.objective.value()
+    lp, columns, constraints = to_pulp(model.prob)
+    assert len(columns) == len(model.prob.vars) and len(constraints) == len(model.prob.rows)
+    lp.solve(pulp.HiGHS(mip=False, msg=False))
+    assert pulp.value(lp.objective) == pytest.approx(ours, rel=1e-9)
 
 
 def test_session_rereads_bounds_and_categories_before_every_run():
     prob, v = _small_program()
     run(prob, "highs", None, 0.0)
-    assert isinstance(prob._tco_highs, HighsSession)
+    assert isinstance(prob.highs, HighsSession)
     v["z"].lowBound = v["z"].upBound = 2           # forces x = 2, y = 3: cost 25
     run(prob, "highs", None, 0.0)
-    assert pulp.value(prob.objective) == pytest.approx(25.0)
+    assert prob.objective.value() == pytest.approx(25.0)
     v["z"].lowBound, v["z"].upBound = 0, None
     for var in v.values():
-        var.cat = pulp.LpContinuous
+        var.integer = False
     # relaxed: cost = 23 - 2z + 2y with y >= max(0, 2z - 1.5): z = 0.75, y = 0, x = 4.5
     run(prob, "highs", None, 0.0)
-    assert pulp.value(prob.objective) == pytest.approx(21.5)
+    assert prob.objective.value() == pytest.approx(21.5)
     for var in v.values():
-        var.cat = pulp.LpInteger
+        var.integer = True
     run(prob, "highs", None, 0.0)
-    assert pulp.value(prob.objective) == pytest.approx(23.0)
+    assert prob.objective.value() == pytest.approx(23.0)
 
 
 def test_session_appends_constraints_added_later():
     # the warm start adds cuts between runs: the same session takes the new rows
     prob, v = _small_program()
     run(prob, "highs", None, 0.0)
-    session = prob._tco_highs
-    prob += v["z"] >= 2, "cut"                     # forces x = 2, y = 3: cost 25
+    session = prob.highs
+    prob.add(linear([(v["z"], 1)]), GE, 2, "cut")  # forces x = 2, y = 3: cost 25
     run(prob, "highs", None, 0.0)
-    assert prob._tco_highs is session and len(session.constraints) == 4
-    assert pulp.value(prob.objective) == pytest.approx(25.0)
-    cons = {c.name: c for c in constraints_of(prob)}
+    assert prob.highs is session and len(session.constraints) == 4
+    assert prob.objective.value() == pytest.approx(25.0)
+    cons = {c.name: c for c in prob.rows}
     assert cons["cut"].slack == pytest.approx(0.0)
 
 
@@ -113,11 +120,11 @@ def test_objective_target_stops_at_the_first_plan_that_good(snapshot):
     # bound is found in well under a second, and the search stops there
     model = _model(snapshot, "llm-platform", "cloud-only")
     run(model.prob, "highs", None, 0.0, relax=True)
-    target = pulp.value(model.prob.objective) / 0.99
+    target = model.prob.objective.value() / 0.99
     info = run(model.prob, "highs", 30, 0.0, target=target)
     assert info.status.value == "feasible"
-    assert pulp.value(model.prob.objective) <= target
-    highs = model.prob._tco_highs.highs
+    assert model.prob.objective.value() <= target
+    highs = model.prob.highs.highs
     assert highs.getModelStatus() == highspy.HighsModelStatus.kObjectiveTarget  # not the time limit
     # the target applies to that run only
     run(model.prob, "highs", None, 0.0, relax=True)
@@ -126,19 +133,19 @@ def test_objective_target_stops_at_the_first_plan_that_good(snapshot):
 
 def test_warm_start_leaves_the_model_as_it_found_it(snapshot):
     model = _model(snapshot, "llm-platform", "gcp-only")
-    before = [(v.lowBound, v.upBound, v.cat) for v in model.prob.variables()]
+    before = [(v.lowBound, v.upBound, v.integer) for v in model.prob.vars]
     start = warm_start(model, "highs", 60)
     assert start is not None
-    assert [(v.lowBound, v.upBound, v.cat) for v in model.prob.variables()] == before
+    assert [(v.lowBound, v.upBound, v.integer) for v in model.prob.vars] == before
     # the start is a plan of the full program: every bound and constraint holds
     for var, value in start.values.items():
         assert var.lowBound is None or value >= var.lowBound - 1e-6
         assert var.upBound is None or value <= var.upBound + 1e-6
-        if var.cat == pulp.LpInteger:
+        if var.integer:
             assert value == pytest.approx(round(value), abs=1e-6)
     start.load()
-    for con in constraints_of(model.prob):
-        assert con.valid(1e-4), con.name
+    for con in model.prob.rows:
+        assert con.holds(1e-4), con.name
     assert start.bound <= start.objective
 
 
@@ -153,11 +160,11 @@ def test_reported_gap_holds_against_a_tight_solve(snapshot, example, scenario):
     info = optimize(model, "highs", 60)
     assert info.status.value == "optimal" and info.mip_gap is not None
     assert info.mip_gap <= model.plan.plan.mip_gap
-    npv = pulp.value(model.prob.objective)
+    npv = model.prob.objective.value()
 
-    found = {v: v.varValue for v in model.prob.variables()}
+    found = {v: v.varValue for v in model.prob.vars}
     exact = run(model.prob, "highs", 120, 0.002, start=found)
-    best = pulp.value(model.prob.objective)
+    best = model.prob.objective.value()
     proven = best * (1 - exact.mip_gap)
     assert npv - info.mip_gap * abs(npv) <= best + 1e-6 * abs(best)
     assert npv >= proven - 1e-6 * abs(proven)
