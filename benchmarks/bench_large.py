@@ -39,14 +39,15 @@ def main() -> int:
     built = time.perf_counter() - started
     variables = model.prob.vars
     integers = sum(1 for v in variables if v.integer)
+    rows = len(model.prob.rows)
     started = time.perf_counter()
     info = optimize(model, SolverName.HIGHS, args.time_limit)
     solved = time.perf_counter() - started
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"workloads {args.workloads}, months {args.months}, seed {args.seed}, "
           f"scenario {args.scenario}")
-    print(f"variables {len(variables)} ({integers} integer), constraints "
-          f"{len(model.prob.rows)}")
+    print(f"variables {len(variables)} ({integers} integer), constraints {rows} "
+          f"(and {model.cuts} rounding inequalities added while solving)")
     print(f"build {built:.2f} s, solve {solved:.2f} s (warm start and solver) "
           f"({info.status.value}, gap "
           f"{info.mip_gap if info.mip_gap is None else f'{info.mip_gap:.4%}'}), "
