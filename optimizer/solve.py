@@ -252,6 +252,12 @@ def _run_cbc(prob: Program, time_limit: float | None, gap: float, relax: bool,
     solver = _cbc(time_limit, gap, relax, bool(start))
     lp, columns, constraints = to_pulp(prob)
     for var, value in (start or {}).items():
+        # a start read back from a solver can sit a rounding error outside a bound, which
+        # PuLP refuses (CBC writes 41666.66666667 for a bound of 41666.666666666664)
+        if var.upBound is not None:
+            value = min(value, var.upBound)
+        if var.lowBound is not None:
+            value = max(value, var.lowBound)
         columns[var].setInitialValue(value)
     started = time.perf_counter()
     try:
