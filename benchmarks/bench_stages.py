@@ -2,7 +2,7 @@
 
     python benchmarks/bench_stages.py [--rounds N] [EXAMPLE ...]
 
-For each scenario: `build` (the plan and catalog turned into the PuLP program), `solve`
+For each scenario: `build` (the plan and catalog turned into the program), `solve`
 (`optimize`: the program handed to HiGHS, the warm start and the full solve if needed, values
 read back into the variables) and `read` (`extract`: the report's costs, allocations and
 commitments from those values). Each figure is the least CPU time (`time.process_time`) over
