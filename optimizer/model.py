@@ -306,11 +306,25 @@ def _collector_paused() -> Iterator[None]:
 def build(plan: Plan, catalog: Catalog, scenario: Scenario, *, elastic: bool = False) -> Model:
     """Build the program of one scenario. ``elastic`` lets demand go unmet at a penalty, to
     find out which workloads and months an infeasible scenario cannot serve."""
+    return define_program(prepare(plan, catalog, scenario), elastic=elastic)
+
+
+def prepare(plan: Plan, catalog: Catalog, scenario: Scenario) -> Model:
+    """The first half of ``build``: the scenario's venues and what each workload could buy
+    there, with an empty program. Enough to rule out a scenario that cannot work
+    (``scenarios.precheck``) before any variable is made."""
     with _collector_paused():
-        return _build(plan, catalog, scenario, elastic)
+        return _prepare(plan, catalog, scenario)
 
 
-def _build(plan: Plan, catalog: Catalog, scenario: Scenario, elastic: bool) -> Model:
+def define_program(model: Model, *, elastic: bool = False) -> Model:
+    """The second half of ``build``: every variable, row and the objective."""
+    with _collector_paused():
+        _define(model, elastic)
+    return model
+
+
+def _prepare(plan: Plan, catalog: Catalog, scenario: Scenario) -> Model:
     prob = Program(_n(f"tco_{scenario.name}"))
     venues = venue_table(plan, catalog, scenario)
     model = Model(plan, scenario, prob, venues,
@@ -336,7 +350,15 @@ def _build(plan: Plan, catalog: Catalog, scenario: Scenario, elastic: bool) -> M
         offers, pools = offers_for(plan, useful, scenario, venues, w, set(excluded))
         model.offers[w.name] = offers
         model.pools.update(pools)
-        if elastic:
+    return model
+
+
+def _define(model: Model, elastic: bool) -> None:
+    plan = model.plan
+    if model.prob.vars or model.prob.rows:
+        raise ValueError("define_program: the model's program is already defined")
+    if elastic:
+        for w in plan.workloads:
             for m in workload_months(plan, w):
                 if model.demand[w.name][m] > 0:
                     model.short[(w.name, m)] = model.prob.var(
@@ -354,7 +376,6 @@ def _build(plan: Plan, catalog: Catalog, scenario: Scenario, elastic: bool) -> M
     define_latency_and_egress(model)
     define_redundancy(model)
     define_objective(model)
-    return model
 
 
 def define_cloud_capacity(model: Model) -> None:

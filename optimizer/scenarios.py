@@ -23,7 +23,7 @@ from tco.pricing.errors import NoPriceSourceError, PlanError
 from tco.pricing.models import Catalog, Purchase
 
 from . import onprem
-from .model import CATEGORIES, Model, build, redundancy_level
+from .model import CATEGORIES, Model, build, define_program, prepare, redundancy_level
 from .plan import LoadedPlan, Plan, plan_from_dict
 from .program import LE, value
 from .result import Allocation, Commitment, Procurement, Result, ScenarioResult
@@ -206,10 +206,11 @@ def _warnings(catalog: Catalog, today: dt.date) -> list[str]:
 def solve_scenario(plan: Plan, catalog: Catalog, scenario: Scenario,
                    solver: SolverName = SolverName.HIGHS,
                    time_limit: float | None = None) -> ScenarioResult:
-    model = build(plan, catalog, scenario)
+    model = prepare(plan, catalog, scenario)
     reason = precheck(model)
     if reason:
-        return ScenarioResult(scenario.name, False, reason)
+        return ScenarioResult(scenario.name, False, reason)   # no program needed
+    define_program(model)
     info = optimize(model, solver, time_limit)
     if info.status == SolveStatus.INFEASIBLE:
         return ScenarioResult(scenario.name, False, diagnose(plan, catalog, scenario, solver,

@@ -84,3 +84,23 @@ def test_the_research_lab_solves_under_cbc_too(catalog):
         assert ours.solver.solver == "cbc" and ours.solver.status.value == "optimal"
         gap = ours.solver.mip_gap + theirs.solver.mip_gap
         assert ours.npv_usd == pytest.approx(theirs.npv_usd, rel=gap + 1e-9), ours.name
+
+
+def test_a_scenario_that_cannot_work_is_ruled_out_before_its_program_is_built(catalog, monkeypatch):
+    # the LLM platform's Azure-only scenario has no L4/L40S offer near us-east: the reason
+    # comes from the venues and offers alone, and no variable or row is made for it
+    import tco.optimizer.scenarios as scenarios
+    from tco.optimizer.model import prepare
+
+    plan = load_plan(EXAMPLES[[p.stem for p in EXAMPLES].index("llm-platform")]).plan
+    azure = next(s for s in scenarios.scenarios_for(plan) if s.name == "azure-only")
+    model = prepare(plan, catalog, azure)
+    assert model.prob.vars == [] and model.prob.rows == []
+    assert "chat-us: no L4/L40S offer within 70 ms of us-east in azure" in scenarios.precheck(model)
+
+    def no_program(model, **_):
+        raise AssertionError(f"{model.scenario.name}: built a program it did not need")
+
+    monkeypatch.setattr(scenarios, "define_program", no_program)
+    result = scenarios.solve_scenario(plan, catalog, azure)
+    assert not result.feasible and result.reason.startswith("chat-us: no L4/L40S offer")
