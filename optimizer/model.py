@@ -340,8 +340,8 @@ def _prepare(plan: Plan, catalog: Catalog, scenario: Scenario) -> Model:
     # the offers any workload of this scenario could buy: read once here rather than by every
     # step below (the snapshot has about 1,600)
     wanted = {g for w in plan.workloads for g in w.speeds}
-    useful = replace(catalog, compute=tuple(r for r in catalog.compute
-                                            if r.gpu in wanted and r.provider in scenario.providers))
+    useful = replace(catalog, compute=tuple(r for r in catalog.compute_of(scenario.providers)
+                                            if r.gpu in wanted))
     for v in prune_dominated(plan, useful, venues, model.catalog_storage, model.catalog_egress):
         del venues[v]
     for w in plan.workloads:

@@ -116,7 +116,8 @@ def _size(plan: Plan, catalog: Catalog, scenario: Scenario) -> int:
     """A rough measure of a scenario's program: the offers it can use. The largest are solved
     first, so the small ones fill in around them when scenarios run side by side."""
     wanted = {g for w in plan.workloads for g in w.speeds}
-    offers = sum(1 for r in catalog.compute if r.provider in scenario.providers and r.gpu in wanted)
+    # (the catalog keeps these records, and the workers get them with it)
+    offers = sum(1 for r in catalog.compute_of(scenario.providers) if r.gpu in wanted)
     servers = len(plan.onprem.sites) * len(plan.onprem.servers) if scenario.sites else 0
     return offers + servers * plan.plan.months
 

@@ -76,9 +76,7 @@ def venue_table(plan: Plan, catalog: Catalog, scenario: Scenario) -> dict[str, V
     out: dict[str, Venue] = {}
     assert plan.cloud.region_availability is not None
     allowed_regions = set(plan.cloud.regions) if plan.cloud.regions is not None else None
-    for r in catalog.compute:
-        if r.provider not in scenario.providers:
-            continue
+    for r in catalog.compute_of(scenario.providers):
         if allowed_regions is not None and r.region not in allowed_regions:
             continue
         key = f"{r.provider}:{r.region}"

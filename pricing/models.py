@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field, fields
+from functools import cached_property
 from enum import Enum, StrEnum
 
 HOURS_PER_MONTH = 730.0
@@ -156,6 +157,20 @@ class Catalog:
     storage: tuple[StoragePrice, ...] = ()
     egress: tuple[EgressPrice, ...] = ()
     warnings: tuple[str, ...] = field(default=(), compare=False)
+
+    def compute_of(self, providers: tuple[str, ...]) -> tuple[ComputePrice, ...]:
+        """The compute records of ``providers``, in catalog order; each choice of providers is
+        filtered once per catalog (every scenario asks, and the snapshot has about 1,600)."""
+        chosen = self._compute_by_providers.get(providers)
+        if chosen is None:
+            wanted = set(providers)
+            chosen = self._compute_by_providers[providers] = tuple(
+                r for r in self.compute if r.provider in wanted)
+        return chosen
+
+    @cached_property
+    def _compute_by_providers(self) -> dict[tuple[str, ...], tuple[ComputePrice, ...]]:
+        return {}
 
     @property
     def providers(self) -> list[str]:

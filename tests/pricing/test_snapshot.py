@@ -138,3 +138,13 @@ def test_load_catalog_is_the_snapshot_offline():
     cat = load_catalog(offline=True)
     assert {p.source for p in cat.provenance()} == {"snapshot"}
     assert {p.provider for p in cat.provenance()} == {"aws", "gcp", "azure"}
+
+
+def test_compute_of_keeps_catalog_order_and_only_those_providers():
+    catalog = load_catalog(offline=True)
+    both = catalog.compute_of(("gcp", "aws"))
+    assert both == tuple(r for r in catalog.compute if r.provider in ("aws", "gcp"))
+    assert {r.provider for r in both} == {"aws", "gcp"}
+    assert catalog.compute_of(("gcp", "aws")) is both          # filtered once
+    assert catalog.compute_of(()) == ()
+    assert sum(len(catalog.compute_of((p,))) for p in ("aws", "gcp", "azure")) == len(catalog.compute)
