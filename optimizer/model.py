@@ -82,12 +82,12 @@ def linear(terms: Iterable[tuple[object, float]]) -> Expr:
     Most rows are distinct variables with their coefficients; those are copied in one step.
     """
     pairs = terms if isinstance(terms, list) else list(terms)
-    expr = Expr()
     if all(type(term) is Var for term, _ in pairs):
-        expr.update(pairs)
+        expr = Expr(pairs)
         if len(expr) == len(pairs):
             return expr
-        expr.clear()  # a variable appears twice: add its coefficients up below
+        # a variable appears twice: add its coefficients up below
+    expr = Expr()
     get = expr.get
     constant = 0.0
     for term, coef in pairs:

@@ -39,13 +39,12 @@ class Var:
 
 
 class Expr(dict):
-    """Σ coefficient × variable + constant, as ``{Var: coefficient}`` and ``constant``."""
+    """Σ coefficient × variable + constant, as ``{Var: coefficient}`` and ``constant``.
 
-    __slots__ = ("constant",)
+    Made as a dictionary is, ``Expr(pairs)``, with no Python-level ``__init__`` (the model
+    makes one per row); the constant is 0 unless set."""
 
-    def __init__(self, terms: Iterable[tuple[Var, float]] = (), constant: float = 0.0) -> None:
-        super().__init__(terms)
-        self.constant = constant
+    constant: float = 0.0
 
     def value(self) -> float | None:
         """The expression at the variables' values; None while any of them has none."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tco.optimizer.model import linear
-from tco.optimizer.program import EQ, GE, LE, Expr, Program, value
+from tco.optimizer.program import EQ, GE, LE, Program, value
 from tco.optimizer.solve import to_pulp
 
 
@@ -53,7 +53,7 @@ def test_the_pulp_copy_has_every_column_bound_and_row():
     x = prob.var("x[a-b,2027-01]", 0, 4.5)
     n = prob.var("n", 0, 3, integer=True)
     spare = prob.var("spare", 1)                         # in no row: still a column
-    prob.objective = Expr([(x, 2.0), (n, 100.0)], 7.0)
+    prob.objective = linear([(x, 2.0), (n, 100.0), (7, 1.0)])
     prob.add(linear([(x, 1.0), (n, -730.0), (12, 1.0)]), LE, 0.0, "cap[a-b,2027-01]")
     lp, columns, constraints = to_pulp(prob)
     assert [c.name for c in columns.values()] == ["x_a_b,2027_01_", "n", "spare"]
