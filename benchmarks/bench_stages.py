@@ -5,7 +5,8 @@
 Each scenario goes through the steps `tco compare` takes: `build` (the plan and catalog turned
 into the venues and offers, then into the program), `solve` (`optimize`: the program handed
 to HiGHS, the warm start and the full solve if needed, values read back into the variables)
-and `read` (`extract`: the report's costs, allocations and commitments from those values). A
+and `read` (`extract`: the report's costs, allocations and commitments from those values, and
+the model freed, as `tco compare` frees it before the next scenario). A
 scenario that `precheck` rules out before its program is built is marked so: its build is the
 venues and offers only, and it has nothing to solve. Each figure is the least CPU time
 (`time.process_time`) over the rounds, so a busy machine inflates it less than wall time; the
@@ -45,6 +46,7 @@ def main() -> int:
                 t0 = time.process_time()
                 model = prepare(plan, catalog, scenario)
                 if precheck(model):
+                    del model
                     t1 = t2 = t3 = time.process_time()
                     ruled_out.add(scenario.name)
                 else:
@@ -53,6 +55,7 @@ def main() -> int:
                     info = optimize(model, SolverName.HIGHS, 60)
                     t2 = time.process_time()
                     extract(model, info)
+                    del model, info  # freed here, as `solve_scenario` frees it when it returns
                     t3 = time.process_time()
                 best[scenario.name] = [min(a, b) for a, b in
                                        zip(best[scenario.name], (t1 - t0, t2 - t1, t3 - t2))]
