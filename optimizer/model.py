@@ -132,7 +132,7 @@ class UnitGroup:
 
 @dataclass
 class Model:
-    """A built program: the PuLP problem plus everything needed to read a solution back."""
+    """A built program (``prob``) plus everything needed to read a solution back."""
 
     plan: Plan
     scenario: Scenario
