@@ -127,9 +127,6 @@ class Program:
         self.rows.append(row)
         return row
 
-    def objective_value(self) -> float | None:
-        return self.objective.value()
-
 
 def value(expr: object) -> float | None:
     """A variable's, expression's or number's value (None for an unsolved variable)."""
