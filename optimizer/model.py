@@ -1,10 +1,9 @@
-"""The mixed-integer program (SPEC sections 5 and 6), built from small flat functions.
+"""The mixed-integer program (SPEC sections 5, 6 and 10), built from small flat functions.
 
 ``build`` creates the variables and constraints family by family (one ``define_*`` function
-each, returning early when there is nothing to add) and records every cash flow in a ledger
-``(category, month) -> expression`` (a fee paid every month of a range, such as a reservation's,
-is one ``recurring`` entry; ``Model.cash_flows`` lists both month by month); the objective is
-the ledger discounted to present value.
+each, returning early when there is nothing to add) and records every cash flow in a
+``ledger.Ledger``, each entry tagged with what it pays for; the objective is the ledger
+discounted to present value, and the report reads its amounts from the same entries.
 Names are structured (``demand[chat-api,2027-03]``) so a written-out LP file reads like the
 plan.
 
@@ -35,6 +34,7 @@ from tco.pricing.models import (
 from tco.pricing.tiers import tiered_cost
 
 from . import onprem
+from .ledger import CATEGORIES, Ledger, Tag
 from .months import month_offset
 from .plan import Plan, Server, Workload
 from .program import EQ, GE, LE, Expr, Program, Var, value
@@ -50,9 +50,7 @@ from .venues import (
     venue_table,
 )
 
-COMMIT_EVERY = 6
-CATEGORIES = ("cloud_compute", "cloud_reserved", "storage", "egress", "onprem_capex", "energy",
-              "colo", "maintenance", "staff", "residual_credit")
+__all__ = ["CATEGORIES", "Cap", "CohortPlan", "Model", "build", "define_program", "prepare"]
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.:\-]")
@@ -131,6 +129,24 @@ class UnitGroup:
 
 
 @dataclass
+class CohortPlan:
+    """One cohort of owned servers in the program: how many are live in each stretch of months
+    between the months they may be retired, and how many retire when.
+
+    ``segments`` are (months inside the horizon, live servers: a whole-number variable or a
+    number); each segment after the first starts in a month where servers may be retired, and
+    holds at most as many as the one before it. ``retired`` lists (month, servers retired
+    then, reason) for every retirement inside the horizon, end of life included; ``held`` is
+    the number still owned at the horizon's end (0 when the cohort's life ends inside it).
+    """
+
+    cohort: onprem.Cohort
+    segments: list[tuple[range, Var | float]]
+    retired: list[tuple[int, Expr | float, str]]
+    held: Var | float
+
+
+@dataclass
 class Model:
     """A built program (``prob``) plus everything needed to read a solution back."""
 
@@ -141,15 +157,13 @@ class Model:
     demand: dict[str, list[float]]
     egress_gb: dict[str, list[float]]
     caps: list[Cap] = field(default_factory=list)
-    ledger: dict[tuple[str, int], list[tuple[Expr | float, float]]] = field(
-        default_factory=lambda: defaultdict(list))
-    # the same amount every month of a range: (category, months, expression, coefficient)
-    recurring: list[tuple[str, range, Var, float]] = field(default_factory=list)
+    ledger: Ledger = field(default_factory=Ledger)
     reservations: dict[tuple[str, str, Purchase, str, int], tuple[Var, ComputePrice]] = \
         field(default_factory=dict)
     pools: dict[tuple[str, str, Purchase], list[ComputePrice]] = field(default_factory=dict)
     orders: dict[tuple[str, str, int], tuple[Var, onprem.Cohort]] = field(
         default_factory=dict)
+    cohorts: list[CohortPlan] = field(default_factory=list)
     fleet: dict[tuple[str, str, int], Expr] = field(default_factory=dict)
     existing: dict[tuple[str, str], list[int]] = field(default_factory=dict)
     offers: dict[str, WorkloadOffers] = field(default_factory=dict)
@@ -181,24 +195,14 @@ class Model:
     def months(self) -> int:
         return self.plan.plan.months
 
-    def add_cost(self, category: str, month: int, expr: object, coef: float = 1.0) -> None:
-        if coef != 0:
-            self.ledger[(category, month)].append((expr, coef))  # type: ignore[arg-type]
+    def add_cost(self, category: str, month: int, expr: object, coef: float = 1.0,
+                 tag: object = None) -> None:
+        self.ledger.add(category, month, expr, coef, tag)
 
-    def add_monthly_cost(self, category: str, months: range, var: Var,
-                         coef: float) -> None:
+    def add_monthly_cost(self, category: str, months: range, var: object,
+                         coef: float, tag: object = None) -> None:
         """``coef × var`` in every month of ``months`` (one entry instead of one per month)."""
-        if coef != 0 and months:
-            self.recurring.append((category, months, var, coef))
-
-    def cash_flows(self) -> Iterator[tuple[str, int, object, float]]:
-        """Every cash flow as (category, month, expression, coefficient)."""
-        for (category, m), terms in self.ledger.items():
-            for expr, coef in terms:
-                yield category, m, expr, coef
-        for category, months, var, coef in self.recurring:
-            for m in months:
-                yield category, m, var, coef
+        self.ledger.add_monthly(category, months, var, coef, tag)
 
     def constrain(self, terms: Iterable[tuple[object, float]], sense: int, rhs: float,
                   name: str) -> None:
@@ -225,6 +229,19 @@ class Model:
             return 0.0
         self.discount(months[-1])
         return sum(self._discounts[months.start:months.stop])
+
+    def spend(self) -> float:
+        """Present value of every outflow at the variables' current values: the objective
+        without the residual credit. Gaps are measured against it: a fleet's resale value
+        can make the net small, or negative, while the plan's decisions are as large."""
+        total = 0.0
+        for category, m, term, coef, _ in self.ledger.flows:
+            if category != "residual_credit":
+                total += (value(term) or 0.0) * coef * self.discount(m)
+        for category, months, term, coef, _ in self.ledger.recurring:
+            if category != "residual_credit":
+                total += (value(term) or 0.0) * coef * self.discount_sum(months)
+        return total
 
     def label(self, month: int) -> str:
         """``YYYY-MM`` of a month offset; made once per month, as nearly every name needs one."""
@@ -373,6 +390,7 @@ def _define(model: Model, elastic: bool) -> None:
     define_demand(model)
     define_single_venue_and_storage(model)
     define_whole_server_rounding(model)
+    define_site_shortfall_rounding(model)
     define_latency_and_egress(model)
     define_redundancy(model)
     define_objective(model)
@@ -394,8 +412,9 @@ def define_cloud_capacity(model: Model) -> None:
                     if model.demand[w.name][m] <= 0:
                         continue
                     var = model.prob.var(f"{prefix}{model.label(m)}_", 0)
-                    model.caps.append(Cap(var, w.name, venue, gpu, purchase, m, factor, offer))
-                    model.add_cost("cloud_compute", m, var, price)
+                    cap = Cap(var, w.name, venue, gpu, purchase, m, factor, offer)
+                    model.caps.append(cap)
+                    model.add_cost("cloud_compute", m, var, price, cap)
 
 
 def define_reservations(model: Model) -> None:
@@ -456,7 +475,8 @@ def define_reservations(model: Model) -> None:
                         0, math.ceil(peak / hours - 1e-9), integer=True)
                     model.reservations[(venue, gpu, term, offer.instance_type, start)] = (var, offer)
                     paid = range(start, start + term.term_months)
-                    model.add_monthly_cost("cloud_reserved", paid, var, monthly)
+                    model.add_monthly_cost("cloud_reserved", paid, var, monthly, Tag(
+                        "reservation", (venue, gpu, term, offer.instance_type, start)))
                     model.horizon_end = max(model.horizon_end, paid[-1])
                     for m in range(start, min(paid.stop, model.months)):
                         active[m].append((var, hours))
@@ -534,50 +554,131 @@ def add_unit_covers(model: Model, tolerance: float = 1e-6) -> int:
 
 
 def define_onprem_fleet(model: Model) -> None:
-    """Servers ordered ``n[site,server,order_month]`` (whole), existing servers, and the costs
-    of every live server: capex at arrival, idle energy, colo, maintenance, staff, and the
-    residual / book-value credit."""
+    """Owned servers by cohort (SPEC 10): servers ordered ``n[site,server,order_month]``
+    (whole) and those already owned, how many of each cohort stay live between the months they
+    may be retired (``keep[site,server,cohort,month]``, whole, never more than before), and
+    their cash flows: capex at arrival, idle energy, colo, maintenance and staff while live,
+    the value credited and ``decommission_usd`` paid at each retirement (end of life
+    included), and the value of those still owned at the horizon's end.
+
+    A scenario without sites retires every server already owned in its first month; one with
+    sites chooses when."""
     plan = model.plan
-    if not model.scenario.sites or not plan.onprem.sites:
-        return
-    needed = {(s, z.name) for w in plan.workloads for s, z in model.offers[w.name].servers}
+    with_sites = model.scenario.sites and bool(plan.onprem.sites)
+    needed = ({(s, z.name) for w in plan.workloads for s, z in model.offers[w.name].servers}
+              if with_sites else set())
+    every = plan.onprem.order_every_months or 1
+    # servers may also be retired when a workload's window has just ended
+    ends = frozenset(workload_months(plan, w).stop for w in plan.workloads)
     for site in plan.onprem.sites:
         for server in plan.onprem.servers:
-            if (site.name, server.name) not in needed and not any(
-                    e.server == server.name for e in site.existing):
-                continue
-            alive: dict[int, list[tuple[object, float]]] = defaultdict(list)
-            existing_by_month = [0] * model.months
-            for e in site.existing:
-                if e.server != server.name:
-                    continue
-                for m in range(min(model.months, onprem.existing_months_left(server, e.age_months))):
-                    existing_by_month[m] += e.count
-            model.existing[(site.name, server.name)] = existing_by_month
+            cohorts = [onprem.existing(site.name, server, e.age_months, e.count, i)
+                       for i, e in enumerate(site.existing) if e.server == server.name]
             if (site.name, server.name) in needed:
                 starts = frozenset(workload_months(plan, w).start - (server.lead_time_months or 0)
                                    for w in plan.workloads)
-                every = plan.onprem.order_every_months or 1
                 for order in onprem.order_months(server, model.months, every, starts):
-                    cohort = onprem.cohort(server, order, model.months)
+                    cohort = onprem.bought(site.name, server, order)
                     var = model.prob.var(
                         _n(f"n[{site.name},{server.name},{model.label(order)}]"), 0,
                         integer=True)
                     model.orders[(site.name, server.name, order)] = (var, cohort)
-                    model.add_cost("onprem_capex", cohort.arrival_month, var,
-                                   onprem.capex_usd(server))
-                    model.add_cost("residual_credit", cohort.credit_month, var, -cohort.credit_usd)
-                    for m in range(cohort.arrival_month, min(cohort.last_month + 1, model.months)):
-                        alive[m].append((var, 1.0))
-            per_server = (onprem.idle_energy_usd_per_server_month(site, server),
-                          onprem.colo_usd_per_server_month(site, server),
-                          onprem.maintenance_usd_per_server_month(server),
-                          onprem.staff_usd_per_server_month(site))
-            for m in range(model.months):
-                fleet = linear([*alive[m], (existing_by_month[m], 1.0)])
-                model.fleet[(site.name, server.name, m)] = fleet
-                for category, rate in zip(("energy", "colo", "maintenance", "staff"), per_server):
-                    model.add_cost(category, m, fleet, rate)
+                    model.add_cost("onprem_capex", cohort.arrival, var,
+                                   onprem.capex_usd(server),
+                                   Tag("order", (site.name, server.name, order)))
+                    cohorts.append(cohort)
+            if not cohorts:
+                continue
+            alive: dict[int, list[tuple[object, float]]] = defaultdict(list)
+            existing_by_month = [0] * model.months
+            for cohort in cohorts:
+                if cohort.existing:
+                    for m in range(max(0, min(model.months, cohort.end_of_life))):
+                        existing_by_month[m] += cohort.count
+                plan_ = (_define_cohort(model, cohort, every, ends) if with_sites
+                         else _sell_at_start(model, cohort))
+                model.cohorts.append(plan_)
+                for months, live in plan_.segments:
+                    for m in months:
+                        alive[m].append((live, 1.0))
+            if with_sites:
+                model.existing[(site.name, server.name)] = existing_by_month
+                for m in range(model.months):
+                    model.fleet[(site.name, server.name, m)] = linear(alive[m])
+
+
+def _sell_at_start(model: Model, cohort: onprem.Cohort) -> CohortPlan:
+    """A scenario without sites: servers already owned are retired in the first month."""
+    reason = "end of life" if cohort.end_of_life <= 0 else "sold"
+    _retire(model, cohort, 0, float(cohort.count), reason)
+    return CohortPlan(cohort, [], [(0, float(cohort.count), reason)], 0.0)
+
+
+def _retire(model: Model, cohort: onprem.Cohort, month: int, count: Expr | float | Var,
+            reason: str) -> None:
+    """``count`` servers of ``cohort`` retire at the start of ``month``: what their sale
+    brings in is credited and ``decommission_usd`` paid for each."""
+    tag = Tag("retire", (cohort.site, cohort.server.name, cohort.key, month))
+    value = onprem.sale_proceeds_usd(cohort.server, cohort.age(month), month)
+    model.add_cost("residual_credit", month, count, -value, tag)
+    model.add_cost("decommission", month, count, onprem.decommission_usd(cohort.server), tag)
+
+
+def _define_cohort(model: Model, cohort: onprem.Cohort, every: int,
+                   ends: frozenset[int]) -> CohortPlan:
+    """The live count of one cohort in each stretch between its possible retirement months,
+    and its cash flows."""
+    server = cohort.server
+    site = model.plan.site(cohort.site)
+    months = model.months
+    start, stop = max(cohort.arrival, 0), min(cohort.end_of_life, months)
+    if stop <= start:
+        # already past its end of life when the plan starts: retired in the first month
+        _retire(model, cohort, 0, float(cohort.count), "end of life")
+        return CohortPlan(cohort, [], [(0, float(cohort.count), "end of life")], 0.0)
+    points = onprem.retirement_months(cohort, months, every, ends)
+    bounds = sorted({start, *points})
+    name = f"keep[{cohort.site},{server.name},{cohort.key},"
+    owned: Var | float = (float(cohort.count) if cohort.existing
+                          else model.orders[(cohort.site, server.name, cohort.order)][0])
+    segments: list[tuple[range, Var | float]] = []
+    retired: list[tuple[int, Expr | float, str]] = []
+    prev = owned
+    for j, first in enumerate(bounds):
+        last = bounds[j + 1] if j + 1 < len(bounds) else stop
+        if first in points:
+            live = model.prob.var(_n(f"{name}{model.label(first)}]"), 0,
+                                  float(cohort.count) if cohort.existing else None,
+                                  integer=True)
+            if not isinstance(prev, float):
+                model.constrain([(live, 1.0), (prev, -1.0)], LE, 0.0,
+                                _n(f"keep_at_most[{cohort.site},{server.name},{cohort.key},"
+                                   f"{model.label(first)}]"))
+            gone = linear([(prev, 1.0), (live, -1.0)])
+            _retire(model, cohort, first, gone, "sold")
+            retired.append((first, gone, "sold"))
+        else:
+            live = prev
+        segments.append((range(first, last), live))
+        prev = live
+    tag = Tag("fleet", (cohort.site, server.name, cohort.key))
+    capex = onprem.capex_usd(server)
+    rates = (("energy", onprem.idle_energy_usd_per_server_month(site, server)),
+             ("colo", onprem.colo_usd_per_server_month(site, server)),
+             ("maintenance", onprem.maintenance_usd_per_server_month(server, capex)),
+             ("staff", onprem.staff_usd_per_server_month(site)))
+    for span, live in segments:
+        for category, rate in rates:
+            model.add_monthly_cost(category, span, live, rate, tag)
+    if cohort.end_of_life < months:
+        _retire(model, cohort, cohort.end_of_life, prev, "end of life")
+        retired.append((cohort.end_of_life, prev, "end of life"))
+        return CohortPlan(cohort, segments, retired, 0.0)
+    # still owned at the horizon's end: credited at its value then, with no decommission cost
+    value = onprem.value_usd(server, cohort.age(months), months)
+    model.add_cost("residual_credit", months, prev, -value,
+                   Tag("held", (cohort.site, server.name, cohort.key)))
+    return CohortPlan(cohort, segments, retired, prev)
 
 
 def define_onprem_capacity(model: Model) -> None:
@@ -597,10 +698,11 @@ def define_onprem_capacity(model: Model) -> None:
                 if model.demand[w.name][m] <= 0:
                     continue
                 var = model.prob.var(f"{prefix}{model.label(m)}_", 0)
-                model.caps.append(Cap(var, w.name, site_name, server.gpu, Purchase.OWNED, m,
-                                      w.speeds[server.gpu], server=server))
-                usage[(site_name, server.name, m)].append(model.caps[-1])
-                model.add_cost("energy", m, var, per_gpu_hour)
+                cap = Cap(var, w.name, site_name, server.gpu, Purchase.OWNED, m,
+                          w.speeds[server.gpu], server=server)
+                model.caps.append(cap)
+                usage[(site_name, server.name, m)].append(cap)
+                model.add_cost("energy", m, var, per_gpu_hour, cap)
     for c in model.caps:
         if c.server is not None:
             _bound_small_use(model, c, [(model.fleet[(c.venue, c.server.name, c.month)],
@@ -732,7 +834,8 @@ def define_single_venue_and_storage(model: Model) -> None:
                 venue = model.venues[v]
                 if venue.site is not None:
                     assert venue.site.storage_usd_per_tb_month is not None
-                    model.add_cost("storage", m, use, gb / GB_PER_TB * venue.site.storage_usd_per_tb_month)
+                    model.add_cost("storage", m, use, gb / GB_PER_TB * venue.site.storage_usd_per_tb_month,
+                                   Tag("storage", (v, w.name)))
                 else:
                     storage_volume[(v, m)].append((use, gb))
             if transfer_gb > 0 and v != w.data_at:
@@ -751,12 +854,13 @@ def define_single_venue_and_storage(model: Model) -> None:
             # data, so the tiered price of that volume times the indicator is exact, and needs
             # no segments (which would also let the relaxation pay a lower average rate)
             use, gb = terms[0]
-            model.add_cost("storage", m, use, tiered_cost(model.catalog_storage[v], gb))
+            model.add_cost("storage", m, use, tiered_cost(model.catalog_storage[v], gb),
+                           Tag("storage", (v,)))
             continue
         volume = linear(terms)
         cost = define_tiered(model, f"storage_tier[{v},{model.label(m)}]", {v: volume},
                              {v: model.catalog_storage[v]}, sum(gb for _, gb in terms))
-        model.add_cost("storage", m, cost)
+        model.add_cost("storage", m, cost, 1.0, Tag("storage", (v,)))
 
 
 def define_whole_server_rounding(model: Model) -> None:
@@ -793,6 +897,52 @@ def define_whole_server_rounding(model: Model) -> None:
                                     _n(f"whole_servers[{w.name},{site_name},{model.label(m)}]"))
 
 
+def define_site_shortfall_rounding(model: Model) -> None:
+    """Valid inequalities that make the relaxation pay for the venues a site's whole servers
+    leave work to.
+
+    For a workload w with venue-use indicators (it stores data, or runs in one venue), a site
+    s and a month m: let a be the most reference GPU-hours one server of any type w can use at
+    s delivers in a month, k = ceil(need / a), F the live servers of those types at s, o the
+    GPU-hours w gets elsewhere (× speed) and U the sum of its use indicators elsewhere. Then
+
+        U + F + o / a ≥ k.
+
+    If w uses no other venue (U = 0, so o = 0), the site alone meets its need: F ≥ need / a,
+    and F is whole, so F ≥ k. Otherwise U ≥ 1, and F + o / a ≥ need / a > k − 1 because the
+    site delivers at most a × F. Every whole plan satisfies it. The relaxation otherwise keeps
+    a fraction of a server (5.04 where 5 would leave 216 GPU-hours over) and pays a matching
+    sliver of the other venue's storage, where every whole plan pays for a sixth server or
+    for the storage in full.
+    """
+    if model.short:
+        return  # an elastic (diagnostic) run may leave demand unmet
+    plan = model.plan
+    for w in plan.workloads:
+        if not any(k[0] == w.name for k in model.storage_use):
+            continue
+        per_venue = _venue_caps(model, w)
+        by_site: dict[str, list[Server]] = defaultdict(list)
+        for site_name, server in model.offers[w.name].servers:
+            by_site[site_name].append(server)
+        for site_name, servers in sorted(by_site.items()):
+            most = max(w.speeds[z.gpu] * onprem.capacity_gpu_hours_per_month(z) for z in servers)
+            for m in workload_months(plan, w):
+                need = model.demand[w.name][m]
+                fleets = [model.fleet.get((site_name, z.name, m)) for z in servers]
+                if need <= 0 or any(f is None for f in fleets):
+                    continue
+                others = [v for (v, month) in per_venue if month == m and v != site_name]
+                uses = {model.storage_use.get((w.name, v, m)) for v in others}
+                if None in uses:
+                    continue
+                terms: list[tuple[object, float]] = [(u, 1.0) for u in uses]
+                terms += [(f, 1.0) for f in fleets]
+                terms += [(c.var, c.factor / most) for v in others for c in per_venue[(v, m)]]
+                model.constrain(terms, GE, math.ceil(need / most - 1e-9),
+                                _n(f"site_shortfall[{w.name},{site_name},{model.label(m)}]"))
+
+
 def _add_transfer(model: Model, w: Workload, moved: dict[str, object], gb: float, month: int) -> None:
     assert w.data_at is not None
     total = linear((var, gb) for var in moved.values())
@@ -801,7 +951,7 @@ def _add_transfer(model: Model, w: Workload, moved: dict[str, object], gb: float
     else:
         site = model.plan.site(w.data_at)
         assert site.egress_usd_per_gb is not None
-        model.add_cost("egress", month, total, site.egress_usd_per_gb)
+        model.add_cost("egress", month, total, site.egress_usd_per_gb, Tag("egress", (site.name,)))
 
 
 def define_latency_and_egress(model: Model) -> None:
@@ -845,7 +995,8 @@ def define_latency_and_egress(model: Model) -> None:
                     venue = model.venues[v]
                     if venue.site is not None:
                         assert venue.site.egress_usd_per_gb is not None
-                        model.add_cost("egress", m, s, gb_per_hour * venue.site.egress_usd_per_gb)
+                        model.add_cost("egress", m, s, gb_per_hour * venue.site.egress_usd_per_gb,
+                                       Tag("egress", (v,)))
                     else:
                         model.egress_terms[(v, m)].append((linear([(s, gb_per_hour)]),
                                                            model.egress_gb[w.name][m],
@@ -885,7 +1036,7 @@ def define_egress_tiers(model: Model) -> None:
         bound = sum(most.values())
         cost = define_tiered(model, f"egress_tier[{provider},{model.label(m)}]", volumes, prices,
                              bound)
-        model.add_cost("egress", m, cost)
+        model.add_cost("egress", m, cost, 1.0, Tag("egress", (provider,)))
 
 
 def define_tiered(model: Model, name: str, volumes: dict[str, object], tiers: dict[str, Tiers],
@@ -988,8 +1139,6 @@ def define_redundancy(model: Model) -> None:
 
 def define_objective(model: Model) -> None:
     """Minimize Σ over the ledger of cash flow × (1 + discount_rate) ** (-month / 12)."""
-    model.prob.objective = linear([*((expr, model.discount(m) * coef)
-                            for (_, m), terms in model.ledger.items() for expr, coef in terms),
-                          *((var, coef * model.discount_sum(months))
-                            for _, months, var, coef in model.recurring),
-                          *((v, SHORTFALL_PENALTY_USD_PER_GPU_HOUR) for v in model.short.values())])
+    model.prob.objective = linear([
+        *model.ledger.objective(model.discount, model.discount_sum),
+        *((v, SHORTFALL_PENALTY_USD_PER_GPU_HOUR) for v in model.short.values())])

@@ -1,4 +1,5 @@
-"""Owned hardware as capex plus opex (SPEC section 5): pure functions, no solver.
+"""Owned hardware as capex plus opex, and as an asset (SPEC sections 5 and 10): pure
+functions, no solver.
 
 Per server of type ``z`` at site ``s``, from its arrival month (order month + lead time):
 
@@ -9,13 +10,20 @@ Per server of type ``z`` at site ``s``, from its arrival month (order month + le
 - colo per month = ``colo_usd_per_kw_month * power_kw``;
 - maintenance per month = ``maintenance_rate / 12 * capex``;
 - staff per month = ``staff_usd_per_server_month``;
-- capacity = ``gpus * 730 * max_utilization`` GPU-hours per server-month;
-- book value falls straight-line from capex to ``residual_fraction * capex`` over
-  ``useful_life_months``. A server retires at end of life (its last month is arrival + life − 1)
-  and its residual value is credited in the month after; one still alive at the horizon's end
-  is credited at its book value in the month after the horizon (month index = horizon).
-- existing servers carry no capex and no residual credit; they run for
-  ``useful_life_months - age_months`` more months.
+- capacity = ``gpus * 730 * max_utilization`` GPU-hours per server-month.
+
+**Value.** A server of age ``a`` months, valued in month ``m``, is worth a fraction of what a
+new one of its type costs then (``new_server_usd``): straight-line from 1 to
+``residual_fraction`` over ``useful_life_months`` when the type sets ``residual_fraction``,
+else ``resale_retention_per_year ** (a / 12)`` (the market's rate for used servers).
+
+**Cohorts.** Servers that arrived together (one order month, or one ``existing`` entry) age
+together. A cohort serves from its arrival month until its end of life (arrival + life), and
+may be retired at the start of a month on the order cadence before then
+(``retirement_months``). A retirement inside the horizon credits what the sale brings in (the
+value at that age less ``resale_fee_fraction`` of it) and pays ``decommission_usd`` per
+server; one still owned at the horizon's end is credited at its value then (month index =
+horizon), with no sale and no decommission cost.
 """
 
 from __future__ import annotations
@@ -28,8 +36,41 @@ from .plan import Server, Site
 
 
 def capex_usd(server: Server) -> float:
-    """``price_usd + network_usd``."""
+    """``price_usd + network_usd``: what one new server costs at the plan's prices."""
     return server.price_usd + (server.network_usd or 0.0)
+
+
+def new_server_usd(server: Server, month: int, trend: float = 0.0) -> float:
+    """What a new server of this type costs in month ``month``: ``capex × (1 + trend) **
+    (month / 12)``, ``trend`` the annual rate of change of server prices (0: flat)."""
+    return capex_usd(server) * (1.0 + trend) ** (month / 12)
+
+
+def value_fraction(server: Server, age_months: int) -> float:
+    """The fraction of a new server's price that one of ``age_months`` is worth.
+
+    Straight line from 1 at age 0 to ``residual_fraction`` at end of life (and no lower after
+    it) when the type sets ``residual_fraction``; otherwise ``resale_retention_per_year **
+    (age / 12)``."""
+    age = max(age_months, 0)
+    if server.residual_fraction is not None:
+        assert server.useful_life_months is not None
+        used = min(age, server.useful_life_months) / server.useful_life_months
+        return 1.0 - (1.0 - server.residual_fraction) * used
+    assert server.resale_retention_per_year is not None
+    return float(server.resale_retention_per_year ** (age / 12))
+
+
+def value_usd(server: Server, age_months: int, month: int, trend: float = 0.0) -> float:
+    """What one server of ``age_months`` is worth when sold in ``month``."""
+    return new_server_usd(server, month, trend) * value_fraction(server, age_months)
+
+
+def sale_proceeds_usd(server: Server, age_months: int, month: int, trend: float = 0.0) -> float:
+    """What selling one server of ``age_months`` in ``month`` brings in: its value less the
+    seller's share lost to the sale (``resale_fee_fraction``: a broker's or auction's take)."""
+    fee = server.resale_fee_fraction or 0.0
+    return value_usd(server, age_months, month, trend) * (1.0 - fee)
 
 
 def capacity_gpu_hours_per_month(server: Server) -> float:
@@ -61,10 +102,11 @@ def colo_usd_per_server_month(site: Site, server: Server) -> float:
     return site.colo_usd_per_kw_month * server.power_kw
 
 
-def maintenance_usd_per_server_month(server: Server) -> float:
-    """``maintenance_rate / 12 * capex``."""
+def maintenance_usd_per_server_month(server: Server, capex: float | None = None) -> float:
+    """``maintenance_rate / 12 * capex`` (the server's own purchase price; the type's price
+    when not given)."""
     assert server.maintenance_rate is not None
-    return server.maintenance_rate / 12 * capex_usd(server)
+    return server.maintenance_rate / 12 * (capex_usd(server) if capex is None else capex)
 
 
 def staff_usd_per_server_month(site: Site) -> float:
@@ -72,42 +114,72 @@ def staff_usd_per_server_month(site: Site) -> float:
     return site.staff_usd_per_server_month
 
 
-def book_value_usd(server: Server, age_months: int) -> float:
-    """Straight line from capex at age 0 to ``residual_fraction * capex`` at end of life."""
-    assert server.useful_life_months is not None and server.residual_fraction is not None
-    capex = capex_usd(server)
-    used = min(max(age_months, 0), server.useful_life_months) / server.useful_life_months
-    return capex - capex * (1 - server.residual_fraction) * used
+def decommission_usd(server: Server) -> float:
+    assert server.decommission_usd is not None
+    return server.decommission_usd
 
 
 @dataclass(frozen=True)
 class Cohort:
-    """Servers ordered in one month: when they arrive, live, and what they are worth at the end."""
+    """Servers of one type at one site that arrived together and age together.
 
-    order_month: int
-    arrival_month: int
-    last_month: int           # last month in service, possibly past the horizon
-    credit_month: int         # month the residual / book value is credited
-    credit_usd: float         # per server
+    ``arrival`` is a month index of the plan; for servers already owned it is ``-age_months``
+    (so an existing server's age in month m is ``m - arrival`` like any other's). ``order``
+    is the order month of servers bought in the plan, None for existing ones, whose number is
+    ``count``.
+    """
 
-    def alive(self, month: int) -> bool:
-        return self.arrival_month <= month <= self.last_month
+    site: str
+    server: Server
+    arrival: int
+    order: int | None = None
+    count: int = 0
+    existing_index: int | None = None    # position in the site's ``existing`` list
+
+    @property
+    def existing(self) -> bool:
+        return self.order is None
+
+    @property
+    def end_of_life(self) -> int:
+        """The first month the cohort no longer serves: arrival + useful life."""
+        assert self.server.useful_life_months is not None
+        return self.arrival + self.server.useful_life_months
+
+    @property
+    def key(self) -> str:
+        """Names the cohort the same way in every scenario of a plan."""
+        if self.order is None:
+            return f"existing[{self.existing_index}]"
+        return f"ordered[{self.order}]"
+
+    def age(self, month: int) -> int:
+        return month - self.arrival
 
 
-def cohort(server: Server, order_month: int, horizon_months: int) -> Cohort:
-    """Timeline of one server ordered in ``order_month`` for a horizon of ``horizon_months``."""
-    assert server.lead_time_months is not None and server.useful_life_months is not None
-    arrival = order_month + server.lead_time_months
-    last = arrival + server.useful_life_months - 1
-    credit_month = min(last + 1, horizon_months)
-    return Cohort(order_month, arrival, last, credit_month,
-                  book_value_usd(server, credit_month - arrival))
+def bought(site: str, server: Server, order_month: int) -> Cohort:
+    """The cohort of servers ordered in ``order_month``: they arrive after the lead time."""
+    assert server.lead_time_months is not None
+    return Cohort(site, server, order_month + server.lead_time_months, order=order_month)
 
 
-def existing_months_left(server: Server, age_months: int) -> int:
-    """Months an existing server still runs: ``useful_life_months - age_months`` (at least 0)."""
-    assert server.useful_life_months is not None
-    return max(0, server.useful_life_months - age_months)
+def existing(site: str, server: Server, age_months: int, count: int, index: int) -> Cohort:
+    return Cohort(site, server, -age_months, None, count, index)
+
+
+def retirement_months(cohort: Cohort, horizon_months: int, every: int = 1,
+                      also: frozenset[int] = frozenset()) -> list[int]:
+    """Months at whose start some of the cohort may be retired before its end of life.
+
+    On the order cadence (every ``every`` months from the plan's start) or in a month of
+    ``also`` (e.g. the month after a workload ends), after the cohort's arrival, before its
+    end of life and inside the horizon. Servers already owned may always be retired in the
+    plan's first month.
+    """
+    first = 0 if cohort.existing else cohort.arrival + 1
+    last = min(cohort.end_of_life, horizon_months)
+    return [m for m in range(max(first, 0), last)
+            if m % every == 0 or m in also or (m == 0 and cohort.existing)]
 
 
 def order_months(server: Server, horizon_months: int, every: int = 1,

@@ -110,6 +110,9 @@ class Server(_Strict):
     idle_power_fraction: Fraction | None = None
     useful_life_months: PositiveInt | None = None
     residual_fraction: Fraction | None = None
+    resale_retention_per_year: Annotated[float, Field(gt=0, le=1)] | None = None
+    resale_fee_fraction: Fraction | None = None
+    decommission_usd: NonNegative | None = None
     maintenance_rate: Fraction | None = None
     lead_time_months: Annotated[int, Field(ge=0)] | None = None
     max_utilization: Annotated[float, Field(gt=0, le=1)] | None = None
@@ -434,8 +437,9 @@ def _check_references(plan: Plan) -> list[str]:
 _SITE_DEFAULTS = ("pue", "electricity_usd_per_kwh", "colo_usd_per_kw_month",
                   "staff_usd_per_server_month", "storage_usd_per_tb_month", "egress_usd_per_gb",
                   "availability")
-_SERVER_DEFAULTS = ("idle_power_fraction", "useful_life_months", "residual_fraction",
-                    "maintenance_rate", "lead_time_months", "max_utilization")
+_SERVER_DEFAULTS = ("idle_power_fraction", "useful_life_months", "decommission_usd",
+                    "resale_fee_fraction", "maintenance_rate", "lead_time_months",
+                    "max_utilization")
 
 
 def _take(key: str, where: str, errors: list[str]) -> Default | None:
@@ -505,7 +509,11 @@ def _resolve_defaults(plan: Plan) -> tuple[Plan, list[Assumption], list[str]]:
                 out.append(Assumption(f"onprem.servers[{i}].network_usd ({srv.name})",
                                       f"{update['network_usd']:,.2f} (= {d.value:g} x price_usd)",
                                       d.citation))
-        for key in _SERVER_DEFAULTS:
+        keys = _SERVER_DEFAULTS
+        if srv.residual_fraction is None:
+            # no book value given: the server is valued at what the market pays for used ones
+            keys = (*keys, "resale_retention_per_year")
+        for key in keys:
             if getattr(srv, key) is None:
                 d = _take(f"servers.{key}", f"onprem.servers[{i}].{key}", errors)
                 if d:

@@ -1,4 +1,5 @@
-"""Plain result objects and the JSON document of SPEC section 7 (``Result.to_dict``)."""
+"""Plain result objects and the JSON document of SPEC sections 7, 10 and 13
+(``Result.to_dict``)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ from typing import Any
 
 from .plan import Assumption
 from .solve import SolveInfo
+
+# a scenario whose plan may be further than this from the optimum is reported as unproven
+UNPROVEN_GAP = 0.05
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,61 @@ class Commitment:
 
 
 @dataclass(frozen=True)
+class Retirement:
+    """Owned servers retired at the start of ``month``: sold, or at the end of their life.
+    ``cohort`` is ``existing[i]`` (the site's i-th ``existing`` entry) or ``ordered[YYYY-MM]``."""
+
+    scenario: str
+    site: str
+    server: str
+    cohort: str
+    month: str
+    age_months: int
+    count: int
+    reason: str
+    resale_usd: float
+    decommission_usd: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class CashFlow:
+    """One category's cash flow in one month, as paid and discounted to the plan's start."""
+
+    scenario: str
+    month: str
+    category: str
+    usd: float
+    npv_usd: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class Decisions:
+    """The first-stage decisions of a plan, which must be signed now (SPEC 12): servers to
+    order, servers to retire (sold before their end of life) and reservations, each keyed the
+    same way in every scenario of one plan.
+
+    - ``orders``: (site, server, order month index) → count;
+    - ``retirements``: (site, server, cohort, month index) → count retired before end of life;
+    - ``reservations``: (venue, gpu, term, instance type, start month index) → count.
+    """
+
+    orders: tuple[tuple[tuple[str, str, int], int], ...] = ()
+    retirements: tuple[tuple[tuple[str, str, str, int], int], ...] = ()
+    reservations: tuple[tuple[tuple[str, str, str, str, int], int], ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"orders": [[*k, n] for k, n in self.orders],
+                "retirements": [[*k, n] for k, n in self.retirements],
+                "reservations": [[*k, n] for k, n in self.reservations]}
+
+
+@dataclass(frozen=True)
 class ScenarioResult:
     name: str
     feasible: bool
@@ -74,9 +133,21 @@ class ScenarioResult:
     allocations: tuple[Allocation, ...] = ()
     procurement: tuple[Procurement, ...] = ()
     commitments: tuple[Commitment, ...] = ()
+    retirements: tuple[Retirement, ...] = ()
+    cash_flows: tuple[CashFlow, ...] = ()
     solver: SolveInfo | None = None
     savings_vs_best_single_usd: float | None = None
     notes: tuple[str, ...] = ()
+    decisions: Decisions | None = None
+
+    @property
+    def unproven(self) -> bool:
+        """A plan that may be more than 5% dearer than the best one (SPEC 15): its gap is
+        over that, or unknown."""
+        if not self.feasible or self.solver is None:
+            return False
+        gap = self.solver.mip_gap
+        return gap is None or gap > UNPROVEN_GAP
 
     @property
     def usd_per_gpu_hour(self) -> float | None:
@@ -86,7 +157,8 @@ class ScenarioResult:
 
     def summary(self) -> dict[str, Any]:
         return {
-            "name": self.name, "feasible": self.feasible, "reason": self.reason,
+            "name": self.name, "feasible": self.feasible, "unproven": self.unproven,
+            "reason": self.reason,
             "npv_usd": _r(self.npv_usd), "total_usd": _r(self.total_usd),
             "capex_usd": _r(self.capex_usd), "opex_usd": _r(self.opex_usd),
             "usd_per_gpu_hour": _r(self.usd_per_gpu_hour, 4),
@@ -132,6 +204,11 @@ class Result:
     def feasible(self) -> bool:
         return self.recommended_name is not None
 
+    @property
+    def unproven(self) -> bool:
+        """The recommended plan's gap is over 5% or unknown (``tco compare`` exits 4)."""
+        return self.feasible and self.recommended.unproven
+
     def to_dict(self) -> dict[str, Any]:
         rec = self.recommended
         solver = rec.solver.to_dict() if rec.solver else None
@@ -142,6 +219,8 @@ class Result:
             "allocations": [a.to_dict() for s in self.scenarios for a in s.allocations],
             "procurement": [p.to_dict() for s in self.scenarios for p in s.procurement],
             "commitments": [c.to_dict() for s in self.scenarios for c in s.commitments],
+            "retirements": [r.to_dict() for s in self.scenarios for r in s.retirements],
+            "cash_flows": [c.to_dict() for s in self.scenarios for c in s.cash_flows],
             "prices": list(self.prices),
             "assumptions": [a.to_dict() for a in self.assumptions],
             "warnings": list(self.warnings),

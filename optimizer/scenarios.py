@@ -20,16 +20,18 @@ from dataclasses import replace
 
 from tco.pricing.catalog import load_catalog
 from tco.pricing.errors import NoPriceSourceError, PlanError
-from tco.pricing.models import Catalog, Purchase
+from tco.pricing.models import Catalog
 
 from . import onprem
-from .model import CATEGORIES, Model, build, define_program, prepare, redundancy_level
+from .decisions import DecisionsError, fix
+from .extract import extract
+from .model import Model, build, define_program, prepare, redundancy_level
 from .plan import LoadedPlan, Plan, plan_from_dict
-from .program import LE, value
-from .result import Allocation, Commitment, Procurement, Result, ScenarioResult
+from .program import LE
+from .result import Decisions, Result, ScenarioResult
 from .solve import SolveInfo, SolverName, SolveStatus, run
-from .venues import Scenario, metro_reach, usd_per_hour_paid
-from .warmstart import optimize
+from .venues import Scenario, metro_reach
+from .warmstart import optimize, relative_gap
 
 Progress = Callable[[str, str], None]
 STALE_AFTER_DAYS = 90
@@ -103,7 +105,7 @@ def solve(plan: LoadedPlan | Plan | dict, catalog: Catalog | None = None, *,  # 
     for scenario in scenarios_for(p):
         res = results[key(scenario)]
         out.append(res if res.name == scenario.name else _rename(res, scenario.name))
-    out = _never_dearer_than_a_subset(p, out)
+    out = _never_dearer_than_a_subset(p, catalog, out, solver_name, time_limit, progress)
     out = _with_savings(p, out)
     feasible = [s for s in out if s.feasible and s.npv_usd is not None]
     recommended = min(feasible, key=lambda s: s.npv_usd or 0.0).name if feasible else None
@@ -136,44 +138,56 @@ def _rename(res: ScenarioResult, name: str) -> ScenarioResult:
     return replace(res, name=name,
                    allocations=tuple(replace(a, scenario=name) for a in res.allocations),
                    procurement=tuple(replace(x, scenario=name) for x in res.procurement),
-                   commitments=tuple(replace(c, scenario=name) for c in res.commitments))
+                   commitments=tuple(replace(c, scenario=name) for c in res.commitments),
+                   retirements=tuple(replace(r, scenario=name) for r in res.retirements),
+                   cash_flows=tuple(replace(f, scenario=name) for f in res.cash_flows))
 
 
-def _never_dearer_than_a_subset(plan: Plan, results: list[ScenarioResult]) -> list[ScenarioResult]:
-    """A scenario's plan is also a plan of every scenario that allows more. When a solver
-    tolerance leaves a wider scenario dearer than a narrower one, the narrower plan is used."""
+def _within(a: Scenario, b: Scenario) -> bool:
+    """Every plan of scenario ``a`` is a plan of scenario ``b``."""
+    return set(a.providers) <= set(b.providers) and (b.sites or not a.sites)
+
+
+def _never_dearer_than_a_subset(plan: Plan, catalog: Catalog, results: list[ScenarioResult],
+                                solver: SolverName, time_limit: float | None,
+                                progress: Progress | None) -> list[ScenarioResult]:
+    """A scenario's plan is also a plan of every scenario that allows more. When a wider
+    scenario's plan came out dearer than a narrower one's (both within the solver's gap), the
+    wider program is solved again with the narrower plan's first-stage decisions fixed: its
+    hourly use re-optimized, priced in the wider program, and kept when it is cheaper. The
+    gap it reports is measured against the wider scenario's own bound."""
     scen = {s.name: s for s in scenarios_for(plan)}
-
-    def within(a: Scenario, b: Scenario) -> bool:
-        return set(a.providers) <= set(b.providers) and (b.sites or not a.sites)
     out = list(results)
-    for i, wide in enumerate(out):
-        for narrow in results:
-            if (narrow.name == wide.name or not narrow.feasible or narrow.npv_usd is None
-                    or not within(scen[narrow.name], scen[wide.name])):
-                continue
-            if not out[i].feasible or out[i].npv_usd is None or narrow.npv_usd < out[i].npv_usd - 1e-6:
-                out[i] = replace(_rename(narrow, wide.name), solver=_judged_by(wide, narrow),
-                                 notes=narrow.notes + (
-                    f"the {narrow.name} plan is the cheapest {wide.name} plan found",))
+    for i, wide in enumerate(results):
+        if not wide.feasible or wide.npv_usd is None:
+            continue
+        narrower = [n for n in results if n.name != wide.name and n.feasible
+                    and n.npv_usd is not None and n.decisions is not None
+                    and _within(scen[n.name], scen[wide.name])
+                    and n.npv_usd < wide.npv_usd - 1e-6 * max(1.0, abs(wide.npv_usd))]
+        if not narrower:
+            continue
+        narrow = min(narrower, key=lambda n: n.npv_usd or 0.0)
+        if progress:
+            progress("pricing", f"{narrow.name}'s plan in {wide.name}")
+        assert narrow.decisions is not None
+        again = solve_scenario(plan, catalog, scen[wide.name], solver, time_limit,
+                               fixed=narrow.decisions, bound=_bound_of(wide))
+        if again.feasible and again.npv_usd is not None and again.npv_usd < wide.npv_usd:
+            out[i] = replace(again, notes=(
+                f"the cheapest {wide.name} plan found keeps the first-stage decisions of the "
+                f"{narrow.name} plan (servers ordered and retired, reservations); its hourly "
+                f"use is re-optimized in {wide.name}", *again.notes))
     return out
 
 
-def _judged_by(wide: ScenarioResult, narrow: ScenarioResult) -> SolveInfo | None:
-    """How close the narrower plan is to the wider scenario's optimum.
-
-    The wider scenario's lower bound, ``npv × (1 − gap)`` of its own plan, is the only bound
-    that holds for it: the narrower scenario's bound does not (the wider one allows more).
-    Without a known bound the gap is unknown and the plan only ``feasible``.
-    """
-    info = wide.solver or narrow.solver
-    if info is None:
+def _bound_of(res: ScenarioResult) -> float | None:
+    """The least any plan of the scenario can cost, as its own solve proved."""
+    if res.solver is None:
         return None
-    known = wide.solver is not None and wide.solver.status.has_solution
-    if not known or wide.solver.mip_gap is None or wide.npv_usd is None or not narrow.npv_usd:
-        return replace(info, status=SolveStatus.FEASIBLE, mip_gap=None)
-    bound = wide.npv_usd * (1 - wide.solver.mip_gap)
-    return replace(wide.solver, mip_gap=max(0.0, (narrow.npv_usd - bound) / abs(narrow.npv_usd)))
+    if res.solver.bound is not None:
+        return res.solver.bound
+    return None
 
 
 def _with_savings(plan: Plan, results: list[ScenarioResult]) -> list[ScenarioResult]:
@@ -206,21 +220,46 @@ def _warnings(catalog: Catalog, today: dt.date) -> list[str]:
 
 def solve_scenario(plan: Plan, catalog: Catalog, scenario: Scenario,
                    solver: SolverName = SolverName.HIGHS,
-                   time_limit: float | None = None) -> ScenarioResult:
+                   time_limit: float | None = None, *, fixed: Decisions | None = None,
+                   bound: float | None = None) -> ScenarioResult:
+    """Build, solve and read back one scenario. With ``fixed``, those first-stage decisions
+    are held and only the hourly use is optimized (to optimality); ``bound`` is a lower bound
+    on the scenario's plans known from elsewhere, against which the gap is measured."""
     model = prepare(plan, catalog, scenario)
     reason = precheck(model)
     if reason:
         return ScenarioResult(scenario.name, False, reason)   # no program needed
     define_program(model)
-    info = optimize(model, solver, time_limit)
+    if fixed is not None:
+        try:
+            fix(model, fixed)
+        except DecisionsError as exc:
+            return ScenarioResult(scenario.name, False, str(exc))
+        info = run(model.prob, solver, time_limit, 0.0)
+        if info.status.has_solution:
+            info = _judged_against(model, info, bound)
+    else:
+        info = optimize(model, solver, time_limit)
     if info.status == SolveStatus.INFEASIBLE:
-        return ScenarioResult(scenario.name, False, diagnose(plan, catalog, scenario, solver,
-                                                             time_limit), solver=info)
+        why = ("its first-stage decisions (servers, retirements, reservations) leave demand "
+               "unmet" if fixed is not None else diagnose(plan, catalog, scenario, solver,
+                                                           time_limit))
+        return ScenarioResult(scenario.name, False, why, solver=info)
     if not info.status.has_solution:
         return ScenarioResult(scenario.name, False,
                               f"the solver stopped without a plan ({info.status.value}"
                               f"{', time limit reached' if time_limit else ''})", solver=info)
     return extract(model, info)
+
+
+def _judged_against(model: Model, info: SolveInfo, bound: float | None) -> SolveInfo:
+    """The gap of a plan solved with its first-stage decisions fixed, against ``bound``."""
+    objective = model.prob.objective.value()
+    gap = None if objective is None else relative_gap(objective, bound, model.spend())
+    if gap is None:
+        return replace(info, status=SolveStatus.FEASIBLE, mip_gap=None, bound=bound)
+    status = SolveStatus.OPTIMAL if gap <= model.plan.plan.mip_gap + 1e-9 else SolveStatus.FEASIBLE
+    return replace(info, status=status, mip_gap=gap, bound=bound)
 
 
 def _gpus_text(speeds: dict[str, float]) -> str:
@@ -315,139 +354,3 @@ def diagnose(plan: Plan, catalog: Catalog, scenario: Scenario, solver: SolverNam
         parts.append(f"{w}: {total:,.0f} GPU-hours short in {span}")
     limits = f" (limited by {', '.join(binding)})" if binding else ""
     return "; ".join(parts) + limits
-
-
-# --------------------------------------------------------------------------------------------
-
-
-def _val(expr: object) -> float:
-    v = value(expr)
-    return 0.0 if v is None else v
-
-
-def extract(model: Model, info: object) -> ScenarioResult:
-    name = model.scenario.name
-    breakdown = {c: 0.0 for c in CATEGORIES}
-    breakdown_npv = {c: 0.0 for c in CATEGORIES}
-    amounts: dict[tuple[str, int], float] = defaultdict(float)
-    for category, m, expr, coef in model.cash_flows():
-        amounts[(category, m)] += _val(expr) * coef
-    for (category, m), amount in amounts.items():
-        breakdown[category] += amount
-        breakdown_npv[category] += amount * model.discount(m)
-    breakdown = {k: _clean(v) for k, v in breakdown.items()}
-    breakdown_npv = {k: _clean(v) for k, v in breakdown_npv.items()}
-    total = sum(breakdown.values())
-    npv = sum(breakdown_npv.values())
-    capex = breakdown["onprem_capex"]
-    opex = total - capex - breakdown["residual_credit"]
-    gpu_hours = sum(sum(d) for d in model.demand.values())
-    commitments, notes = _commitments(model)
-    return ScenarioResult(
-        name, True, None, npv_usd=npv, total_usd=total, capex_usd=capex, opex_usd=opex,
-        breakdown=breakdown, breakdown_npv=breakdown_npv, gpu_hours=gpu_hours,
-        allocations=tuple(_allocations(model)), procurement=tuple(_procurement(model)),
-        commitments=tuple(commitments), solver=info, notes=tuple(notes))  # type: ignore[arg-type]
-
-
-def _clean(v: float) -> float:
-    return 0.0 if abs(v) < 1e-7 else v
-
-
-def _allocations(model: Model) -> list[Allocation]:
-    plan = model.plan
-    name = model.scenario.name
-    # reserved pools (one GPU class in one region, both terms): monthly fee and GPU-hour
-    # capacity of the reservations active each month, per term
-    pool_fee: dict[tuple[str, str, Purchase, int], float] = defaultdict(float)
-    pool_hours: dict[tuple[str, str, Purchase, int], float] = defaultdict(float)
-    pool_types: dict[tuple[str, str, Purchase, int], set[str]] = defaultdict(set)
-    for (venue, gpu, term, itype, start), (var, offer) in model.reservations.items():
-        count = round(var.varValue or 0.0)
-        if count <= 0:
-            continue
-        for m in range(start, min(start + term.term_months, model.months)):
-            pool_fee[(venue, gpu, term, m)] += count * usd_per_hour_paid(plan, offer) * 730.0
-            pool_hours[(venue, gpu, term, m)] += count * offer.gpu_count * 730.0
-            pool_types[(venue, gpu, term, m)].add(itype)
-    # owned fleets: the month's running cost per GPU-hour used
-    fleet_cost: dict[tuple[str, str, int], float] = defaultdict(float)
-    fleet_used: dict[tuple[str, str, int], float] = defaultdict(float)
-    for c in model.caps:
-        if c.purchase == Purchase.OWNED and c.server is not None:
-            fleet_used[(c.venue, c.server.name, c.month)] += c.var.varValue or 0.0
-    for (site_name, server_name, m), fleet in model.fleet.items():
-        site, server = plan.site(site_name), plan.server(server_name)
-        n = _val(fleet)
-        used = fleet_used.get((site_name, server_name, m), 0.0)
-        fleet_cost[(site_name, server_name, m)] = (
-            n * (onprem.idle_energy_usd_per_server_month(site, server)
-                 + onprem.colo_usd_per_server_month(site, server)
-                 + onprem.maintenance_usd_per_server_month(server)
-                 + onprem.staff_usd_per_server_month(site))
-            + used * onprem.energy_usd_per_used_gpu_hour(site, server))
-    out = []
-    for c in model.caps:
-        hours = c.var.varValue or 0.0
-        if hours <= _EPS * max(1.0, model.demand[c.workload][c.month]):
-            continue
-        venue = model.venues[c.venue]
-        rows: list[tuple[str, Purchase, float, float]] = []   # instance, purchase, hours, cost
-        if c.purchase in (Purchase.ON_DEMAND, Purchase.SPOT):
-            assert c.offer is not None
-            rows.append((c.offer.instance_type, c.purchase, hours,
-                         hours * usd_per_hour_paid(plan, c.offer) / c.offer.gpu_count))
-        elif c.purchase == Purchase.OWNED:
-            assert c.server is not None
-            key = (c.venue, c.server.name, c.month)
-            rows.append((c.server.name, c.purchase, hours,
-                         fleet_cost[key] * hours / fleet_used[key] if fleet_used[key] > 0 else 0.0))
-        else:
-            # the pool's hours are shared by its terms: each term's row carries its share of
-            # the hours and the same share of its fee (the pool's average cost per hour)
-            keys = [(c.venue, c.gpu, term, c.month) for term in c.terms or (c.purchase,)]
-            held = sum(pool_hours[k] for k in keys)
-            for k in keys:
-                if pool_hours[k] > 0:
-                    rows.append(("+".join(sorted(pool_types[k])), k[2],
-                                 hours * pool_hours[k] / held, pool_fee[k] * hours / held))
-            if not rows:
-                rows.append(("-", c.purchase, hours, 0.0))
-        for itype, purchase, part, cost in rows:
-            out.append(Allocation(name, c.workload, model.label(c.month), c.venue,
-                                  venue.provider, venue.region, itype, c.gpu, purchase.value,
-                                  round(part, 4), round(cost, 2)))
-    out.sort(key=lambda a: (a.workload, a.month, a.venue, a.purchase))
-    return out
-
-
-def _procurement(model: Model) -> list[Procurement]:
-    out = []
-    for (site, server_name, order), (var, cohort) in sorted(model.orders.items()):
-        count = round(var.varValue or 0.0)
-        if count <= 0:
-            continue
-        server = model.plan.server(server_name)
-        out.append(Procurement(model.scenario.name, site, server_name, model.label(order),
-                               model.label(cohort.arrival_month), count,
-                               round(count * onprem.capex_usd(server), 2)))
-    return out
-
-
-def _commitments(model: Model) -> tuple[list[Commitment], list[str]]:
-    out, notes = [], []
-    for (venue, gpu, term, itype, start), (var, offer) in sorted(
-            model.reservations.items(), key=lambda kv: (kv[0][4], kv[0][0], kv[0][3])):
-        count = round(var.varValue or 0.0)
-        if count <= 0:
-            continue
-        end = start + term.term_months - 1
-        past = max(0, end - (model.months - 1))
-        monthly = count * usd_per_hour_paid(model.plan, offer) * 730.0
-        out.append(Commitment(model.scenario.name, offer.provider, offer.region, itype, term.value,
-                              model.label(start), model.label(end), count, round(monthly, 2),
-                              round(count * offer.upfront_usd, 2), past))
-        if past:
-            notes.append(f"{count} x {itype} {term.value} in {venue} from {model.label(start)} runs "
-                         f"{past} months past the horizon; those months are included in the cost")
-    return out, notes

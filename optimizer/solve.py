@@ -39,10 +39,16 @@ class SolveStatus(StrEnum):
 
 @dataclass(frozen=True)
 class SolveInfo:
+    """How a solve went. ``bound`` is the least any plan of the program can cost, as the
+    solver proved it (None when unknown); ``mip_gap`` how far the plan found may be from the
+    best one, relative to the plan's spending (``warmstart.optimize`` measures it; the
+    solver's own figure, relative to its objective, until then)."""
+
     solver: str
     status: SolveStatus
     seconds: float
     mip_gap: float | None
+    bound: float | None = None
 
     def to_dict(self) -> dict[str, object]:
         return {"name": self.solver, "status": self.status.value, "seconds": round(self.seconds, 3),
@@ -163,7 +169,7 @@ class HighsSession:
 
     def run(self, time_limit: float | None, gap: float, relax: bool,
             start: dict[Var, float] | None, target: float | None = None,
-            msg: bool = False) -> SolveInfo:
+            msg: bool = False, abs_gap: float | None = None) -> SolveInfo:
         import highspy
         import numpy as np
 
@@ -180,7 +186,9 @@ class HighsSession:
         h.setOptionValue("threads", 1)
         # relaxations of these programs solve about twice as fast without presolve
         h.setOptionValue("presolve", "off" if relax else "choose")
-        h.setOptionValue("mip_rel_gap", gap)
+        # an absolute gap, when given, is the only stopping rule (HiGHS stops at either)
+        h.setOptionValue("mip_rel_gap", gap if abs_gap is None else 0.0)
+        h.setOptionValue("mip_abs_gap", 1e-6 if abs_gap is None else max(abs_gap, 1e-6))
         h.setOptionValue("time_limit", float("inf") if time_limit is None else float(time_limit))
         h.setOptionValue("objective_target", -highspy.kHighsInf if target is None or relax
                          else target)
@@ -206,17 +214,18 @@ class HighsSession:
 
 
 def _cbc(time_limit: float | None, gap: float, relax: bool = False,
-         warm: bool = False) -> object:
+         warm: bool = False, abs_gap: float | None = None) -> object:
     """CBC from the cbcbox wheel (pulp[cbc]); PuLP's own bundled copy is the fallback."""
     import pulp
 
-    solver = pulp.COIN_CMD(mip=not relax, msg=False, timeLimit=time_limit, gapRel=gap,
-                           warmStart=warm)
+    rel = gap if abs_gap is None else 0.0
+    solver = pulp.COIN_CMD(mip=not relax, msg=False, timeLimit=time_limit, gapRel=rel,
+                           gapAbs=abs_gap, warmStart=warm)
     if not solver.available():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
             solver = pulp.PULP_CBC_CMD(mip=not relax, msg=False, timeLimit=time_limit,
-                                       gapRel=gap, warmStart=warm)
+                                       gapRel=rel, gapAbs=abs_gap, warmStart=warm)
     if not solver.available():
         raise SolverUnavailableError("solver 'cbc' is not available on this machine")
     return solver
@@ -245,11 +254,11 @@ def to_pulp(prob: Program) -> tuple[object, dict[Var, object], list[object]]:
 
 
 def _run_cbc(prob: Program, time_limit: float | None, gap: float, relax: bool,
-             start: dict[Var, float] | None) -> SolveInfo:
+             start: dict[Var, float] | None, abs_gap: float | None = None) -> SolveInfo:
     """Solve a PuLP copy of ``prob`` with CBC and copy the values and slacks back."""
     import pulp
 
-    solver = _cbc(time_limit, gap, relax, bool(start))
+    solver = _cbc(time_limit, gap, relax, bool(start), abs_gap)
     lp, columns, constraints = to_pulp(prob)
     for var, value in (start or {}).items():
         # a start read back from a solver can sit a rounding error outside a bound, which
@@ -265,7 +274,8 @@ def _run_cbc(prob: Program, time_limit: float | None, gap: float, relax: bool,
     except pulp.PulpSolverError as exc:
         status = SolveStatus.INFEASIBLE if "nfeasible" in str(exc) else SolveStatus.NOT_SOLVED
         return SolveInfo(SolverName.CBC.value, status, time.perf_counter() - started, None)
-    info = _cbc_info(lp, time.perf_counter() - started, 0.0 if relax else gap)
+    info = _cbc_info(lp, time.perf_counter() - started, 0.0 if relax else gap,
+                     None if relax else abs_gap)
     for var, column in columns.items():
         var.varValue = column.varValue
     for row, con in zip(prob.rows, constraints):
@@ -278,18 +288,19 @@ def _run_cbc(prob: Program, time_limit: float | None, gap: float, relax: bool,
 def run(prob: Program, name: SolverName | str = SolverName.HIGHS,
         time_limit: float | None = None, gap: float = DEFAULT_MIP_GAP, *, relax: bool = False,
         start: dict[Var, float] | None = None,
-        target: float | None = None) -> SolveInfo:
+        target: float | None = None, abs_gap: float | None = None) -> SolveInfo:
     """Solve ``prob`` in place (values into its variables, slacks into its rows) and say how
     it went.
 
     ``relax`` solves the LP relaxation; ``start`` is a feasible assignment to begin from;
     ``target`` stops the search at the first plan whose objective is at least that good
-    (HiGHS only: CBC ignores it and stops at the gap).
+    (HiGHS only: CBC ignores it and stops at the gap). ``gap`` is relative to the objective;
+    ``abs_gap``, when given, replaces it with an absolute one (in the objective's units).
     """
     solver_name = SolverName(name)
     if solver_name == SolverName.HIGHS:
-        return _session(prob).run(time_limit, gap, relax, start, target)
-    return _run_cbc(prob, time_limit, gap, relax, start)
+        return _session(prob).run(time_limit, gap, relax, start, target, abs_gap=abs_gap)
+    return _run_cbc(prob, time_limit, gap, relax, start, abs_gap)
 
 
 def _session(prob: Program) -> HighsSession:
@@ -330,10 +341,15 @@ def _highs_info(h: object, seconds: float, relax: bool) -> SolveInfo:
         0.0 if result == SolveStatus.OPTIMAL else None)
     if gap is not None and not math.isfinite(gap):
         gap = None
-    return SolveInfo("highs", result, seconds, gap)
+    if relax:
+        bound = info.objective_function_value if result == SolveStatus.OPTIMAL else None
+    else:
+        bound = info.mip_dual_bound if math.isfinite(info.mip_dual_bound) else None
+    return SolveInfo("highs", result, seconds, gap, bound)
 
 
-def _cbc_info(prob: object, seconds: float, gap: float) -> SolveInfo:
+def _cbc_info(prob: object, seconds: float, gap: float,
+              abs_gap: float | None = None) -> SolveInfo:
     import pulp
 
     if prob.status == pulp.LpStatusOptimal and prob.sol_status == pulp.LpSolutionOptimal:
@@ -346,6 +362,11 @@ def _cbc_info(prob: object, seconds: float, gap: float) -> SolveInfo:
         result = SolveStatus.UNBOUNDED
     else:
         result = SolveStatus.NOT_SOLVED
-    # CBC through PuLP does not report the gap it reached; an optimal run is within the
-    # requested ``gapRel``, so that is the gap reported (at most that far from the optimum)
-    return SolveInfo("cbc", result, seconds, gap if result == SolveStatus.OPTIMAL else None)
+    # CBC through PuLP does not report the gap it reached, nor its bound; an optimal run is
+    # within the gap it was asked for, so that is the gap and the bound reported
+    if result != SolveStatus.OPTIMAL:
+        return SolveInfo("cbc", result, seconds, None)
+    objective = pulp.value(prob.objective) or 0.0
+    allowed = abs_gap if abs_gap is not None else gap * abs(objective)
+    return SolveInfo("cbc", result, seconds, gap if abs_gap is None else None,
+                     objective - allowed)

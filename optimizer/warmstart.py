@@ -34,6 +34,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, replace
 
+from .decisions import DecisionsError, fix, simple_decisions
 from .model import Model, add_unit_covers
 from .program import Var
 from .solve import SolveInfo, SolverName, SolveStatus, run
@@ -54,6 +55,16 @@ COVER_ROUNDS = 3
 COVERS_FROM = 10_000
 
 
+def relative_gap(objective: float, bound: float | None, spend: float) -> float | None:
+    """How far a plan of NPV ``objective`` may be from the best one, given that no plan costs
+    less than ``bound``, relative to the plan's spending (the present value of its outflows,
+    ``Model.spend``). Relative to spending rather than to NPV: a fleet's resale value can make
+    the NPV small, or negative, while the decisions and their possible error stay as large."""
+    if bound is None or not math.isfinite(bound):
+        return None
+    return max(0.0, objective - bound) / max(spend, 1.0)
+
+
 @dataclass(frozen=True)
 class Start:
     """A feasible plan to start from, with how far it can be from the best one."""
@@ -62,11 +73,13 @@ class Start:
     objective: float      # NPV of this plan
     bound: float          # NPV of the LP relaxation: no plan costs less
     seconds: float        # solver time spent finding it
+    spend: float          # present value of the plan's outflows
 
     @property
     def gap(self) -> float:
-        """Relative gap to the bound, as MIP solvers report it."""
-        return max(0.0, self.objective - self.bound) / max(abs(self.objective), 1.0)
+        """Relative gap to the bound (``relative_gap``)."""
+        gap = relative_gap(self.objective, self.bound, self.spend)
+        return math.inf if gap is None else gap
 
     def load(self) -> None:
         """Put this plan's values into the model's variables."""
@@ -76,12 +89,7 @@ class Start:
 
 def _start(model: Model, lower_bound: float, seconds: float) -> Start:
     values = {v: v.varValue for v in model.prob.vars if v.varValue is not None}
-    return Start(values, model.prob.objective.value(), lower_bound, seconds)
-
-
-def within_gap_of(bound: float, gap: float) -> float | None:
-    """The dearest objective within ``gap`` of ``bound`` (as `Start.gap` measures it)."""
-    return bound / (1.0 - gap) if bound > 0 and 0 <= gap < 1 else None
+    return Start(values, model.prob.objective.value(), lower_bound, seconds, model.spend())
 
 
 def warm_start(model: Model, solver: SolverName, budget_s: float | None) -> Start | None:
@@ -99,6 +107,9 @@ def warm_start(model: Model, solver: SolverName, budget_s: float | None) -> Star
     if relaxed_info.status != SolveStatus.OPTIMAL:
         return None
     lower_bound = model.prob.objective.value()
+    # the relaxation spends no more than a whole plan will: a gap measured against it is
+    # never smaller than the one measured against the plan's own spending
+    scale = max(model.spend(), 1.0)
     for _ in range(COVER_ROUNDS if len(model.prob.vars) >= COVERS_FROM else 0):
         # whole units the relaxation rounded away: cut them off, raising the bound
         if not add_unit_covers(model):
@@ -150,8 +161,9 @@ def warm_start(model: Model, solver: SolverName, budget_s: float | None) -> Star
                 bound(full, value, value)
                 closed.append(full)
         # stop as soon as a plan is within the requested gap of the relaxation's bound
-        target = within_gap_of(lower_bound, model.plan.plan.mip_gap)
-        info = run(model.prob, solver, left(0.25), RESTRICTED_GAP, target=target)
+        target = lower_bound + model.plan.plan.mip_gap * scale
+        info = run(model.prob, solver, left(0.25), RESTRICTED_GAP, target=target,
+                   abs_gap=RESTRICTED_GAP * scale)
         seconds += info.seconds
         if info.status == SolveStatus.INFEASIBLE and 0 < len(closed) <= REOPEN_AT_MOST:
             # a fraction can hide a whole step: a dataset the relaxation moved 1% of moves
@@ -159,7 +171,8 @@ def warm_start(model: Model, solver: SolverName, budget_s: float | None) -> Star
             for var in closed:
                 var.lowBound, var.upBound = 0.0, 1.0
             closed = []
-            info = run(model.prob, solver, left(0.35), RESTRICTED_GAP, target=target)
+            info = run(model.prob, solver, left(0.35), RESTRICTED_GAP, target=target,
+                       abs_gap=RESTRICTED_GAP * scale)
             seconds += info.seconds
         if not info.status.has_solution:
             return None
@@ -170,7 +183,7 @@ def warm_start(model: Model, solver: SolverName, budget_s: float | None) -> Star
             for var in closed:
                 var.lowBound, var.upBound = 0.0, 1.0
             info = run(model.prob, solver, left(0.35), RESTRICTED_GAP, start=start.values,
-                       target=target)
+                       target=target, abs_gap=RESTRICTED_GAP * scale)
             seconds += info.seconds
             if info.status.has_solution and model.prob.objective.value() < start.objective:
                 return _start(model, lower_bound, seconds)
@@ -181,25 +194,71 @@ def warm_start(model: Model, solver: SolverName, budget_s: float | None) -> Star
             var.lowBound, var.upBound = lo, up
 
 
-def optimize(model: Model, solver: SolverName, time_limit: float | None) -> SolveInfo:
-    """Solve ``model`` to its plan's gap: warm start first, then the full program if needed.
+def simple_plan(model: Model, solver: SolverName) -> Start | None:
+    """The cheaper of the simple plans (SPEC 15): no orders and no reservations, the servers
+    already owned kept to the end of their life or sold at once, and the hourly use
+    re-optimized. No plan returned is worse than it. Solved without a time limit: with every
+    whole-unit decision fixed, what remains is small."""
+    best: Start | None = None
+    seconds = 0.0
+    for keep in (False, True):
+        try:
+            restore = fix(model, simple_decisions(model, keep))
+        except DecisionsError:
+            continue       # a scenario without sites cannot keep servers
+        try:
+            info = run(model.prob, solver, None, model.plan.plan.mip_gap)
+            seconds += info.seconds
+            if info.status.has_solution:
+                found = _start(model, -math.inf, seconds)
+                if best is None or found.objective < best.objective:
+                    best = found
+        finally:
+            restore()
+        if not model.cohorts or all(not c.cohort.existing for c in model.cohorts):
+            break          # nothing owned: keeping and selling are the same plan
+    return None if best is None else replace(best, seconds=seconds)
 
-    ``time_limit`` bounds the whole (seconds); the reported seconds include the warm start.
+
+def optimize(model: Model, solver: SolverName, time_limit: float | None) -> SolveInfo:
+    """Solve ``model`` to its plan's gap: the simple plan and the warm start first, then the
+    full program if needed, and never a plan worse than the simple one.
+
+    ``time_limit`` bounds the warm start and the full solve (seconds); the reported seconds
+    include the simple plan's solve, which no time limit stops. The reported gap is measured
+    against the best bound known, the relaxation's or the full solve's, relative to the
+    plan's spending (``relative_gap``).
     """
-    started = time.perf_counter()
     gap = model.plan.plan.mip_gap
+    simple = simple_plan(model, solver)
+    started = time.perf_counter()
     start = warm_start(model, solver, time_limit)
-    if start is not None and start.gap <= gap:
-        # the start is within the gap of the relaxation's bound: it is the answer
-        start.load()
-        return SolveInfo(SolverName(solver).value, SolveStatus.OPTIMAL, start.seconds, start.gap)
+    spent = (simple.seconds if simple else 0.0) + (start.seconds if start else 0.0)
+    relaxed = start.bound if start is not None else None
+    best = min((s for s in (start, simple) if s is not None), key=lambda s: s.objective,
+               default=None)
+    name = SolverName(solver).value
+    if best is not None and relaxed is not None:
+        within = relative_gap(best.objective, relaxed, best.spend)
+        if within is not None and within <= gap:
+            # within the gap of the relaxation's bound: it is the answer
+            best.load()
+            return SolveInfo(name, SolveStatus.OPTIMAL, spent, within, relaxed)
     left = None if time_limit is None else max(1.0, time_limit - (time.perf_counter() - started))
-    info = run(model.prob, solver, left, gap, start=start.values if start else None)
-    if start is None:
+    info = run(model.prob, solver, left, gap, start=best.values if best else None,
+               abs_gap=gap * best.spend if best else None)
+    info = replace(info, seconds=info.seconds + spent)
+    found = model.prob.objective.value() if info.status.has_solution else None
+    if best is not None and (found is None
+                             or best.objective < found - 1e-6 * max(1.0, abs(best.objective))):
+        # the solver kept nothing better within its time: the best start is the plan
+        best.load()
+        found = best.objective
+    if found is None:
         return info
-    info = replace(info, seconds=info.seconds + start.seconds)
-    if not info.status.has_solution and info.status != SolveStatus.INFEASIBLE:
-        # the solver kept nothing better within its time: the start itself is a valid plan
-        start.load()
-        info = replace(info, status=SolveStatus.FEASIBLE, mip_gap=start.gap)
-    return info
+    bounds = [b for b in (info.bound, relaxed) if b is not None and math.isfinite(b)]
+    bound = max(bounds) if bounds else None
+    measured = relative_gap(found, bound, model.spend())
+    status = SolveStatus.OPTIMAL if measured is not None and measured <= gap + 1e-9 else (
+        SolveStatus.FEASIBLE)
+    return replace(info, status=status, mip_gap=measured, bound=bound)

@@ -67,9 +67,9 @@ CASES = [
      "workloads[0].storage_tb: must be greater than or equal to 0"),
     ("latency without users", HEAD + TRAIN + "max_latency_ms = 20\n",
      "workloads[0].max_latency_ms: needs 'users'"),
-    ("residual with no sourced default", HEAD + TRAIN + SITE
-     + SERVER.replace("residual_fraction = 0.1\n", ""),
-     "onprem.servers[0].residual_fraction: required (tco ships no sourced default for it)"),
+    ("retention out of range", HEAD + TRAIN + SITE
+     + SERVER.replace("residual_fraction = 0.1\n", "resale_retention_per_year = 1.5\n"),
+     "onprem.servers[0].resale_retention_per_year: must be less than or equal to 1"),
     ("bad solver", HEAD.replace("months = 12", 'months = 12\nsolver = "gurobi"') + TRAIN,
      "plan.solver: must be 'highs' or 'cbc'"),
 ]

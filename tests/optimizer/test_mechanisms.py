@@ -325,7 +325,7 @@ SITE = {"name": "dc", "location": "us-east", "pue": 1.0, "electricity_usd_per_kw
 SERVER = {"name": "box", "gpu": "H100", "gpus": 8, "price_usd": 100_000.0, "network_usd": 0.0,
           "power_kw": 10.0, "idle_power_fraction": 0.5, "useful_life_months": 60,
           "residual_fraction": 0.1, "maintenance_rate": 0.12, "lead_time_months": 2,
-          "max_utilization": 1.0}
+          "max_utilization": 1.0, "decommission_usd": 0.0, "resale_fee_fraction": 0.0}
 
 
 def onprem_doc(gpu_hours: float, **plan_extra):
@@ -410,17 +410,21 @@ def test_demand_before_arrival_is_infeasible_on_prem(solver):
     assert not res.scenario("onprem-only").feasible
 
 
-def test_existing_servers_carry_no_capex_and_no_credit(solver):
-    doc = onprem_doc(8 * 730 * 10)
+def test_existing_servers_carry_no_capex_but_keep_their_value(solver):
+    # one server's work all year and one owned at age 12: it runs all 12 months (2,930 a
+    # month) and is credited at its book value at age 24, 100,000 - 90,000 x 24/60 = 64,000.
+    # Selling it in 2027-04 for a new one (arrived idle in 2027-03) would cost -24,775.
+    doc = onprem_doc(8 * 730 * 12)
+    doc["workloads"][0]["window"] = ["2027-01", "2027-12"]
     doc["onprem"]["sites"][0] = {**SITE, "existing": [{"server": "box", "count": 1,
                                                        "age_months": 12}]}
     rec = run(doc, ICLOUD, solver).scenario("onprem-only")
-    # the existing server runs all 12 months: idle energy 365/month in the two idle months
     b = rec.breakdown
-    assert b["onprem_capex"] == 0.0 and b["residual_credit"] == 0.0
-    assert b["energy"] == pytest.approx(7_300.0 + 2 * 365.0, abs=0.01)
+    assert b["onprem_capex"] == 0.0 and not rec.procurement and not rec.retirements
+    assert b["residual_credit"] == pytest.approx(-64_000.0, abs=0.01)
+    assert b["energy"] == pytest.approx(12 * 730.0, abs=0.01)
     assert b["colo"] == pytest.approx(12_000.0, abs=0.01)
-    assert rec.total_usd == pytest.approx(7_300 + 730 + 12_000 + 12_000 + 2_400, abs=0.01)
+    assert rec.total_usd == pytest.approx(12 * 2_930.0 - 64_000.0, abs=0.01)
 
 
 def test_retirement_at_end_of_life_credits_residual(solver):

@@ -37,25 +37,47 @@ def test_a_fully_used_month_of_energy_is_the_spec_formula():
 
 
 def test_book_value_straight_line():
-    assert onprem.book_value_usd(SERVER, 0) == 280_000
-    assert onprem.book_value_usd(SERVER, 30) == pytest.approx(280_000 - 252_000 / 2)
-    assert onprem.book_value_usd(SERVER, 60) == pytest.approx(28_000)
-    assert onprem.book_value_usd(SERVER, 90) == pytest.approx(28_000)
+    # a fraction of a new one's price: 1 - 0.9 x age / 60, and never below 0.1
+    assert onprem.value_usd(SERVER, 0, 0) == 280_000
+    assert onprem.value_usd(SERVER, 30, 0) == pytest.approx(280_000 - 252_000 / 2)
+    assert onprem.value_usd(SERVER, 60, 0) == pytest.approx(28_000)
+    assert onprem.value_usd(SERVER, 90, 0) == pytest.approx(28_000)
 
 
-def test_cohort_inside_and_past_the_horizon():
-    c = onprem.cohort(SERVER, order_month=2, horizon_months=36)
-    assert (c.arrival_month, c.last_month, c.credit_month) == (5, 64, 36)
-    assert c.credit_usd == pytest.approx(onprem.book_value_usd(SERVER, 31))
-    short_life = SERVER.model_copy(update={"useful_life_months": 12})
-    c = onprem.cohort(short_life, order_month=0, horizon_months=36)
-    assert (c.arrival_month, c.last_month, c.credit_month) == (3, 14, 15)
-    assert c.credit_usd == pytest.approx(28_000)
-    assert c.alive(3) and c.alive(14) and not c.alive(15)
+def test_market_value_by_retention():
+    market = SERVER.model_copy(update={"residual_fraction": None,
+                                       "resale_retention_per_year": 0.69})
+    assert onprem.value_usd(market, 0, 0) == 280_000
+    assert onprem.value_usd(market, 12, 0) == pytest.approx(280_000 * 0.69)
+    assert onprem.value_usd(market, 30, 0) == pytest.approx(280_000 * 0.69 ** 2.5)
 
 
-def test_existing_and_order_months():
-    assert onprem.existing_months_left(SERVER, 12) == 48
-    assert onprem.existing_months_left(SERVER, 70) == 0
+def test_value_follows_the_new_server_price_of_the_month_of_sale():
+    # server prices falling 20% a year: in month 24 a new one costs 280,000 x 0.8^2 = 179,200,
+    # and a 12-month-old one sold then is worth that times 1 - 0.9 x 12/60 = 0.82
+    assert onprem.new_server_usd(SERVER, 24, -0.2) == pytest.approx(179_200)
+    assert onprem.value_usd(SERVER, 12, 24, -0.2) == pytest.approx(179_200 * 0.82)
+
+
+def test_a_sale_brings_in_value_less_the_fee():
+    fee = SERVER.model_copy(update={"resale_fee_fraction": 0.15})
+    assert onprem.sale_proceeds_usd(fee, 30, 0) == pytest.approx(154_000 * 0.85)
+
+
+def test_cohorts_and_their_retirement_months():
+    bought = onprem.bought("dc", SERVER, order_month=2)
+    assert (bought.arrival, bought.end_of_life, bought.key) == (5, 65, "ordered[2]")
+    assert bought.age(17) == 12
+    # after arrival, on the cadence, inside the horizon and the life
+    assert onprem.retirement_months(bought, 12, every=3) == [6, 9]
+    assert onprem.retirement_months(bought, 12, every=3, also=frozenset({7})) == [6, 7, 9]
+    old = onprem.existing("dc", SERVER, age_months=55, count=4, index=0)
+    assert (old.arrival, old.end_of_life, old.count, old.key) == (-55, 5, 4, "existing[0]")
+    # servers already owned may always go in the first month
+    assert onprem.retirement_months(old, 12, every=3) == [0, 3]
+    assert onprem.retirement_months(old, 12, every=7) == [0]
+
+
+def test_order_months():
     assert onprem.order_months(SERVER, 12) == list(range(9))
     assert onprem.order_months(SERVER, 12, every=3, also=frozenset({4})) == [0, 3, 4, 6]

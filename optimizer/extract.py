@@ -1,0 +1,245 @@
+"""A solved model read back as a report (``ScenarioResult``), every amount from the ledger.
+
+Each ledger entry is evaluated once, at the solution; the breakdown and the cash flows are
+its sums by category and month, and the tables attribute the same amounts by their tags:
+a capacity variable's own price to its allocation row, a reservation's fees to its pool, a
+cohort's running costs to its site and server type, an order's capex to procurement, a
+retirement's credit and decommissioning cost to the retirements table. Nothing is priced
+again here; shares (an allocation's part of a pool or a fleet) divide ledger amounts by
+hours used.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from tco.pricing.models import HOURS_PER_MONTH, Purchase
+
+from .ledger import CATEGORIES, Tag
+from .model import Cap, Model
+from .program import value
+from .result import (Allocation, CashFlow, Commitment, Decisions, Procurement, Retirement,
+                     ScenarioResult)
+from .solve import SolveInfo
+
+_EPS = 1e-6
+
+
+def _val(expr: object) -> float:
+    v = value(expr)
+    return 0.0 if v is None else v
+
+
+def _clean(v: float) -> float:
+    return 0.0 if abs(v) < 1e-7 else v
+
+
+@dataclass
+class _Amounts:
+    """The ledger evaluated at the solution: by (category, month), by capacity variable and
+    by tag and month."""
+
+    by_month: dict[tuple[str, int], float] = field(default_factory=lambda: defaultdict(float))
+    by_cap: dict[int, float] = field(default_factory=lambda: defaultdict(float))
+    by_tag: dict[tuple[Tag, str, int], float] = field(default_factory=lambda: defaultdict(float))
+
+
+def _amounts(model: Model) -> _Amounts:
+    out = _Amounts()
+    ledger = model.ledger
+    for category, m, term, coef, tag in ledger.flows:
+        amount = _val(term) * coef
+        out.by_month[(category, m)] += amount
+        if type(tag) is Cap:
+            out.by_cap[id(tag)] += amount
+        elif tag is not None:
+            out.by_tag[(tag, category, m)] += amount  # type: ignore[index]
+    for category, months, term, coef, tag in ledger.recurring:
+        amount = _val(term) * coef
+        if amount == 0:
+            continue
+        for m in months:
+            out.by_month[(category, m)] += amount
+            if tag is not None:
+                out.by_tag[(tag, category, m)] += amount  # type: ignore[index]
+    return out
+
+
+def extract(model: Model, info: SolveInfo, notes: tuple[str, ...] = ()) -> ScenarioResult:
+    """The report of a solved scenario."""
+    name = model.scenario.name
+    amounts = _amounts(model)
+    breakdown = dict.fromkeys(CATEGORIES, 0.0)
+    breakdown_npv = dict.fromkeys(CATEGORIES, 0.0)
+    flows = []
+    for (category, m), amount in sorted(amounts.by_month.items(), key=lambda kv: (kv[0][1],
+                                                                                  kv[0][0])):
+        npv = amount * model.discount(m)
+        breakdown[category] += amount
+        breakdown_npv[category] += npv
+        if abs(amount) >= 0.005:
+            flows.append(CashFlow(name, model.plan.month_label(m), category, round(amount, 2),
+                                  round(npv, 2)))
+    breakdown = {k: _clean(v) for k, v in breakdown.items()}
+    breakdown_npv = {k: _clean(v) for k, v in breakdown_npv.items()}
+    total = sum(breakdown.values())
+    npv_total = sum(breakdown_npv.values())
+    capex = breakdown["onprem_capex"]
+    opex = total - capex - breakdown["residual_credit"]
+    gpu_hours = sum(sum(d) for d in model.demand.values())
+    commitments, commit_notes = _commitments(model, amounts)
+    return ScenarioResult(
+        name, True, None, npv_usd=npv_total, total_usd=total, capex_usd=capex, opex_usd=opex,
+        breakdown=breakdown, breakdown_npv=breakdown_npv, gpu_hours=gpu_hours,
+        allocations=tuple(_allocations(model, amounts)),
+        procurement=tuple(_procurement(model, amounts)),
+        commitments=tuple(commitments), retirements=tuple(_retirements(model, amounts)),
+        cash_flows=tuple(flows), solver=info, notes=(*notes, *commit_notes),
+        decisions=decisions_of(model))
+
+
+def decisions_of(model: Model) -> Decisions:
+    """The solved model's first-stage decisions: orders, retirements before end of life (and
+    those forced on a scenario without sites), reservations."""
+    orders = {key: round(_val(var)) for key, (var, _) in model.orders.items()}
+    reservations = {(v, g, t.value, it, s): round(_val(var))
+                    for (v, g, t, it, s), (var, _) in model.reservations.items()}
+    retirements = {}
+    for plan_ in model.cohorts:
+        c = plan_.cohort
+        for month, gone, reason in plan_.retired:
+            if reason == "sold":
+                retirements[(c.site, c.server.name, c.key, month)] = round(_val(gone))
+    return Decisions(tuple(sorted((k, n) for k, n in orders.items() if n)),
+                     tuple(sorted((k, n) for k, n in retirements.items() if n)),
+                     tuple(sorted((k, n) for k, n in reservations.items() if n)))
+
+
+def _tag_total(amounts: _Amounts, tag: Tag, category: str, month: int) -> float:
+    return amounts.by_tag.get((tag, category, month), 0.0)
+
+
+def _allocations(model: Model, amounts: _Amounts) -> list[Allocation]:
+    name = model.scenario.name
+    # reserved pools (one GPU class in one region, both terms): each term's fees that month,
+    # from the ledger, and the GPU-hours its active reservations hold
+    pool_fee: dict[tuple[str, str, Purchase, int], float] = defaultdict(float)
+    pool_hours: dict[tuple[str, str, Purchase, int], float] = defaultdict(float)
+    pool_types: dict[tuple[str, str, Purchase, int], set[str]] = defaultdict(set)
+    for (venue, gpu, term, itype, start), (var, offer) in model.reservations.items():
+        count = round(_val(var))
+        if count <= 0:
+            continue
+        tag = Tag("reservation", (venue, gpu, term, itype, start))
+        for m in range(start, min(start + term.term_months, model.months)):
+            pool_fee[(venue, gpu, term, m)] += _tag_total(amounts, tag, "cloud_reserved", m)
+            pool_hours[(venue, gpu, term, m)] += count * offer.gpu_count * HOURS_PER_MONTH
+            pool_types[(venue, gpu, term, m)].add(itype)
+    # owned fleets: the month's running costs of a server type at a site (every cohort's, from
+    # the ledger) plus the energy above idle of the hours used, shared by the hours used
+    fleet_cost: dict[tuple[str, str, int], float] = defaultdict(float)
+    fleet_used: dict[tuple[str, str, int], float] = defaultdict(float)
+    for c in model.caps:
+        if c.purchase == Purchase.OWNED and c.server is not None:
+            key = (c.venue, c.server.name, c.month)
+            fleet_used[key] += _val(c.var)
+            fleet_cost[key] += amounts.by_cap.get(id(c), 0.0)
+    for plan_ in model.cohorts:
+        co = plan_.cohort
+        tag = Tag("fleet", (co.site, co.server.name, co.key))
+        for span, _ in plan_.segments:
+            for m in span:
+                for category in ("energy", "colo", "maintenance", "staff"):
+                    fleet_cost[(co.site, co.server.name, m)] += _tag_total(amounts, tag,
+                                                                           category, m)
+    out = []
+    for c in model.caps:
+        hours = _val(c.var)
+        if hours <= _EPS * max(1.0, model.demand[c.workload][c.month]):
+            continue
+        venue = model.venues[c.venue]
+        rows: list[tuple[str, Purchase, float, float]] = []   # instance, purchase, hours, cost
+        if c.purchase in (Purchase.ON_DEMAND, Purchase.SPOT):
+            assert c.offer is not None
+            rows.append((c.offer.instance_type, c.purchase, hours, amounts.by_cap.get(id(c), 0.0)))
+        elif c.purchase == Purchase.OWNED:
+            assert c.server is not None
+            key = (c.venue, c.server.name, c.month)
+            rows.append((c.server.name, c.purchase, hours,
+                         fleet_cost[key] * hours / fleet_used[key] if fleet_used[key] > 0 else 0.0))
+        else:
+            # the pool's hours are shared by its terms: each term's row carries its share of
+            # the hours and the same share of its fee (the pool's average cost per hour)
+            keys = [(c.venue, c.gpu, term, c.month) for term in c.terms or (c.purchase,)]
+            held = sum(pool_hours[k] for k in keys)
+            for k in keys:
+                if pool_hours[k] > 0:
+                    rows.append(("+".join(sorted(pool_types[k])), k[2],
+                                 hours * pool_hours[k] / held, pool_fee[k] * hours / held))
+            if not rows:
+                rows.append(("-", c.purchase, hours, 0.0))
+        for itype, purchase, part, cost in rows:
+            out.append(Allocation(name, c.workload, model.label(c.month), c.venue,
+                                  venue.provider, venue.region, itype, c.gpu, purchase.value,
+                                  round(part, 4), round(cost, 2)))
+    out.sort(key=lambda a: (a.workload, a.month, a.venue, a.purchase))
+    return out
+
+
+def _procurement(model: Model, amounts: _Amounts) -> list[Procurement]:
+    out = []
+    for (site, server_name, order), (var, cohort) in sorted(model.orders.items()):
+        count = round(_val(var))
+        if count <= 0:
+            continue
+        capex = _tag_total(amounts, Tag("order", (site, server_name, order)), "onprem_capex",
+                           cohort.arrival)
+        out.append(Procurement(model.scenario.name, site, server_name, model.label(order),
+                               model.label(cohort.arrival), count, round(capex, 2)))
+    return out
+
+
+def _retirements(model: Model, amounts: _Amounts) -> list[Retirement]:
+    out = []
+    for plan_ in model.cohorts:
+        c = plan_.cohort
+        for month, gone, reason in plan_.retired:
+            count = round(_val(gone))
+            if count <= 0:
+                continue
+            tag = Tag("retire", (c.site, c.server.name, c.key, month))
+            out.append(Retirement(
+                model.scenario.name, c.site, c.server.name, _cohort_label(model, c.key),
+                model.plan.month_label(month), c.age(month), count, reason,
+                round(-_tag_total(amounts, tag, "residual_credit", month), 2),
+                round(_tag_total(amounts, tag, "decommission", month), 2)))
+    out.sort(key=lambda r: (r.month, r.site, r.server, r.cohort))
+    return out
+
+
+def _cohort_label(model: Model, key: str) -> str:
+    """``existing[i]`` as it is; ``ordered[<month index>]`` with its month label."""
+    if key.startswith("ordered["):
+        return f"ordered[{model.plan.month_label(int(key[8:-1]))}]"
+    return key
+
+
+def _commitments(model: Model, amounts: _Amounts) -> tuple[list[Commitment], list[str]]:
+    out, notes = [], []
+    for (venue, gpu, term, itype, start), (var, offer) in sorted(
+            model.reservations.items(), key=lambda kv: (kv[0][4], kv[0][0], kv[0][3])):
+        count = round(_val(var))
+        if count <= 0:
+            continue
+        end = start + term.term_months - 1
+        past = max(0, end - (model.months - 1))
+        monthly = _tag_total(amounts, Tag("reservation", (venue, gpu, term, itype, start)),
+                             "cloud_reserved", start)
+        out.append(Commitment(model.scenario.name, offer.provider, offer.region, itype, term.value,
+                              model.label(start), model.plan.month_label(end), count,
+                              round(monthly, 2), round(count * offer.upfront_usd, 2), past))
+        if past:
+            notes.append(f"{count} x {itype} {term.value} in {venue} from {model.label(start)} runs "
+                         f"{past} months past the horizon; those months are included in the cost")
+    return out, notes
