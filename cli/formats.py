@@ -10,3 +10,13 @@ class OutputFormat(StrEnum):
     JSON = "json"
     CSV = "csv"
     MARKDOWN = "markdown"
+
+
+class CsvTable(StrEnum):
+    """The tables ``--format csv`` can write (``--table``)."""
+
+    ALLOCATIONS = "allocations"
+    CASH_FLOWS = "cash-flows"
+    PROCUREMENT = "procurement"
+    COMMITMENTS = "commitments"
+    RETIREMENTS = "retirements"

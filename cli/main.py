@@ -19,12 +19,13 @@ from tco.pricing.errors import (CatalogError, InfeasibleError, NoPriceSourceErro
                                 PricingError, TcoError)
 from tco.pricing.models import Catalog
 
-from .formats import OutputFormat
+from .formats import CsvTable, OutputFormat
 
 EXIT_OK = 0
 EXIT_INFEASIBLE = 1
 EXIT_USAGE = 2
 EXIT_NO_PRICES = 3
+EXIT_UNPROVEN = 4
 
 
 class _Parser(argparse.ArgumentParser):
@@ -42,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     cmp_ = sub.add_parser("compare", help="price every way to run a plan and recommend one")
     cmp_.add_argument("plan", help="the plan file (workload.toml)")
     cmp_.add_argument("--format", choices=[f.value for f in OutputFormat], default="table")
+    cmp_.add_argument("--table", choices=[t.value for t in CsvTable], default="allocations",
+                      help="the table --format csv writes")
     cmp_.add_argument("--output", "-o", help="write the report to FILE instead of stdout")
     cmp_.add_argument("--catalog", help="plan with exactly this catalog file and no other source")
     cmp_.add_argument("--offline", action="store_true",
@@ -122,6 +125,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         result = solve(loaded, catalog, solver=args.solver, time_limit=args.time_limit,
                        progress=progress)
     fmt = OutputFormat(args.format)
+    table = CsvTable(args.table)
     if args.output:
         if fmt == OutputFormat.TABLE:
             file_console = Console(record=True, width=WIDE, file=io.StringIO(),
@@ -129,17 +133,22 @@ def cmd_compare(args: argparse.Namespace) -> int:
             render(result, fmt, file_console)
             text = file_console.export_text().rstrip("\n") + "\n"
         else:
-            text = render(result, fmt, _console()) or ""
+            text = render(result, fmt, _console(), table) or ""
         atomic_write_text(args.output, text)
         err.print(f"wrote {args.output}", highlight=False)
     else:
-        text = render(result, fmt, _console())
+        text = render(result, fmt, _console(), table)
         if text is not None:
             sys.stdout.write(text)
     if not result.feasible:
         reason = result.recommended.reason or "infeasible"
         err.print(f"tco: no feasible plan: {reason}", style="red", markup=False, highlight=False)
         return EXIT_INFEASIBLE
+    if result.unproven:
+        err.print(f"tco: the recommended plan ({result.recommended_name}) is unproven: its gap "
+                  f"is over 5% or unknown; the report was written", style="yellow",
+                  markup=False, highlight=False)
+        return EXIT_UNPROVEN
     return EXIT_OK
 
 

@@ -13,7 +13,7 @@ from rich.table import Table
 
 from tco.optimizer import Result, ScenarioResult
 
-from .formats import OutputFormat
+from .formats import CsvTable, OutputFormat
 
 
 def usd(value: float | None) -> str:
@@ -36,7 +36,11 @@ def scenario_rows(result: Result) -> Section:
     rows = []
     for s in result.scenarios:
         mark = " *" if s.name == result.recommended_name else ""
-        if s.feasible:
+        if s.feasible and s.unproven:
+            rows.append([s.name + mark, "unproven", usd(s.npv_usd), usd(s.total_usd),
+                         usd(s.capex_usd), usd(s.opex_usd), _rate(s.usd_per_gpu_hour),
+                         usd(s.savings_vs_best_single_usd), _gap(s)])
+        elif s.feasible:
             rows.append([s.name + mark, "yes", usd(s.npv_usd), usd(s.total_usd), usd(s.capex_usd),
                          usd(s.opex_usd), _rate(s.usd_per_gpu_hour),
                          usd(s.savings_vs_best_single_usd), _gap(s)])
@@ -44,7 +48,7 @@ def scenario_rows(result: Result) -> Section:
             rows.append([s.name, "no: " + (s.reason or "infeasible"), "-", "-", "-", "-", "-", "-",
                          "-"])
     return ("Scenarios (* = recommended; NPV is the objective; gap = how far the plan may be "
-            "from the optimum)",
+            "from the optimum, as a share of its spending; unproven = gap over 5%)",
             ["scenario", "feasible", "NPV", "total", "capex", "opex", "$/GPU-hour",
              "saves vs best single venue", "gap"], rows, {2, 3, 4, 5, 6, 7, 8})
 
@@ -78,6 +82,15 @@ def procurement_rows(s: ScenarioResult) -> Section:
             rows, {4, 5})
 
 
+def retirement_rows(s: ScenarioResult) -> Section:
+    rows = [[r.site, r.server, r.cohort, r.month, str(r.age_months), str(r.count), r.reason,
+             usd(r.resale_usd), usd(r.decommission_usd)] for r in s.retirements]
+    return (f"Retirements: {s.name} (servers sold or at end of life; those still owned at the "
+            f"end are credited at their value then)",
+            ["site", "server", "cohort", "month", "age", "count", "why", "resale",
+             "decommission"], rows, {4, 5, 7, 8})
+
+
 def commitment_rows(s: ScenarioResult) -> Section:
     rows = [[c.provider, c.region, c.instance_type, c.purchase, c.start_month, c.end_month,
              str(c.count), usd(c.usd_per_month), usd(c.upfront_usd) if c.upfront_usd else "-",
@@ -108,8 +121,8 @@ def sections(result: Result) -> list[Section]:
     out = [scenario_rows(result)]
     if result.recommended_name:
         rec = result.recommended
-        out += [allocation_rows(rec), procurement_rows(rec), commitment_rows(rec),
-                breakdown_rows(rec)]
+        out += [allocation_rows(rec), procurement_rows(rec), retirement_rows(rec),
+                commitment_rows(rec), breakdown_rows(rec)]
     out += [price_rows(result), assumption_rows(result)]
     return out
 
@@ -120,6 +133,13 @@ def notes(result: Result) -> list[str]:
         out.append(f"Recommended: {result.recommended_name} "
                    f"(NPV {usd(result.recommended.npv_usd)} over {result.months} months from "
                    f"{result.start})")
+        if result.unproven:
+            gap = result.recommended.solver.mip_gap if result.recommended.solver else None
+            out.append("warning: the recommended plan is unproven: it may be "
+                       + (f"up to {gap:.1%} of its spending" if gap is not None else
+                          "an unknown amount")
+                       + " dearer than the best plan (over 5%); allow more time with "
+                         "--time-limit before acting on it")
         out += list(result.recommended.notes)
     else:
         out.append("No scenario is feasible.")
@@ -166,13 +186,36 @@ ALLOCATION_FIELDS = ["scenario", "workload", "month", "venue", "provider", "regi
                      "instance_type", "gpu", "purchase", "gpu_hours", "cost_usd"]
 
 
-def render_csv(result: Result) -> str:
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=ALLOCATION_FIELDS, lineterminator="\n")
-    writer.writeheader()
+def _csv_rows(result: Result, table: CsvTable) -> list[dict[str, object]]:
+    rows: list[dict[str, object]] = []
     for s in result.scenarios:
-        for a in s.allocations:
-            writer.writerow(a.to_dict())
+        items: tuple[object, ...] = {
+            CsvTable.ALLOCATIONS: s.allocations, CsvTable.CASH_FLOWS: s.cash_flows,
+            CsvTable.PROCUREMENT: s.procurement, CsvTable.COMMITMENTS: s.commitments,
+            CsvTable.RETIREMENTS: s.retirements}[table]
+        rows += [item.to_dict() for item in items]  # type: ignore[attr-defined]
+    return rows
+
+
+CSV_FIELDS = {
+    CsvTable.ALLOCATIONS: ALLOCATION_FIELDS,
+    CsvTable.CASH_FLOWS: ["scenario", "month", "category", "usd", "npv_usd"],
+    CsvTable.PROCUREMENT: ["scenario", "site", "server", "order_month", "arrival_month", "count",
+                           "capex_usd"],
+    CsvTable.COMMITMENTS: ["scenario", "provider", "region", "instance_type", "purchase",
+                           "start_month", "end_month", "count", "usd_per_month", "upfront_usd",
+                           "months_past_horizon"],
+    CsvTable.RETIREMENTS: ["scenario", "site", "server", "cohort", "month", "age_months", "count",
+                           "reason", "resale_usd", "decommission_usd"],
+}
+
+
+def render_csv(result: Result, table: CsvTable = CsvTable.ALLOCATIONS) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=CSV_FIELDS[table], lineterminator="\n")
+    writer.writeheader()
+    for row in _csv_rows(result, table):
+        writer.writerow(row)
     return buf.getvalue()
 
 
@@ -187,9 +230,12 @@ TEXT_RENDERERS: dict[OutputFormat, Callable[[Result], str]] = {
 }
 
 
-def render(result: Result, fmt: OutputFormat, console: Console) -> str | None:
+def render(result: Result, fmt: OutputFormat, console: Console,
+           table: CsvTable = CsvTable.ALLOCATIONS) -> str | None:
     """Text for a file or stdout; the table format prints to ``console`` and returns None."""
     if fmt == OutputFormat.TABLE:
         render_table(result, console)
         return None
+    if fmt == OutputFormat.CSV:
+        return render_csv(result, table)
     return TEXT_RENDERERS[fmt](result)

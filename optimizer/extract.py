@@ -79,8 +79,7 @@ def extract(model: Model, info: SolveInfo, notes: tuple[str, ...] = ()) -> Scena
         breakdown[category] += amount
         breakdown_npv[category] += npv
         if abs(amount) >= 0.005:
-            flows.append(CashFlow(name, model.plan.month_label(m), category, round(amount, 2),
-                                  round(npv, 2)))
+            flows.append(CashFlow(name, model.plan.month_label(m), category, amount, npv))
     breakdown = {k: _clean(v) for k, v in breakdown.items()}
     breakdown_npv = {k: _clean(v) for k, v in breakdown_npv.items()}
     total = sum(breakdown.values())

@@ -170,6 +170,8 @@ class Model:
     storage_use: dict[tuple[str, str, int], Var | float] = field(default_factory=dict)
     serve: dict[tuple[str, str, int], Var] = field(default_factory=dict)
     tier_vars: list[Var] = field(default_factory=list)
+    # a dataset copied to a venue (workload, venue) -> indicator, where it is not a pick
+    moved: dict[tuple[str, str], Var] = field(default_factory=dict)
     # each tiered cost: its segment variables, tier starts and "segment k is full" indicators
     tiered: list[tuple[list[Var], list[float], list[Var]]] = field(
         default_factory=list)
@@ -840,8 +842,11 @@ def define_single_venue_and_storage(model: Model) -> None:
                     storage_volume[(v, m)].append((use, gb))
             if transfer_gb > 0 and v != w.data_at:
                 if v not in moved:
-                    moved[v] = picks[v] if w.single_venue else model.prob.binary(
-                        _n(f"moved[{w.name},{v}]"))
+                    if w.single_venue:
+                        moved[v] = picks[v]
+                    else:
+                        moved[v] = model.moved[(w.name, v)] = model.prob.binary(
+                            _n(f"moved[{w.name},{v}]"))
                 if not w.single_venue:
                     model.constrain([(moved[v], 1.0), (use, -1.0)], GE, 0.0,
                                     f"moved_if_used_{at}")

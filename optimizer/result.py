@@ -85,7 +85,8 @@ class Retirement:
 
 @dataclass(frozen=True)
 class CashFlow:
-    """One category's cash flow in one month, as paid and discounted to the plan's start."""
+    """One category's cash flow in one month, as paid and discounted to the plan's start
+    (kept to full precision; the JSON document rounds them to cents)."""
 
     scenario: str
     month: str
@@ -94,7 +95,8 @@ class CashFlow:
     npv_usd: float
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return {"scenario": self.scenario, "month": self.month, "category": self.category,
+                "usd": round(self.usd, 2), "npv_usd": round(self.npv_usd, 2)}
 
 
 @dataclass(frozen=True)

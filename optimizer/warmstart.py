@@ -243,6 +243,8 @@ def optimize(model: Model, solver: SolverName, time_limit: float | None) -> Solv
         if within is not None and within <= gap:
             # within the gap of the relaxation's bound: it is the answer
             best.load()
+            spent += drop_unused_venues(model, solver)
+            within = relative_gap(model.prob.objective.value(), relaxed, model.spend())
             return SolveInfo(name, SolveStatus.OPTIMAL, spent, within, relaxed)
     left = None if time_limit is None else max(1.0, time_limit - (time.perf_counter() - started))
     info = run(model.prob, solver, left, gap, start=best.values if best else None,
@@ -258,7 +260,50 @@ def optimize(model: Model, solver: SolverName, time_limit: float | None) -> Solv
         return info
     bounds = [b for b in (info.bound, relaxed) if b is not None and math.isfinite(b)]
     bound = max(bounds) if bounds else None
+    info = replace(info, seconds=info.seconds + drop_unused_venues(model, solver))
+    found = model.prob.objective.value()
     measured = relative_gap(found, bound, model.spend())
     status = SolveStatus.OPTIMAL if measured is not None and measured <= gap + 1e-9 else (
         SolveStatus.FEASIBLE)
     return replace(info, status=status, mip_gap=measured, bound=bound)
+
+
+def drop_unused_venues(model: Model, solver: SolverName, rounds: int = 5) -> float:
+    """Stop paying storage (and dataset copies) where the plan runs nothing.
+
+    A plan within the gap may leave a venue-use indicator at 1 where the workload uses no
+    capacity that month: a whole plan that pays storage for nothing. Such indicators are set
+    to 0, and the plan solved again with every other whole-number decision held, the tier
+    indicators and dataset copies free; the plan can only get cheaper. That solve may move
+    hours off another venue, so it repeats (a few rounds at most). Returns the seconds spent.
+    """
+    seconds = 0.0
+    picks = {id(v) for v in model.picks.values()}
+    free = {id(v) for v in model.tier_vars} | {id(v) for v in model.moved.values()}
+    for _ in range(rounds):
+        used: dict[tuple[str, str, int], float] = {}
+        for c in model.caps:
+            key = (c.workload, c.venue, c.month)
+            used[key] = used.get(key, 0.0) + (c.var.varValue or 0.0)
+        stray = [u for key, u in model.storage_use.items()
+                 if isinstance(u, Var) and id(u) not in picks and (u.varValue or 0.0) > 0.5
+                 and used.get(key, 0.0) <= _EPS]
+        if not stray:
+            break
+        before = _start(model, -math.inf, 0.0)
+        saved = [(v, v.lowBound, v.upBound) for v in model.prob.vars if v.integer]
+        try:
+            for var in model.prob.vars:
+                if var.integer and id(var) not in free:
+                    var.lowBound = var.upBound = float(round(var.varValue or 0.0))
+            for var in stray:
+                var.lowBound = var.upBound = 0.0
+            info = run(model.prob, solver, None, 0.0)
+        finally:
+            for var, lo, up in saved:
+                var.lowBound, var.upBound = lo, up
+        seconds += info.seconds
+        if not info.status.has_solution or model.prob.objective.value() > before.objective:
+            before.load()
+            break
+    return seconds

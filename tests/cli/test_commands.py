@@ -141,3 +141,43 @@ def test_init_writes_a_plan_that_validates(tmp_path, capsys):
     assert target.read_text() == starter_plan()
     assert main(["validate", str(target)]) == 0
     assert "ok" in capsys.readouterr().out
+
+
+def test_an_unproven_recommendation_exits_4_and_the_report_is_written(small, tmp_path, capsys,
+                                                                       monkeypatch):
+    # the solver stops without a plan of its own: the simple plan is returned, with no bound
+    # to prove it by, and the recommendation built on it is unproven
+    from tco.optimizer import warmstart
+    from tco.optimizer.solve import SolveInfo, SolveStatus
+
+    real_run = warmstart.run
+
+    def busy(prob, solver, time_limit=None, gap=0.01, **kw):
+        if kw.get("start") is not None:
+            return SolveInfo("highs", SolveStatus.NOT_SOLVED, 60.0, None)
+        return real_run(prob, solver, time_limit, gap, **kw)
+
+    monkeypatch.setattr(warmstart, "warm_start", lambda *a, **k: None)
+    monkeypatch.setattr(warmstart, "run", busy)
+    plan, cat = small
+    out = tmp_path / "report.json"
+    assert main(["compare", str(plan), "--catalog", str(cat), "--format", "json",
+                 "--output", str(out)]) == 4
+    doc = json.loads(out.read_text())
+    rec = next(s for s in doc["scenarios"] if s["name"] == doc["recommended"])
+    assert rec["unproven"] is True and rec["total_usd"] == 3650.0
+    assert "unproven" in capsys.readouterr().err
+
+
+def test_csv_tables_of_cash_flows_and_retirements(small, capsys):
+    plan, cat = small
+    assert main(["compare", str(plan), "--catalog", str(cat), "--format", "csv",
+                 "--table", "cash-flows"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    hybrid = [(r["month"], r["category"], float(r["usd"])) for r in rows
+              if r["scenario"] == "hybrid"]
+    assert hybrid == [("2027-01", "cloud_compute", 1825.0), ("2027-02", "cloud_compute", 1825.0)]
+    assert main(["compare", str(plan), "--catalog", str(cat), "--format", "csv",
+                 "--table", "retirements"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "scenario,site,server,cohort,month,age_months,count,reason,resale_usd,decommission_usd"]

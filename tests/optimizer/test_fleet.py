@@ -19,6 +19,7 @@ import pytest
 
 from tco.optimizer import plan_from_dict, solve
 from tests.conftest import catalog, offer, plan_doc
+from tests.reprice import assert_repriced
 
 FULL = 8 * 730.0          # GPU-hours of one server in a month
 SITE = {"name": "dc", "location": "us-east", "pue": 1.0, "electricity_usd_per_kwh": 0.10,
@@ -49,7 +50,13 @@ def owned(count=1, age=12):
 
 
 def run(d, cat, solver):
-    return solve(plan_from_dict(d), cat, solver=solver)
+    """Solve, and check every scenario's cash flows against its plan priced again."""
+    loaded = plan_from_dict(d)
+    res = solve(loaded, cat, solver=solver)
+    for s in res.scenarios:
+        if s.feasible:
+            assert_repriced(loaded.plan, cat, s, tolerance=0.01)
+    return res
 
 
 def retirements(s):
@@ -174,9 +181,8 @@ def test_end_of_life_retirement_inside_the_horizon(solver):
 
 def test_a_server_past_its_life_is_retired_at_the_start():
     # age 70 of 60: retired in the first month in every scenario, at its residual value
-    res = solve(plan_from_dict(doc(2 * FULL, window=("2027-06", "2027-06"),
-                                   existing=[owned(1, age=70)], providers=("aws",))),
-                CLOUD_1, solver="highs")
+    res = run(doc(2 * FULL, window=("2027-06", "2027-06"), existing=[owned(1, age=70)],
+                  providers=("aws",)), CLOUD_1, "highs")
     for s in res.scenarios:
         assert [r for r in retirements(s) if r[0] == "existing[0]"] == [
             ("existing[0]", "2027-01", 1, "end of life", 10_000.0, 2_000.0)], s.name

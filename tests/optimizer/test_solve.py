@@ -248,3 +248,47 @@ def test_a_solved_model_is_freed_without_the_cycle_collector(snapshot):
         if was_on:
             gc.enable()
 
+
+
+def test_a_time_limited_solve_is_never_worse_than_the_simple_plans(snapshot):
+    # however little time the solver gets, the plan returned costs no more than the
+    # cheaper simple plan: no orders, no reservations, the owned servers kept to the end of
+    # their life or sold at once, hourly use optimized (priced here on its own)
+    from tco.optimizer.decisions import simple_decisions
+    from tco.optimizer.scenarios import solve_scenario
+
+    plan = load_plan(EXAMPLES / "research-lab.toml").plan
+    hybrid = next(s for s in scenarios_for(plan) if s.name == "hybrid")
+    model = build(plan, snapshot, hybrid)
+    simple = [solve_scenario(plan, snapshot, hybrid, fixed=simple_decisions(model, keep))
+              for keep in (False, True)]
+    cheapest = min(s.npv_usd for s in simple if s.feasible)
+    limited = solve_scenario(plan, snapshot, hybrid, time_limit=0.001)
+    assert limited.feasible and limited.npv_usd <= cheapest + 1e-6
+
+
+def test_when_the_solver_finds_nothing_the_simple_plan_is_returned(snapshot, monkeypatch):
+    # a busy machine: the warm start finds nothing and the full solve stops without a plan.
+    # The simple plan comes back, and with no bound its gap is unknown: unproven.
+    from tco.optimizer import warmstart
+    from tco.optimizer.decisions import simple_decisions
+    from tco.optimizer.scenarios import solve_scenario
+    from tco.optimizer.solve import SolveInfo, SolveStatus
+
+    plan = load_plan(EXAMPLES / "research-lab.toml").plan
+    scenario = next(s for s in scenarios_for(plan) if s.name == "cloud-only")
+    expected = solve_scenario(plan, snapshot, scenario,
+                              fixed=simple_decisions(build(plan, snapshot, scenario), False))
+    real_run = warmstart.run
+
+    def busy(prob, solver, time_limit=None, gap=0.01, **kw):
+        if kw.get("start") is not None:     # the full solve, started from the simple plan
+            return SolveInfo("highs", SolveStatus.NOT_SOLVED, 60.0, None)
+        return real_run(prob, solver, time_limit, gap, **kw)
+
+    monkeypatch.setattr(warmstart, "warm_start", lambda *a, **k: None)
+    monkeypatch.setattr(warmstart, "run", busy)
+    got = solve_scenario(plan, snapshot, scenario)
+    assert got.feasible and got.npv_usd == pytest.approx(expected.npv_usd, abs=0.01)
+    assert got.solver.status.value == "feasible" and got.solver.mip_gap is None
+    assert got.unproven
