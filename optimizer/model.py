@@ -170,6 +170,8 @@ class Model:
     storage_use: dict[tuple[str, str, int], Var | float] = field(default_factory=dict)
     serve: dict[tuple[str, str, int], Var] = field(default_factory=dict)
     tier_vars: list[Var] = field(default_factory=list)
+    # valid inequalities not yet in the program: (expression, right-hand side (≥), name)
+    shortfall_cuts: list[tuple[Expr, float, str]] = field(default_factory=list)
     # a dataset copied to a venue (workload, venue) -> indicator, where it is not a pick
     moved: dict[tuple[str, str], Var] = field(default_factory=dict)
     # each tiered cost: its segment variables, tier starts and "segment k is full" indicators
@@ -570,10 +572,12 @@ def define_onprem_fleet(model: Model) -> None:
     needed = ({(s, z.name) for w in plan.workloads for s, z in model.offers[w.name].servers}
               if with_sites else set())
     every = plan.onprem.order_every_months or 1
-    # servers may also be retired when a workload's window has just ended
-    ends = frozenset(workload_months(plan, w).stop for w in plan.workloads)
     for site in plan.onprem.sites:
         for server in plan.onprem.servers:
+            # servers may also be retired when the window of a workload that could use them
+            # has just ended
+            ends = frozenset(workload_months(plan, w).stop for w in plan.workloads
+                             if server.gpu in w.speeds)
             cohorts = [onprem.existing(site.name, server, e.age_months, e.count, i)
                        for i, e in enumerate(site.existing) if e.server == server.name]
             if (site.name, server.name) in needed:
@@ -904,12 +908,13 @@ def define_whole_server_rounding(model: Model) -> None:
 
 def define_site_shortfall_rounding(model: Model) -> None:
     """Valid inequalities that make the relaxation pay for the venues a site's whole servers
-    leave work to.
+    leave work to; kept as candidates (``model.shortfall_cuts``) and added to the program
+    only where a relaxation violates them (``add_shortfall_cuts``).
 
-    For a workload w with venue-use indicators (it stores data, or runs in one venue), a site
-    s and a month m: let a be the most reference GPU-hours one server of any type w can use at
-    s delivers in a month, k = ceil(need / a), F the live servers of those types at s, o the
-    GPU-hours w gets elsewhere (× speed) and U the sum of its use indicators elsewhere. Then
+    For a workload w with venue-use indicators (it stores data), a site s and a month m: let
+    a be the most reference GPU-hours one server of any type w can use at s delivers in a
+    month, k = ceil(need / a), F the live servers of those types at s, o the GPU-hours w gets
+    elsewhere (× speed) and U the sum of its use indicators elsewhere. Then
 
         U + F + o / a ≥ k.
 
@@ -918,13 +923,13 @@ def define_site_shortfall_rounding(model: Model) -> None:
     site delivers at most a × F. Every whole plan satisfies it. The relaxation otherwise keeps
     a fraction of a server (5.04 where 5 would leave 216 GPU-hours over) and pays a matching
     sliver of the other venue's storage, where every whole plan pays for a sixth server or
-    for the storage in full.
+    for the storage in full. Single-venue work has its own whole-server rounding.
     """
     if model.short:
         return  # an elastic (diagnostic) run may leave demand unmet
     plan = model.plan
     for w in plan.workloads:
-        if not any(k[0] == w.name for k in model.storage_use):
+        if w.single_venue or not any(k[0] == w.name for k in model.storage_use):
             continue
         per_venue = _venue_caps(model, w)
         by_site: dict[str, list[Server]] = defaultdict(list)
@@ -939,13 +944,29 @@ def define_site_shortfall_rounding(model: Model) -> None:
                     continue
                 others = [v for (v, month) in per_venue if month == m and v != site_name]
                 uses = {model.storage_use.get((w.name, v, m)) for v in others}
-                if None in uses:
+                if not others or None in uses:
                     continue
                 terms: list[tuple[object, float]] = [(u, 1.0) for u in uses]
                 terms += [(f, 1.0) for f in fleets]
                 terms += [(c.var, c.factor / most) for v in others for c in per_venue[(v, m)]]
-                model.constrain(terms, GE, math.ceil(need / most - 1e-9),
-                                _n(f"site_shortfall[{w.name},{site_name},{model.label(m)}]"))
+                model.shortfall_cuts.append((
+                    linear(terms), math.ceil(need / most - 1e-9),
+                    _n(f"site_shortfall[{w.name},{site_name},{model.label(m)}]")))
+
+
+def add_shortfall_cuts(model: Model, tolerance: float = 1e-6) -> int:
+    """Add the candidate site-shortfall inequalities that the current (relaxed) values
+    violate; returns how many were added. Added only where they bind: on plans where whole
+    servers leave little to other venues they would only slow every solve down."""
+    kept, added = [], 0
+    for expr, rhs, name in model.shortfall_cuts:
+        if (expr.value() or 0.0) < rhs - tolerance:
+            model.prob.add(expr, GE, rhs, name)
+            added += 1
+        else:
+            kept.append((expr, rhs, name))
+    model.shortfall_cuts = kept
+    return added
 
 
 def _add_transfer(model: Model, w: Workload, moved: dict[str, object], gb: float, month: int) -> None:

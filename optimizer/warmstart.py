@@ -35,7 +35,7 @@ from collections import defaultdict
 from dataclasses import dataclass, replace
 
 from .decisions import DecisionsError, fix, simple_decisions
-from .model import Model, add_unit_covers
+from .model import Model, add_shortfall_cuts, add_unit_covers
 from .program import Var
 from .solve import SolveInfo, SolverName, SolveStatus, run
 
@@ -53,6 +53,9 @@ RESTRICTED_GAP = 0.002
 # on the examples the rounds raised no bound by more than 0.01% while costing up to 0.2 s.
 COVER_ROUNDS = 3
 COVERS_FROM = 10_000
+# The simple plans are a floor and a first incumbent, not an answer: solved to 5% they take a
+# fraction of the time a 1% solve takes on the larger plans (benchmarks/README.md)
+SIMPLE_GAP = 0.05
 
 
 def relative_gap(objective: float, bound: float | None, spend: float) -> float | None:
@@ -110,9 +113,10 @@ def warm_start(model: Model, solver: SolverName, budget_s: float | None) -> Star
     # the relaxation spends no more than a whole plan will: a gap measured against it is
     # never smaller than the one measured against the plan's own spending
     scale = max(model.spend(), 1.0)
-    for _ in range(COVER_ROUNDS if len(model.prob.vars) >= COVERS_FROM else 0):
+    covers = len(model.prob.vars) >= COVERS_FROM
+    for _ in range(COVER_ROUNDS):
         # whole units the relaxation rounded away: cut them off, raising the bound
-        if not add_unit_covers(model):
+        if not add_shortfall_cuts(model) + (add_unit_covers(model) if covers else 0):
             break
         again = run(model.prob, solver, left(0.1), 0.0, relax=True)
         seconds += again.seconds
@@ -207,7 +211,7 @@ def simple_plan(model: Model, solver: SolverName) -> Start | None:
         except DecisionsError:
             continue       # a scenario without sites cannot keep servers
         try:
-            info = run(model.prob, solver, None, model.plan.plan.mip_gap)
+            info = run(model.prob, solver, None, SIMPLE_GAP)
             seconds += info.seconds
             if info.status.has_solution:
                 found = _start(model, -math.inf, seconds)
@@ -218,6 +222,18 @@ def simple_plan(model: Model, solver: SolverName) -> Start | None:
         if not model.cohorts or all(not c.cohort.existing for c in model.cohorts):
             break          # nothing owned: keeping and selling are the same plan
     return None if best is None else replace(best, seconds=seconds)
+
+
+def _tighten(model: Model, solver: SolverName) -> float:
+    """Add the site-shortfall inequalities the relaxation violates, a few rounds (for a program
+    the warm start did not run on). Returns the seconds spent."""
+    seconds = 0.0
+    for _ in range(COVER_ROUNDS):
+        info = run(model.prob, solver, None, 0.0, relax=True)
+        seconds += info.seconds
+        if info.status != SolveStatus.OPTIMAL or not add_shortfall_cuts(model):
+            break
+    return seconds
 
 
 def optimize(model: Model, solver: SolverName, time_limit: float | None) -> SolveInfo:
@@ -246,6 +262,8 @@ def optimize(model: Model, solver: SolverName, time_limit: float | None) -> Solv
             spent += drop_unused_venues(model, solver)
             within = relative_gap(model.prob.objective.value(), relaxed, model.spend())
             return SolveInfo(name, SolveStatus.OPTIMAL, spent, within, relaxed)
+    if start is None and model.shortfall_cuts:
+        spent += _tighten(model, solver)
     left = None if time_limit is None else max(1.0, time_limit - (time.perf_counter() - started))
     info = run(model.prob, solver, left, gap, start=best.values if best else None,
                abs_gap=gap * best.spend if best else None)
@@ -268,18 +286,19 @@ def optimize(model: Model, solver: SolverName, time_limit: float | None) -> Solv
     return replace(info, status=status, mip_gap=measured, bound=bound)
 
 
-def drop_unused_venues(model: Model, solver: SolverName, rounds: int = 5) -> float:
-    """Stop paying storage (and dataset copies) where the plan runs nothing.
+def drop_unused_venues(model: Model, solver: SolverName, rounds: int = 3) -> float:
+    """Stop paying storage where the plan runs nothing.
 
     A plan within the gap may leave a venue-use indicator at 1 where the workload uses no
     capacity that month: a whole plan that pays storage for nothing. Such indicators are set
-    to 0, and the plan solved again with every other whole-number decision held, the tier
-    indicators and dataset copies free; the plan can only get cheaper. That solve may move
-    hours off another venue, so it repeats (a few rounds at most). Returns the seconds spent.
+    to 0 and the plan's hours solved again with every whole-number decision held (a linear
+    program, quick); if holding the tier indicators leaves no plan, they are freed for a short
+    search. The plan can only get cheaper. A new solve may move hours off another venue, so
+    this repeats, a few rounds at most. Returns the seconds spent.
     """
     seconds = 0.0
     picks = {id(v) for v in model.picks.values()}
-    free = {id(v) for v in model.tier_vars} | {id(v) for v in model.moved.values()}
+    tiers = {id(v) for v in model.tier_vars}
     for _ in range(rounds):
         used: dict[tuple[str, str, int], float] = {}
         for c in model.caps:
@@ -292,18 +311,24 @@ def drop_unused_venues(model: Model, solver: SolverName, rounds: int = 5) -> flo
             break
         before = _start(model, -math.inf, 0.0)
         saved = [(v, v.lowBound, v.upBound) for v in model.prob.vars if v.integer]
+        info = None
         try:
-            for var in model.prob.vars:
-                if var.integer and id(var) not in free:
-                    var.lowBound = var.upBound = float(round(var.varValue or 0.0))
-            for var in stray:
-                var.lowBound = var.upBound = 0.0
-            info = run(model.prob, solver, None, 0.0)
+            for free_tiers in (False, True):
+                for var in model.prob.vars:
+                    if var.integer and not (free_tiers and id(var) in tiers):
+                        var.lowBound = var.upBound = float(round(var.varValue or 0.0))
+                for var in stray:
+                    var.lowBound = var.upBound = 0.0
+                info = run(model.prob, solver, 5.0 if free_tiers else None, RESTRICTED_GAP)
+                seconds += info.seconds
+                if info.status.has_solution:
+                    break
+                before.load()
         finally:
             for var, lo, up in saved:
                 var.lowBound, var.upBound = lo, up
-        seconds += info.seconds
-        if not info.status.has_solution or model.prob.objective.value() > before.objective:
+        if (info is None or not info.status.has_solution
+                or model.prob.objective.value() > before.objective):
             before.load()
             break
     return seconds
