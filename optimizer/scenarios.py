@@ -171,8 +171,10 @@ def _never_dearer_than_a_subset(plan: Plan, catalog: Catalog, results: list[Scen
         if progress:
             progress("pricing", f"{narrow.name}'s plan in {wide.name}")
         assert narrow.decisions is not None
+        # its plan is one of the wider program's: stop at the first plan as cheap as it
         again = solve_scenario(plan, catalog, scen[wide.name], solver, time_limit,
-                               fixed=narrow.decisions, bound=_bound_of(wide))
+                               fixed=narrow.decisions, bound=_bound_of(wide),
+                               target=narrow.npv_usd + 1e-6 * max(1.0, abs(narrow.npv_usd)))
         if again.feasible and again.npv_usd is not None and again.npv_usd < wide.npv_usd:
             out[i] = replace(again, notes=(
                 f"the cheapest {wide.name} plan found keeps the first-stage decisions of the "
@@ -221,10 +223,11 @@ def _warnings(catalog: Catalog, today: dt.date) -> list[str]:
 def solve_scenario(plan: Plan, catalog: Catalog, scenario: Scenario,
                    solver: SolverName = SolverName.HIGHS,
                    time_limit: float | None = None, *, fixed: Decisions | None = None,
-                   bound: float | None = None) -> ScenarioResult:
+                   bound: float | None = None, target: float | None = None) -> ScenarioResult:
     """Build, solve and read back one scenario. With ``fixed``, those first-stage decisions
-    are held and only the hourly use is optimized (to optimality); ``bound`` is a lower bound
-    on the scenario's plans known from elsewhere, against which the gap is measured."""
+    are held and only the hourly use is optimized (to optimality, or until a plan of NPV
+    ``target`` or less is found); ``bound`` is a lower bound on the scenario's plans known
+    from elsewhere, against which the gap is measured."""
     model = prepare(plan, catalog, scenario)
     reason = precheck(model)
     if reason:
@@ -235,7 +238,7 @@ def solve_scenario(plan: Plan, catalog: Catalog, scenario: Scenario,
             fix(model, fixed)
         except DecisionsError as exc:
             return ScenarioResult(scenario.name, False, str(exc))
-        info = run(model.prob, solver, time_limit, 0.0)
+        info = run(model.prob, solver, time_limit, 0.0, target=target)
         if info.status.has_solution:
             info = _judged_against(model, info, bound)
     else:
