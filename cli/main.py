@@ -15,8 +15,8 @@ from rich.console import Console
 
 from tco.pricing.base import ADAPTERS
 from tco.pricing.catalog import atomic_write_text, load_catalog, matches, write_catalog_file
-from tco.pricing.errors import (CatalogError, InfeasibleError, NoPriceSourceError, PlanError,
-                                PricingError, TcoError)
+from tco.optimizer.errors import PlanError
+from tco.pricing.errors import CatalogError, NoPriceSourceError, PricingError, TcoError
 from tco.pricing.models import Catalog
 
 from .formats import CsvTable, OutputFormat
@@ -291,8 +291,6 @@ COMMANDS = {"compare": cmd_compare, "validate": cmd_validate, "init": cmd_init,
 def exit_code_for(exc: TcoError) -> int:
     if isinstance(exc, NoPriceSourceError):
         return EXIT_NO_PRICES
-    if isinstance(exc, InfeasibleError):
-        return EXIT_INFEASIBLE
     if isinstance(exc, (PlanError, CatalogError)):
         return EXIT_USAGE
     if isinstance(exc, PricingError):

@@ -35,7 +35,6 @@ from tco.pricing.tiers import tiered_cost
 
 from . import onprem
 from .ledger import CATEGORIES, Ledger, Tag
-from .months import month_offset
 from .plan import Plan, Server, Workload
 from .program import EQ, GE, LE, Expr, Program, Var, value
 from .venues import (
@@ -223,7 +222,7 @@ class Model:
         """``(1 + discount_rate) ** (-month / 12)``, made once per month."""
         factors = self._discounts
         if month >= len(factors):
-            rate = self.plan.plan.discount_rate or 0.0
+            rate = self.plan.plan.discount_rate
             factors.extend((1 + rate) ** (-m / 12) for m in range(len(factors), month + 1))
         return factors[month]
 
@@ -270,10 +269,7 @@ class Model:
 
 
 def workload_months(plan: Plan, w: Workload) -> range:
-    assert w.window is not None
-    a = month_offset(plan.plan.start, w.window[0])
-    b = month_offset(plan.plan.start, w.window[1])
-    return range(a, b + 1)
+    return plan.window(w)
 
 
 def monthly_demand(plan: Plan, w: Workload) -> list[float]:
@@ -283,11 +279,9 @@ def monthly_demand(plan: Plan, w: Workload) -> list[float]:
     out = [0.0] * plan.plan.months
     for m in months:
         if w.kind == "training":
-            assert w.gpu_hours is not None
-            out[m] = w.gpu_hours / len(months)
+            out[m] = (w.gpu_hours or 0.0) / len(months)
         else:
-            assert w.gpus is not None
-            out[m] = w.gpus * (1 + (w.growth_per_month or 0.0)) ** (m - months.start) * HOURS_PER_MONTH
+            out[m] = (w.gpus or 0.0) * (1 + w.growth_per_month) ** (m - months.start) * HOURS_PER_MONTH
     return out
 
 
@@ -296,7 +290,7 @@ def monthly_egress_gb(plan: Plan, w: Workload) -> list[float]:
     months = workload_months(plan, w)
     out = [0.0] * plan.plan.months
     for m in months:
-        out[m] = w.egress_tb_per_month * GB_PER_TB * (1 + (w.growth_per_month or 0.0)) ** (
+        out[m] = w.egress_tb_per_month * GB_PER_TB * (1 + w.growth_per_month) ** (
             m - months.start)
     return out
 
@@ -409,7 +403,7 @@ def define_cloud_capacity(model: Model) -> None:
             for (venue, gpu), offer in sorted(table.items()):
                 factor = w.speeds[gpu]
                 if purchase == Purchase.SPOT:
-                    factor /= 1 + (w.spot_overhead or 0.0)
+                    factor /= 1 + w.spot_overhead
                 price = usd_per_hour_paid(model.plan, offer) / offer.gpu_count
                 prefix = _n(f"x[{w.name},{venue},{gpu},{purchase.value},")
                 for m in months:
@@ -454,7 +448,7 @@ def define_reservations(model: Model) -> None:
                 cap = Cap(var, w.name, venue, gpu, terms[0], m, w.speeds[gpu], terms=held)
                 model.caps.append(cap)
                 used_pools[(venue, gpu)].append(cap)
-    every = plan.cloud.commit_every_months or 1
+    every = plan.cloud.commit_every_months
     for pool, caps in sorted(used_pools.items()):
         venue, gpu = pool
         first = min(c.month for c in caps)
@@ -571,7 +565,7 @@ def define_onprem_fleet(model: Model) -> None:
     with_sites = model.scenario.sites and bool(plan.onprem.sites)
     needed = ({(s, z.name) for w in plan.workloads for s, z in model.offers[w.name].servers}
               if with_sites else set())
-    every = plan.onprem.order_every_months or 1
+    every = plan.onprem.order_every_months
     for site in plan.onprem.sites:
         for server in plan.onprem.servers:
             # servers may also be retired when the window of a workload that could use them
@@ -581,7 +575,7 @@ def define_onprem_fleet(model: Model) -> None:
             cohorts = [onprem.existing(site.name, server, e.age_months, e.count, i)
                        for i, e in enumerate(site.existing) if e.server == server.name]
             if (site.name, server.name) in needed:
-                starts = frozenset(workload_months(plan, w).start - (server.lead_time_months or 0)
+                starts = frozenset(workload_months(plan, w).start - server.lead_time_months
                                    for w in plan.workloads)
                 for order in onprem.order_months(server, model.months, every, starts):
                     cohort = onprem.bought(site.name, server, order)
@@ -839,7 +833,6 @@ def define_single_venue_and_storage(model: Model) -> None:
             if gb > 0:
                 venue = model.venues[v]
                 if venue.site is not None:
-                    assert venue.site.storage_usd_per_tb_month is not None
                     model.add_cost("storage", m, use, gb / GB_PER_TB * venue.site.storage_usd_per_tb_month,
                                    Tag("storage", (v, w.name)))
                 else:
@@ -976,7 +969,6 @@ def _add_transfer(model: Model, w: Workload, moved: dict[str, object], gb: float
         model.egress_terms[(w.data_at, month)].append((total, gb * len(moved), f"move:{w.name}"))
     else:
         site = model.plan.site(w.data_at)
-        assert site.egress_usd_per_gb is not None
         model.add_cost("egress", month, total, site.egress_usd_per_gb, Tag("egress", (site.name,)))
 
 
@@ -1020,7 +1012,6 @@ def define_latency_and_egress(model: Model) -> None:
                 for v, s in serve_vars.items():
                     venue = model.venues[v]
                     if venue.site is not None:
-                        assert venue.site.egress_usd_per_gb is not None
                         model.add_cost("egress", m, s, gb_per_hour * venue.site.egress_usd_per_gb,
                                        Tag("egress", (v,)))
                     else:

@@ -37,7 +37,7 @@ from .plan import Server, Site
 
 def capex_usd(server: Server) -> float:
     """``price_usd + network_usd``: what one new server costs at the plan's prices."""
-    return server.price_usd + (server.network_usd or 0.0)
+    return server.price_usd + server.network_usd
 
 
 def new_server_usd(server: Server, month: int, trend: float = 0.0) -> float:
@@ -54,11 +54,9 @@ def value_fraction(server: Server, age_months: int) -> float:
     (age / 12)``."""
     age = max(age_months, 0)
     if server.residual_fraction is not None:
-        assert server.useful_life_months is not None
         used = min(age, server.useful_life_months) / server.useful_life_months
         return 1.0 - (1.0 - server.residual_fraction) * used
-    assert server.resale_retention_per_year is not None
-    return float(server.resale_retention_per_year ** (age / 12))
+    return float((server.resale_retention_per_year or 0.0) ** (age / 12))
 
 
 def value_usd(server: Server, age_months: int, month: int, trend: float = 0.0) -> float:
@@ -69,20 +67,16 @@ def value_usd(server: Server, age_months: int, month: int, trend: float = 0.0) -
 def sale_proceeds_usd(server: Server, age_months: int, month: int, trend: float = 0.0) -> float:
     """What selling one server of ``age_months`` in ``month`` brings in: its value less the
     seller's share lost to the sale (``resale_fee_fraction``: a broker's or auction's take)."""
-    fee = server.resale_fee_fraction or 0.0
-    return value_usd(server, age_months, month, trend) * (1.0 - fee)
+    return value_usd(server, age_months, month, trend) * (1.0 - server.resale_fee_fraction)
 
 
 def capacity_gpu_hours_per_month(server: Server) -> float:
     """``gpus * 730 * max_utilization``."""
-    assert server.max_utilization is not None
     return server.gpus * HOURS_PER_MONTH * server.max_utilization
 
 
 def idle_energy_usd_per_server_month(site: Site, server: Server) -> float:
     """``pue * usd_per_kwh * power_kw * 730 * idle_power_fraction``: paid by every live server."""
-    assert site.pue is not None and site.electricity_usd_per_kwh is not None
-    assert server.idle_power_fraction is not None
     return (site.pue * site.electricity_usd_per_kwh * server.power_kw * HOURS_PER_MONTH
             * server.idle_power_fraction)
 
@@ -90,32 +84,26 @@ def idle_energy_usd_per_server_month(site: Site, server: Server) -> float:
 def energy_usd_per_used_gpu_hour(site: Site, server: Server) -> float:
     """Energy above idle for one GPU-hour of use:
     ``pue * usd_per_kwh * power_kw * (1 - idle_power_fraction) / gpus``."""
-    assert site.pue is not None and site.electricity_usd_per_kwh is not None
-    assert server.idle_power_fraction is not None
     return (site.pue * site.electricity_usd_per_kwh * server.power_kw
             * (1 - server.idle_power_fraction) / server.gpus)
 
 
 def colo_usd_per_server_month(site: Site, server: Server) -> float:
     """``colo_usd_per_kw_month * power_kw``."""
-    assert site.colo_usd_per_kw_month is not None
     return site.colo_usd_per_kw_month * server.power_kw
 
 
 def maintenance_usd_per_server_month(server: Server, capex: float | None = None) -> float:
     """``maintenance_rate / 12 * capex`` (the server's own purchase price; the type's price
     when not given)."""
-    assert server.maintenance_rate is not None
     return server.maintenance_rate / 12 * (capex_usd(server) if capex is None else capex)
 
 
 def staff_usd_per_server_month(site: Site) -> float:
-    assert site.staff_usd_per_server_month is not None
     return site.staff_usd_per_server_month
 
 
 def decommission_usd(server: Server) -> float:
-    assert server.decommission_usd is not None
     return server.decommission_usd
 
 
@@ -143,7 +131,6 @@ class Cohort:
     @property
     def end_of_life(self) -> int:
         """The first month the cohort no longer serves: arrival + useful life."""
-        assert self.server.useful_life_months is not None
         return self.arrival + self.server.useful_life_months
 
     @property
@@ -159,7 +146,6 @@ class Cohort:
 
 def bought(site: str, server: Server, order_month: int) -> Cohort:
     """The cohort of servers ordered in ``order_month``: they arrive after the lead time."""
-    assert server.lead_time_months is not None
     return Cohort(site, server, order_month + server.lead_time_months, order=order_month)
 
 
@@ -187,6 +173,5 @@ def order_months(server: Server, horizon_months: int, every: int = 1,
     """Order months whose servers arrive inside the horizon: every ``every`` months from the
     plan's start (the procurement cadence), plus the months in ``also`` (e.g. the month that
     makes a server arrive exactly when a workload starts)."""
-    assert server.lead_time_months is not None
     last = horizon_months - server.lead_time_months
     return [m for m in range(0, max(0, last)) if m % every == 0 or m in also]

@@ -1,178 +1,166 @@
-"""The plan file (``workload.toml``, SPEC section 4) → validated, defaults-resolved objects.
+"""A resolved plan: every value the optimizer reads, none missing.
 
-Validation is pydantic's (types, ranges, unknown keys); cross-references (``data_at``,
-``existing.server``, metros, GPU classes) and windows are checked afterwards. Every error
-names the file and the key path (``workloads[2].gpu_hours``; list indices count from 0), and
-every default the plan relied on is recorded as an :class:`Assumption` with its source.
+``load_plan`` reads a plan file (``planfile``: schema and checks), then ``resolve`` fills
+every key the plan left out from the defaults table (``pricing/data/defaults.csv``), in one
+place (``_FIELD_DEFAULTS``), recording each use as an :class:`Assumption` with its source.
+The resolved types are frozen dataclasses whose fields are all set; what stays ``None`` means
+"none" (no capex budget, no power cap, no latency bound), never "not yet known".
 """
 
 from __future__ import annotations
 
-import difflib
-import math
-import re
-import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any
 
-from pydantic import (BaseModel, ConfigDict, Field, ValidationError, field_validator,
-                      model_validator)
-
-from tco.pricing.errors import PlanError
 from tco.pricing.models import Provider, Purchase
-from tco.pricing.reference import gpu_classes, metros, regions
+from tco.pricing.settings import Refresh
 
+from . import planfile
 from .defaults import Default, defaults
-from .months import month_label, month_offset, parse_month
+from .errors import PlanError
+from .months import month_label, month_offset
+from .planfile import PlanFile, WorkloadKind
+from .solve import SolverName
 
-Fraction = Annotated[float, Field(ge=0, le=1)]
-Availability = Annotated[float, Field(gt=0, lt=1)]
-NonNegative = Annotated[float, Field(ge=0)]
-Positive = Annotated[float, Field(gt=0)]
-PositiveInt = Annotated[int, Field(gt=0)]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+__all__ = ["Assumption", "Cloud", "Existing", "LatLon", "LoadedPlan", "OnPrem", "Plan", "Quota",
+           "Server", "Settings", "Site", "Workload", "WorkloadKind", "load_plan",
+           "plan_from_dict", "resolve"]
 
 
-class PlanSection(_Strict):
-    name: str = "unnamed plan"
+@dataclass(frozen=True)
+class Settings:
+    """``[plan]``."""
+
+    name: str
     start: str
-    months: Annotated[int, Field(gt=0, le=240)]
-    discount_rate: Annotated[float, Field(ge=0, le=1)] | None = None
-    capex_budget_usd: NonNegative | None = None
-    solver: Literal["highs", "cbc"] = "highs"
-    mip_gap: Annotated[float, Field(ge=0, le=0.1)] = 0.01
-
-    @field_validator("start")
-    @classmethod
-    def _start(cls, v: str) -> str:
-        parse_month(v)
-        return v
+    months: int
+    discount_rate: float
+    capex_budget_usd: float | None       # None: no budget
+    solver: SolverName
+    mip_gap: float
 
 
-class Quota(_Strict):
+@dataclass(frozen=True)
+class Quota:
     provider: Provider
     region: str
     gpu: str
-    max_gpus: Annotated[int, Field(ge=0)]
+    max_gpus: int
 
 
-class CloudSection(_Strict):
-    providers: list[Provider] = Field(default_factory=lambda: list(Provider))
-    regions: list[str] | None = None
-    purchase_options: list[Literal["on_demand", "spot", "reserved_1y", "reserved_3y"]] = Field(
-        default_factory=lambda: ["on_demand", "spot", "reserved_1y", "reserved_3y"])
-    discounts: dict[Provider, Fraction] = Field(default_factory=dict)
-    quotas: list[Quota] = Field(default_factory=list)
-    region_availability: Availability | None = None
-    commit_every_months: Annotated[int, Field(ge=1, le=12)] | None = None
+@dataclass(frozen=True)
+class Cloud:
+    """``[cloud]``: ``discounts`` has every provider of the plan."""
+
+    providers: tuple[Provider, ...]
+    regions: tuple[str, ...] | None      # None: every region
+    purchase_options: tuple[Purchase, ...]
+    discounts: dict[Provider, float]
+    quotas: tuple[Quota, ...]
+    region_availability: float
+    commit_every_months: int
 
 
-class PricesSection(_Strict):
-    refresh: Literal["auto", "always", "never"] = "auto"
+@dataclass(frozen=True)
+class Prices:
+    refresh: Refresh
 
 
-class LatLon(_Strict):
-    lat: Annotated[float, Field(ge=-90, le=90)]
-    lon: Annotated[float, Field(ge=-180, le=180)]
+@dataclass(frozen=True)
+class LatLon:
+    lat: float
+    lon: float
 
 
-class Existing(_Strict):
+@dataclass(frozen=True)
+class Existing:
     server: str
-    count: PositiveInt
-    age_months: Annotated[int, Field(ge=0)] = 0
+    count: int
+    age_months: int
 
 
-class Site(_Strict):
+@dataclass(frozen=True)
+class Site:
     name: str
-    location: str | LatLon
-    power_kw: Positive | None = None
-    pue: Annotated[float, Field(ge=1, le=5)] | None = None
-    electricity_usd_per_kwh: NonNegative | None = None
-    colo_usd_per_kw_month: NonNegative | None = None
-    staff_usd_per_server_month: NonNegative | None = None
-    storage_usd_per_tb_month: NonNegative | None = None
-    egress_usd_per_gb: NonNegative | None = None
-    availability: Availability | None = None
-    existing: list[Existing] = Field(default_factory=list)
+    location: str | LatLon               # a metro key or coordinates
+    power_kw: float | None               # None: no power cap
+    pue: float
+    electricity_usd_per_kwh: float
+    colo_usd_per_kw_month: float
+    staff_usd_per_server_month: float
+    storage_usd_per_tb_month: float
+    egress_usd_per_gb: float
+    availability: float
+    existing: tuple[Existing, ...] = ()
 
 
-class Server(_Strict):
+@dataclass(frozen=True)
+class Server:
+    """A server type. Its value follows ``residual_fraction`` (book value, straight line) when
+    set, else ``resale_retention_per_year`` (market value), which is then always set."""
+
     name: str
     gpu: str
-    gpus: PositiveInt
-    price_usd: Positive
-    network_usd: NonNegative | None = None
-    power_kw: Positive
-    idle_power_fraction: Fraction | None = None
-    useful_life_months: PositiveInt | None = None
-    residual_fraction: Fraction | None = None
-    resale_retention_per_year: Annotated[float, Field(gt=0, le=1)] | None = None
-    resale_fee_fraction: Fraction | None = None
-    decommission_usd: NonNegative | None = None
-    maintenance_rate: Fraction | None = None
-    lead_time_months: Annotated[int, Field(ge=0)] | None = None
-    max_utilization: Annotated[float, Field(gt=0, le=1)] | None = None
-
-    @property
-    def capex_usd(self) -> float:
-        return self.price_usd + (self.network_usd or 0.0)
+    gpus: int
+    price_usd: float
+    network_usd: float
+    power_kw: float
+    idle_power_fraction: float
+    useful_life_months: int
+    residual_fraction: float | None
+    resale_retention_per_year: float | None
+    resale_fee_fraction: float
+    decommission_usd: float
+    maintenance_rate: float
+    lead_time_months: int
+    max_utilization: float
 
 
-class OnPrem(_Strict):
-    sites: list[Site] = Field(default_factory=list)
-    servers: list[Server] = Field(default_factory=list)
-    order_every_months: Annotated[int, Field(ge=1, le=12)] | None = None
+@dataclass(frozen=True)
+class OnPrem:
+    sites: tuple[Site, ...]
+    servers: tuple[Server, ...]
+    order_every_months: int
 
 
-class Workload(_Strict):
+@dataclass(frozen=True)
+class Workload:
+    """One workload; ``gpu_hours`` is set for training and ``gpus`` for inference."""
+
     name: str
-    kind: Literal["training", "inference"]
-    gpu: str | dict[str, Positive]
-    gpu_hours: Positive | None = None
-    gpus: Positive | None = None
-    growth_per_month: Annotated[float, Field(ge=-0.5, le=1)] | None = None
-    window: tuple[str, str] | None = None
+    kind: WorkloadKind
+    speeds: dict[str, float]             # acceptable GPU classes, relative speed
+    window: tuple[str, str]
+    gpu_hours: float | None = None
+    gpus: float | None = None
+    growth_per_month: float = 0.0
     interruptible: bool = False
-    spot_overhead: NonNegative | None = None
-    dataset_tb: NonNegative = 0.0
+    spot_overhead: float = 0.0
+    dataset_tb: float = 0.0
     data_at: str | None = None
     single_venue: bool = False
-    users: dict[str, Fraction] | None = None
-    max_latency_ms: Positive | None = None
-    availability: Availability | None = None
-    egress_tb_per_month: NonNegative = 0.0
-    storage_tb: NonNegative = 0.0
-
-    @model_validator(mode="after")
-    def _kind_fields(self) -> Workload:
-        if self.kind == "training" and self.gpu_hours is None:
-            raise ValueError("a training workload needs 'gpu_hours' (GPU-hours over its window)")
-        if self.kind == "training" and self.gpus is not None:
-            raise ValueError("'gpus' is for inference workloads; training uses 'gpu_hours'")
-        if self.kind == "inference" and self.gpus is None:
-            raise ValueError("an inference workload needs 'gpus' (concurrent GPUs in its first "
-                             "month)")
-        if self.kind == "inference" and self.gpu_hours is not None:
-            raise ValueError("'gpu_hours' is for training workloads; inference uses 'gpus'")
-        return self
+    users: dict[str, float] | None = None
+    max_latency_ms: float | None = None
+    availability: float | None = None
+    egress_tb_per_month: float = 0.0
+    storage_tb: float = 0.0
 
     @property
-    def speeds(self) -> dict[str, float]:
-        """Acceptable GPU classes with their speed relative to the workload's reference class."""
-        return {self.gpu: 1.0} if isinstance(self.gpu, str) else dict(self.gpu)
+    def training(self) -> bool:
+        return self.kind == WorkloadKind.TRAINING
 
 
-class Plan(_Strict):
-    plan: PlanSection
-    cloud: CloudSection = Field(default_factory=CloudSection)
-    prices: PricesSection = Field(default_factory=PricesSection)
-    onprem: OnPrem = Field(default_factory=OnPrem)
-    workloads: list[Workload]
-    latency: dict[str, dict[str, Positive]] = Field(default_factory=dict)
+@dataclass(frozen=True)
+class Plan:
+    """A plan with every default filled in."""
+
+    plan: Settings
+    cloud: Cloud
+    prices: Prices
+    onprem: OnPrem
+    workloads: tuple[Workload, ...]
+    latency: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @property
     def months(self) -> int:
@@ -186,6 +174,11 @@ class Plan(_Strict):
 
     def server(self, name: str) -> Server:
         return next(s for s in self.onprem.servers if s.name == name)
+
+    def window(self, w: Workload) -> range:
+        """The months of ``w``'s window, as offsets from the plan's first month."""
+        return range(month_offset(self.plan.start, w.window[0]),
+                     month_offset(self.plan.start, w.window[1]) + 1)
 
 
 @dataclass(frozen=True)
@@ -202,351 +195,164 @@ class Assumption:
 
 @dataclass(frozen=True)
 class LoadedPlan:
-    """A validated plan with its defaults filled in and the list of what was assumed."""
+    """A resolved plan and the list of what was assumed."""
 
     plan: Plan
     assumptions: tuple[Assumption, ...]
     origin: str
 
 
-# --------------------------------------------------------------------------------------------
-# errors
-
-
-def _path(loc: tuple[int | str, ...]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif part in ("str", "LatLon", "dict[str,constrained-float]") or "function-" in str(part):
-            continue
-        else:
-            out += f".{part}" if out else str(part)
-    return out
-
-
-def _fields_at(loc: tuple[int | str, ...]) -> list[str]:
-    """Field names of the model at ``loc`` (for "did you mean")."""
-    model: Any = Plan
-    for part in loc:
-        if isinstance(part, int) or model is None:
-            continue
-        field = model.model_fields.get(part) if hasattr(model, "model_fields") else None
-        if field is None:
-            return []
-        ann = field.annotation
-        model = None
-        for candidate in _models_in(ann):
-            model = candidate
-    return list(model.model_fields) if model is not None and hasattr(model, "model_fields") else []
-
-
-def _models_in(ann: Any) -> list[type[BaseModel]]:
-    if isinstance(ann, type) and issubclass(ann, BaseModel):
-        return [ann]
-    out: list[type[BaseModel]] = []
-    for arg in getattr(ann, "__args__", ()) or ():
-        out.extend(_models_in(arg))
-    return out
-
-
-def _describe(err: Any) -> str:
-    loc = tuple(err["loc"])
-    kind = err["type"]
-    if kind == "extra_forbidden":
-        key = str(loc[-1])
-        known = _fields_at(loc[:-1])
-        close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
-        hint = f"; did you mean '{close[0]}'?" if close else (
-            f"; expected one of: {', '.join(known)}" if known else "")
-        return f"{_path(loc)}: unknown key{hint}"
-    if kind == "missing":
-        return f"{_path(loc)}: required key is missing"
-    msg = err["msg"]
-    value = err.get("input")
-    if msg.startswith("Value error, "):
-        return f"{_path(loc)}: {msg[len('Value error, '):]}"
-    msg = msg.replace("Input should be", "must be")
-    shown = "" if isinstance(value, (dict, list)) else f" (got {value!r})"
-    return f"{_path(loc)}: {msg}{shown}"
-
-
-_TOML_POS = re.compile(r"\(at line (\d+), column (\d+)\)")
-
-
-def _toml_error(origin: str, exc: tomllib.TOMLDecodeError) -> PlanError:
-    text = str(exc)
-    m = _TOML_POS.search(text)
-    if m:
-        msg = _TOML_POS.sub("", text).strip()
-        return PlanError(f"{origin}: line {m.group(1)}, column {m.group(2)}: TOML syntax error: {msg}")
-    return PlanError(f"{origin}: TOML syntax error: {text}")
-
-
-# --------------------------------------------------------------------------------------------
-# loading
-
-
 def load_plan(path: str | Path) -> LoadedPlan:
     """Read, validate and resolve a plan file; raises :class:`PlanError` naming file and key."""
-    p = Path(path)
-    try:
-        raw = p.read_bytes()
-    except OSError as exc:
-        raise PlanError(f"{p}: cannot read plan ({exc.strerror or exc})") from exc
-    try:
-        doc = tomllib.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise PlanError(f"{p}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise _toml_error(str(p), exc) from exc
-    return plan_from_dict(doc, origin=str(p))
+    return plan_from_dict(planfile.read(path), origin=str(path))
 
 
-def plan_from_dict(doc: dict[str, Any], origin: str = "<plan>") -> LoadedPlan:
-    """Validate a plan given as the dict a TOML parser would return."""
-    try:
-        plan = Plan.model_validate(doc)
-    except ValidationError as exc:
-        lines = [_describe(e) for e in exc.errors()]
-        raise PlanError(_join(origin, lines)) from None
-    problems = _check_references(plan)
-    if problems:
-        raise PlanError(_join(origin, problems))
-    resolved, assumptions, missing = _resolve_defaults(plan)
+def plan_from_dict(doc: dict[str, Any] | PlanFile, origin: str = "<plan>") -> LoadedPlan:
+    """Validate and resolve a plan given as the dict a TOML parser would return (or as the
+    schema's objects, built in code)."""
+    return resolve(planfile.validate(doc, origin), origin)
+
+
+# --------------------------------------------------------------------------------------------
+# defaults: which key of defaults.csv fills which field, in one table
+
+# section -> {field: defaults.csv key}; every field here is filled when the plan leaves it out
+_FIELD_DEFAULTS: dict[str, dict[str, str]] = {
+    "plan": {"discount_rate": "plan.discount_rate"},
+    "cloud": {"region_availability": "cloud.region_availability",
+              "commit_every_months": "cloud.commit_every_months"},
+    "onprem": {"order_every_months": "onprem.order_every_months"},
+    "sites": {k: f"sites.{k}" for k in (
+        "pue", "electricity_usd_per_kwh", "colo_usd_per_kw_month", "staff_usd_per_server_month",
+        "storage_usd_per_tb_month", "egress_usd_per_gb", "availability")},
+    "servers": {k: f"servers.{k}" for k in (
+        "idle_power_fraction", "useful_life_months", "decommission_usd", "resale_fee_fraction",
+        "maintenance_rate", "lead_time_months", "max_utilization")},
+}
+_WHOLE = {"commit_every_months", "order_every_months", "useful_life_months", "lead_time_months"}
+
+
+class _Resolver:
+    """Fills defaults and records each one used; collects the keys with no default."""
+
+    def __init__(self) -> None:
+        self.assumptions: list[Assumption] = []
+        self.missing: list[str] = []
+
+    def take(self, key: str, where: str, label: str | None = None) -> Default | None:
+        d = defaults().get(key)
+        if d is None:
+            self.missing.append(f"{where}: required (tco ships no sourced default for it)")
+            return None
+        self.assumptions.append(Assumption(label or where, d.display, d.citation))
+        return d
+
+    def fill(self, section: str, obj: Any, where: str, name: str | None = None,
+             extra: tuple[tuple[str, str], ...] = ()) -> dict[str, Any]:
+        """``obj``'s fields, each one left out taken from the table (and ``extra``)."""
+        values = dict(obj)
+        for f, key in (*_FIELD_DEFAULTS[section].items(), *extra):
+            if values.get(f) is None:
+                label = f"{where}.{f}" + (f" ({name})" if name else "")
+                d = self.take(key, f"{where}.{f}", label)
+                if d is not None:
+                    values[f] = int(d.value) if f in _WHOLE else d.value
+        return values
+
+
+def resolve(file: PlanFile, origin: str = "<plan>") -> LoadedPlan:
+    """The resolved plan of a validated plan file; raises :class:`PlanError` naming every key
+    that has no sourced default and was left out."""
+    r = _Resolver()
+    p = r.fill("plan", file.plan, "plan")
+    settings = Settings(p["name"], p["start"], p["months"], p["discount_rate"],
+                        p["capex_budget_usd"], SolverName(p["solver"]), p["mip_gap"])
+
+    c = r.fill("cloud", file.cloud, "cloud")
+    discounts = dict(file.cloud.discounts)
+    missing = [prov for prov in file.cloud.providers if prov not in discounts]
     if missing:
-        raise PlanError(_join(origin, missing))
-    return LoadedPlan(resolved, tuple(assumptions), origin)
+        d = r.take("cloud.discount", "cloud.discounts",
+                   f"cloud.discounts ({', '.join(prov.value for prov in missing)})")
+        if d is not None:
+            discounts.update(dict.fromkeys(missing, d.value))
+    cloud = Cloud(tuple(file.cloud.providers),
+                  tuple(file.cloud.regions) if file.cloud.regions is not None else None,
+                  tuple(file.cloud.purchase_options), discounts,
+                  tuple(Quota(q.provider, q.region, q.gpu, q.max_gpus) for q in file.cloud.quotas),
+                  c["region_availability"], c["commit_every_months"])
 
-
-def _join(origin: str, lines: list[str]) -> str:
-    shown = lines[:12]
-    more = f"\n  ... and {len(lines) - 12} more" if len(lines) > 12 else ""
-    if len(shown) == 1:
-        return f"{origin}: {shown[0]}"
-    return f"{origin}: {len(lines)} problems\n" + "\n".join(f"  {line}" for line in shown) + more
-
-
-def _suggest(value: str, known: list[str]) -> str:
-    close = difflib.get_close_matches(value, known, n=1, cutoff=0.5)
-    return f"; did you mean '{close[0]}'?" if close else ""
-
-
-def _check_references(plan: Plan) -> list[str]:
-    errs: list[str] = []
-    gpus = list(gpu_classes())
-    metro_keys = list(metros())
-    months = plan.plan.months
-    providers = [p.value for p in plan.cloud.providers]
-    known_regions = {r for (_, r) in regions()}
-
-    def unique(items: list[Any], where: str) -> None:
-        seen: set[str] = set()
-        for i, item in enumerate(items):
-            if item.name in seen:
-                errs.append(f"{where}[{i}].name: '{item.name}' is used twice; names must be unique")
-            seen.add(item.name)
-
-    unique(plan.workloads, "workloads")
-    unique(plan.onprem.sites, "onprem.sites")
-    unique(plan.onprem.servers, "onprem.servers")
-    if not plan.workloads:
-        errs.append("workloads: the plan has no workloads")
-    if len(set(providers)) != len(providers):
-        errs.append("cloud.providers: a provider is listed twice")
-    for i, region in enumerate(plan.cloud.regions or []):
-        if region not in known_regions:
-            errs.append(f"cloud.regions[{i}]: unknown region '{region}'"
-                        f"{_suggest(region, sorted(known_regions))}")
-    for i, q in enumerate(plan.cloud.quotas):
-        if q.gpu not in gpu_classes():
-            errs.append(f"cloud.quotas[{i}].gpu: unknown GPU class '{q.gpu}'{_suggest(q.gpu, gpus)}")
-        if (q.provider.value, q.region) not in regions():
-            errs.append(f"cloud.quotas[{i}].region: '{q.region}' is not a region of "
-                        f"{q.provider.value}")
-
-    server_names = [s.name for s in plan.onprem.servers]
-    for i, srv in enumerate(plan.onprem.servers):
-        if srv.gpu not in gpu_classes():
-            errs.append(f"onprem.servers[{i}].gpu: unknown GPU class '{srv.gpu}'"
-                        f"{_suggest(srv.gpu, gpus)}")
-    for i, site in enumerate(plan.onprem.sites):
-        if isinstance(site.location, str) and site.location not in metros():
-            errs.append(f"onprem.sites[{i}].location: unknown metro '{site.location}'"
-                        f"{_suggest(site.location, metro_keys)} (or give {{ lat = .., lon = .. }})")
-        for j, ex in enumerate(site.existing):
-            if ex.server not in server_names:
-                errs.append(f"onprem.sites[{i}].existing[{j}].server: no server named "
-                            f"'{ex.server}' in [[onprem.servers]]{_suggest(ex.server, server_names)}")
-
-    site_names = [s.name for s in plan.onprem.sites]
-    for i, w in enumerate(plan.workloads):
-        where = f"workloads[{i}]"
-        for gpu in w.speeds:
-            if gpu not in gpu_classes():
-                key = f"{where}.gpu" + ("" if isinstance(w.gpu, str) else f".{gpu}")
-                errs.append(f"{key}: unknown GPU class '{gpu}'{_suggest(gpu, gpus)}")
-        if w.window is not None:
-            for j, m in enumerate(w.window):
-                try:
-                    off = month_offset(plan.plan.start, m)
-                except ValueError as exc:
-                    errs.append(f"{where}.window[{j}]: {exc}")
-                    continue
-                if not 0 <= off < months:
-                    errs.append(f"{where}.window[{j}]: {m} lies outside the horizon "
-                                f"{plan.plan.start}..{month_label(plan.plan.start, months - 1)}")
-            try:
-                if month_offset(w.window[0], w.window[1]) < 0:
-                    errs.append(f"{where}.window: ends before it starts")
-            except ValueError:
-                pass
-        if w.users is not None:
-            for metro in w.users:
-                if metro not in metros():
-                    errs.append(f"{where}.users.{metro}: unknown metro{_suggest(metro, metro_keys)}")
-            total = sum(w.users.values())
-            if not math.isclose(total, 1.0, abs_tol=1e-6):
-                errs.append(f"{where}.users: shares must sum to 1, they sum to {total:g}")
-        if w.max_latency_ms is not None and not w.users:
-            errs.append(f"{where}.max_latency_ms: needs 'users' (traffic share by metro) to "
-                        f"measure latency from")
-        if w.data_at is not None:
-            if ":" in w.data_at:
-                prov, _, region = w.data_at.partition(":")
-                if prov not in [p.value for p in Provider]:
-                    errs.append(f"{where}.data_at: unknown provider '{prov}' in '{w.data_at}'")
-                elif (prov, region) not in regions():
-                    errs.append(f"{where}.data_at: '{region}' is not a region of {prov}")
-            elif w.data_at not in site_names:
-                errs.append(f"{where}.data_at: '{w.data_at}' is neither a site in "
-                            f"[[onprem.sites]] nor 'provider:region'"
-                            f"{_suggest(w.data_at, site_names)}")
-        if w.dataset_tb > 0 and w.data_at is None:
-            errs.append(f"{where}.data_at: dataset_tb is given, so say where the data lives "
-                        f"(a site name or 'provider:region')")
-    for metro, table in plan.latency.items():
-        if metro not in metros():
-            errs.append(f"latency.{metro}: unknown metro{_suggest(metro, metro_keys)}")
-        for venue in table:
-            if ":" not in venue and venue not in site_names:
-                errs.append(f"latency.{metro}.{venue}: not a site name nor 'provider:region'")
-    return errs
-
-
-_SITE_DEFAULTS = ("pue", "electricity_usd_per_kwh", "colo_usd_per_kw_month",
-                  "staff_usd_per_server_month", "storage_usd_per_tb_month", "egress_usd_per_gb",
-                  "availability")
-_SERVER_DEFAULTS = ("idle_power_fraction", "useful_life_months", "decommission_usd",
-                    "resale_fee_fraction", "maintenance_rate", "lead_time_months",
-                    "max_utilization")
-
-
-def _take(key: str, where: str, errors: list[str]) -> Default | None:
-    d = defaults().get(key)
-    if d is None:
-        errors.append(f"{where}: required (tco ships no sourced default for it)")
-    return d
-
-
-def _resolve_defaults(plan: Plan) -> tuple[Plan, list[Assumption], list[str]]:
-    """Fill every optional value from ``pricing/data/defaults.csv``, recording each use."""
-    out: list[Assumption] = []
-    errors: list[str] = []
-
-    def note(key: str, d: Default) -> None:
-        out.append(Assumption(key, d.display, d.citation))
-
-    plan_section = plan.plan
-    if plan_section.discount_rate is None:
-        d = _take("plan.discount_rate", "plan.discount_rate", errors)
-        if d:
-            plan_section = plan_section.model_copy(update={"discount_rate": d.value})
-            note("plan.discount_rate", d)
-    cloud = plan.cloud
-    if cloud.region_availability is None:
-        d = _take("cloud.region_availability", "cloud.region_availability", errors)
-        if d:
-            cloud = cloud.model_copy(update={"region_availability": d.value})
-            note("cloud.region_availability", d)
-    if cloud.commit_every_months is None:
-        d = _take("cloud.commit_every_months", "cloud.commit_every_months", errors)
-        if d:
-            cloud = cloud.model_copy(update={"commit_every_months": int(d.value)})
-            note("cloud.commit_every_months", d)
-    missing_discounts = [p for p in cloud.providers if p not in cloud.discounts]
-    if missing_discounts:
-        d = _take("cloud.discount", "cloud.discounts", errors)
-        if d:
-            cloud = cloud.model_copy(update={"discounts": {**cloud.discounts, **{
-                p: d.value for p in missing_discounts}}})
-            out.append(Assumption(f"cloud.discounts ({', '.join(p.value for p in missing_discounts)})",
-                                  d.display, d.citation))
-
-    onprem_section = plan.onprem
-    if onprem_section.servers and onprem_section.order_every_months is None:
-        d = _take("onprem.order_every_months", "onprem.order_every_months", errors)
-        if d:
-            onprem_section = onprem_section.model_copy(update={"order_every_months": int(d.value)})
-            note("onprem.order_every_months", d)
     sites = []
-    for i, site in enumerate(plan.onprem.sites):
-        update: dict[str, Any] = {}
-        for key in _SITE_DEFAULTS:
-            if getattr(site, key) is None:
-                d = _take(f"sites.{key}", f"onprem.sites[{i}].{key}", errors)
-                if d:
-                    update[key] = d.value
-                    note(f"onprem.sites[{i}].{key} ({site.name})", d)
-        sites.append(site.model_copy(update=update))
+    for i, s in enumerate(file.onprem.sites):
+        v = r.fill("sites", s, f"onprem.sites[{i}]", s.name)
+        location = s.location if isinstance(s.location, str) else LatLon(s.location.lat,
+                                                                          s.location.lon)
+        sites.append(Site(s.name, location, s.power_kw, v["pue"], v["electricity_usd_per_kwh"],
+                          v["colo_usd_per_kw_month"], v["staff_usd_per_server_month"],
+                          v["storage_usd_per_tb_month"], v["egress_usd_per_gb"],
+                          v["availability"],
+                          tuple(Existing(e.server, e.count, e.age_months) for e in s.existing)))
     servers = []
-    for i, srv in enumerate(plan.onprem.servers):
-        update = {}
-        if srv.network_usd is None:
-            d = _take("servers.network_usd_fraction", f"onprem.servers[{i}].network_usd", errors)
-            if d:
-                update["network_usd"] = round(srv.price_usd * d.value, 2)
-                out.append(Assumption(f"onprem.servers[{i}].network_usd ({srv.name})",
-                                      f"{update['network_usd']:,.2f} (= {d.value:g} x price_usd)",
-                                      d.citation))
-        keys = _SERVER_DEFAULTS
-        if srv.residual_fraction is None:
-            # no book value given: the server is valued at what the market pays for used ones
-            keys = (*keys, "resale_retention_per_year")
-        for key in keys:
-            if getattr(srv, key) is None:
-                d = _take(f"servers.{key}", f"onprem.servers[{i}].{key}", errors)
-                if d:
-                    value: float | int = int(d.value) if key.endswith("_months") else d.value
-                    update[key] = value
-                    note(f"onprem.servers[{i}].{key} ({srv.name})", d)
-        servers.append(srv.model_copy(update=update))
-    workloads = []
-    for i, w in enumerate(plan.workloads):
-        update = {}
-        if w.growth_per_month is None and w.kind == "inference":
-            d = _take("workloads.growth_per_month", f"workloads[{i}].growth_per_month", errors)
-            if d:
-                update["growth_per_month"] = d.value
-                note(f"workloads[{i}].growth_per_month ({w.name})", d)
-        if (w.spot_overhead is None and w.interruptible
-                and Purchase.SPOT.value in cloud.purchase_options):
-            d = _take("workloads.spot_overhead", f"workloads[{i}].spot_overhead", errors)
-            if d:
-                update["spot_overhead"] = d.value
-                note(f"workloads[{i}].spot_overhead ({w.name})", d)
-        if w.window is None:
-            update["window"] = (plan_section.start, month_label(plan_section.start,
-                                                                plan_section.months - 1))
-            out.append(Assumption(f"workloads[{i}].window ({w.name})",
-                                  f"{update['window'][0]} .. {update['window'][1]}",
-                                  "SPEC section 4: default is the whole horizon"))
-        if not w.interruptible:
-            out.append(Assumption(f"workloads[{i}].interruptible ({w.name})", "false",
-                                  "tco default: no spot unless the workload says it may be "
-                                  "interrupted"))
-        workloads.append(w.model_copy(update=update))
-    resolved = plan.model_copy(update={
-        "plan": plan_section, "cloud": cloud, "workloads": workloads,
-        "onprem": onprem_section.model_copy(update={"sites": sites, "servers": servers})})
-    return resolved, out, errors
+    for i, z in enumerate(file.onprem.servers):
+        where = f"onprem.servers[{i}]"
+        # no book value given: valued at what the market pays for used servers
+        extra = (("resale_retention_per_year", "servers.resale_retention_per_year"),) if (
+            z.residual_fraction is None) else ()
+        v = r.fill("servers", z, where, z.name, extra)
+        network = z.network_usd
+        if network is None:
+            d = r.take("servers.network_usd_fraction", f"{where}.network_usd")
+            if d is not None:
+                network = round(z.price_usd * d.value, 2)
+                r.assumptions[-1] = Assumption(f"{where}.network_usd ({z.name})",
+                                               f"{network:,.2f} (= {d.value:g} x price_usd)",
+                                               d.citation)
+        servers.append(Server(
+            z.name, z.gpu, z.gpus, z.price_usd, network if network is not None else 0.0,
+            z.power_kw,
+            v["idle_power_fraction"], v["useful_life_months"], z.residual_fraction,
+            v.get("resale_retention_per_year"), v["resale_fee_fraction"], v["decommission_usd"],
+            v["maintenance_rate"], v["lead_time_months"], v["max_utilization"]))
+    onprem = OnPrem(tuple(sites), tuple(servers),
+                    r.fill("onprem", file.onprem, "onprem")["order_every_months"]
+                    if file.onprem.servers else 1)
+
+    workloads = [_workload(r, i, w, settings, cloud) for i, w in enumerate(file.workloads)]
+    if r.missing:
+        raise PlanError(planfile.join(origin, r.missing))
+    plan = Plan(settings, cloud, Prices(file.prices.refresh), onprem, tuple(workloads),
+                {metro: dict(table) for metro, table in file.latency.items()})
+    return LoadedPlan(plan, tuple(r.assumptions), origin)
+
+
+def _workload(r: _Resolver, i: int, w: planfile.WorkloadSection, settings: Settings,
+              cloud: Cloud) -> Workload:
+    where = f"workloads[{i}]"
+    growth = w.growth_per_month
+    if growth is None:
+        growth = 0.0
+        if w.kind == WorkloadKind.INFERENCE:
+            d = r.take("workloads.growth_per_month", f"{where}.growth_per_month",
+                       f"{where}.growth_per_month ({w.name})")
+            growth = d.value if d is not None else 0.0
+    overhead = w.spot_overhead
+    if overhead is None:
+        overhead = 0.0
+        if w.interruptible and Purchase.SPOT in cloud.purchase_options:
+            d = r.take("workloads.spot_overhead", f"{where}.spot_overhead",
+                       f"{where}.spot_overhead ({w.name})")
+            overhead = d.value if d is not None else 0.0
+    window = w.window
+    if window is None:
+        window = (settings.start, month_label(settings.start, settings.months - 1))
+        r.assumptions.append(Assumption(f"{where}.window ({w.name})",
+                                        f"{window[0]} .. {window[1]}",
+                                        "SPEC section 4: default is the whole horizon"))
+    if not w.interruptible:
+        r.assumptions.append(Assumption(f"{where}.interruptible ({w.name})", "false",
+                                        "tco default: no spot unless the workload says it may "
+                                        "be interrupted"))
+    return Workload(w.name, w.kind, w.speeds, (window[0], window[1]), w.gpu_hours, w.gpus,
+                    growth, w.interruptible, overhead, w.dataset_tb, w.data_at, w.single_venue,
+                    dict(w.users) if w.users is not None else None, w.max_latency_ms,
+                    w.availability, w.egress_tb_per_month, w.storage_tb)

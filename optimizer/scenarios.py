@@ -17,16 +17,19 @@ from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import replace
+from typing import Any
 
 from tco.pricing.catalog import load_catalog
-from tco.pricing.errors import NoPriceSourceError, PlanError
+from tco.pricing.errors import NoPriceSourceError
 from tco.pricing.models import Catalog
 
 from . import onprem
 from .decisions import DecisionsError, fix
 from .extract import extract
 from .model import Model, build, define_program, prepare, redundancy_level
+from .errors import PlanError
 from .plan import LoadedPlan, Plan, plan_from_dict
+from .planfile import PlanFile
 from .program import LE
 from .result import Decisions, Result, ScenarioResult
 from .solve import SolveInfo, SolverName, SolveStatus, run
@@ -55,7 +58,7 @@ def _single_venue_names(plan: Plan) -> set[str]:
     return {f"{p.value}-only" for p in plan.cloud.providers} | {"onprem-only"}
 
 
-def solve(plan: LoadedPlan | Plan | dict, catalog: Catalog | None = None, *,  # type: ignore[type-arg]
+def solve(plan: LoadedPlan | Plan | PlanFile | dict[str, Any], catalog: Catalog | None = None, *,
           solver: str | None = None, time_limit: float | None = None,
           progress: Progress | None = None, today: dt.date | None = None,
           workers: int | None = None) -> Result:
@@ -124,12 +127,12 @@ def _size(plan: Plan, catalog: Catalog, scenario: Scenario) -> int:
     return offers + servers * plan.plan.months
 
 
-def _loaded(plan: LoadedPlan | Plan | dict) -> LoadedPlan:  # type: ignore[type-arg]
+def _loaded(plan: LoadedPlan | Plan | PlanFile | dict[str, Any]) -> LoadedPlan:
     if isinstance(plan, LoadedPlan):
         return plan
     if isinstance(plan, Plan):
-        return plan_from_dict(plan.model_dump(mode="json", exclude_none=True), "<plan>")
-    if isinstance(plan, dict):
+        return LoadedPlan(plan, (), "<plan>")       # resolved already: nothing was assumed
+    if isinstance(plan, (PlanFile, dict)):
         return plan_from_dict(plan, "<plan>")
     raise PlanError(f"expected a plan, got {type(plan).__name__}")
 

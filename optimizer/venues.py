@@ -74,7 +74,6 @@ def site_coordinates(site: Site) -> tuple[float, float]:
 def venue_table(plan: Plan, catalog: Catalog, scenario: Scenario) -> dict[str, Venue]:
     """Every venue of the scenario: cloud regions with any allowed offer, and sites."""
     out: dict[str, Venue] = {}
-    assert plan.cloud.region_availability is not None
     allowed_regions = set(plan.cloud.regions) if plan.cloud.regions is not None else None
     for r in catalog.compute_of(scenario.providers):
         if allowed_regions is not None and r.region not in allowed_regions:
@@ -88,7 +87,6 @@ def venue_table(plan: Plan, catalog: Catalog, scenario: Scenario) -> dict[str, V
     if scenario.sites:
         for site in plan.onprem.sites:
             lat, lon = site_coordinates(site)
-            assert site.availability is not None
             out[site.name] = Venue(site.name, None, None, site, lat, lon, site.availability)
     return out
 
@@ -248,7 +246,6 @@ def prune_dominated(plan: Plan, catalog: Catalog, venues: dict[str, Venue],
     quota or as a dataset's home are never dropped (and a venue under a quota dominates none), and nothing is dropped when a workload's
     availability target exceeds a cloud region's (every region then matters as a domain).
     """
-    assert plan.cloud.region_availability is not None
     if any(w.availability is not None and w.availability > plan.cloud.region_availability
            for w in plan.workloads):
         return {}

@@ -2,15 +2,15 @@
 
 from .catalog import (filter_catalog, load_catalog, matches, read_catalog_file,
                       write_catalog_file)
-from .errors import (CatalogError, InfeasibleError, MissingCredentialsError, NoPriceSourceError,
-                     PlanError, PricingError, TcoError)
+from .errors import (CatalogError, MissingCredentialsError, NoPriceSourceError, PricingError,
+                     TcoError)
 from .models import (HOURS_PER_MONTH, Catalog, ComputePrice, EgressPrice, Provider, Purchase,
                      Source, StoragePrice)
 from .tiers import tiered_cost
 
 __all__ = [
     "HOURS_PER_MONTH", "Catalog", "CatalogError", "ComputePrice", "EgressPrice",
-    "InfeasibleError", "MissingCredentialsError", "NoPriceSourceError", "PlanError",
+    "MissingCredentialsError", "NoPriceSourceError",
     "PricingError", "Provider", "Purchase", "Source", "StoragePrice", "TcoError",
     "filter_catalog", "load_catalog", "matches", "read_catalog_file", "tiered_cost",
     "write_catalog_file",

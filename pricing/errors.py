@@ -1,7 +1,8 @@
-"""The one exception family of tco.
+"""The one exception family of tco, and the errors of its price sources.
 
-Every error the library raises on purpose derives from :class:`TcoError`; the CLI maps each
-family to an exit code (SPEC section 7) and never shows a traceback for them.
+Every error the library raises on purpose derives from :class:`TcoError` (each package
+defines its own below it: ``tco.optimizer.errors`` the plan's); the CLI maps each family to an
+exit code (SPEC section 7) and never shows a traceback for them.
 """
 
 from __future__ import annotations
@@ -9,10 +10,6 @@ from __future__ import annotations
 
 class TcoError(Exception):
     """Base of every error tco raises on purpose."""
-
-
-class PlanError(TcoError):
-    """The plan file (or a plan built in code) is malformed or inconsistent."""
 
 
 class CatalogError(TcoError):
@@ -34,7 +31,3 @@ class MissingCredentialsError(PricingError):
 
 class NoPriceSourceError(PricingError):
     """No price source is available for a provider the plan requires."""
-
-
-class InfeasibleError(TcoError):
-    """The recommended plan is infeasible."""

@@ -8,11 +8,20 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 
 DEFAULT_TTL_S = 24 * 3600
 DEFAULT_TIMEOUT_S = 10.0
 DEFAULT_RETRIES = 3
+
+
+class Refresh(StrEnum):
+    """When live prices are fetched: when the cache is older than its TTL, always, never."""
+
+    AUTO = "auto"
+    ALWAYS = "always"
+    NEVER = "never"
 
 
 @dataclass(frozen=True)

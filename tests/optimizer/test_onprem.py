@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from tco.optimizer import onprem
 from tco.optimizer.plan import Server, Site
 
-SITE = Site(name="dc", location="us-east", pue=1.3, electricity_usd_per_kwh=0.08,
+SITE = Site(name="dc", location="us-east", power_kw=None, pue=1.3, electricity_usd_per_kwh=0.08,
             colo_usd_per_kw_month=150, staff_usd_per_server_month=300,
             storage_usd_per_tb_month=8, egress_usd_per_gb=0, availability=0.995)
 SERVER = Server(name="hgx", gpu="H100", gpus=8, price_usd=250_000, network_usd=30_000,
                 power_kw=10.2, idle_power_fraction=0.3, useful_life_months=60,
-                residual_fraction=0.1, maintenance_rate=0.08, lead_time_months=3,
-                max_utilization=0.9)
+                residual_fraction=0.1, resale_retention_per_year=None,
+                resale_fee_fraction=0.0, decommission_usd=0.0, maintenance_rate=0.08,
+                lead_time_months=3, max_utilization=0.9)
 
 
 def test_capex_and_monthly_rates():
@@ -45,8 +48,7 @@ def test_book_value_straight_line():
 
 
 def test_market_value_by_retention():
-    market = SERVER.model_copy(update={"residual_fraction": None,
-                                       "resale_retention_per_year": 0.69})
+    market = replace(SERVER, residual_fraction=None, resale_retention_per_year=0.69)
     assert onprem.value_usd(market, 0, 0) == 280_000
     assert onprem.value_usd(market, 12, 0) == pytest.approx(280_000 * 0.69)
     assert onprem.value_usd(market, 30, 0) == pytest.approx(280_000 * 0.69 ** 2.5)
@@ -60,7 +62,7 @@ def test_value_follows_the_new_server_price_of_the_month_of_sale():
 
 
 def test_a_sale_brings_in_value_less_the_fee():
-    fee = SERVER.model_copy(update={"resale_fee_fraction": 0.15})
+    fee = replace(SERVER, resale_fee_fraction=0.15)
     assert onprem.sale_proceeds_usd(fee, 30, 0) == pytest.approx(154_000 * 0.85)
 
 

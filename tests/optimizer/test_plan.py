@@ -6,7 +6,7 @@ import pytest
 
 from tco.optimizer import load_plan, plan_from_dict, solve
 from tco.optimizer.defaults import defaults
-from tco.pricing.errors import PlanError
+from tco.optimizer.errors import PlanError
 from tests.conftest import catalog, offer
 
 MINIMAL = {"plan": {"start": "2027-01", "months": 12},

@@ -1,0 +1,409 @@
+"""The plan file as written (``workload.toml``, SPEC section 4): its schema and its checks.
+
+Validation is pydantic's (types, ranges, unknown keys); cross-references (``data_at``,
+``existing.server``, metros, GPU classes) and windows are checked afterwards. Every error
+names the file and the key path (``workloads[2].gpu_hours``; list indices count from 0). Keys
+left out stay ``None`` here; ``plan.resolve`` fills them from the defaults table.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+import tomllib
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import (BaseModel, ConfigDict, Field, ValidationError, field_validator,
+                      model_validator)
+
+from tco.pricing.models import CLOUD_PURCHASES, Provider, Purchase
+from tco.pricing.reference import gpu_classes, metros, regions
+from tco.pricing.settings import Refresh
+
+from .errors import PlanError
+from .months import month_label, month_offset, parse_month
+from .solve import SolverName
+
+Fraction = Annotated[float, Field(ge=0, le=1)]
+Availability = Annotated[float, Field(gt=0, lt=1)]
+NonNegative = Annotated[float, Field(ge=0)]
+Positive = Annotated[float, Field(gt=0)]
+PositiveInt = Annotated[int, Field(gt=0)]
+
+
+class WorkloadKind(StrEnum):
+    TRAINING = "training"
+    INFERENCE = "inference"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PlanSection(_Strict):
+    name: str = "unnamed plan"
+    start: str
+    months: Annotated[int, Field(gt=0, le=240)]
+    discount_rate: Annotated[float, Field(ge=0, le=1)] | None = None
+    capex_budget_usd: NonNegative | None = None
+    solver: SolverName = SolverName.HIGHS
+    mip_gap: Annotated[float, Field(ge=0, le=0.1)] = 0.01
+
+    @field_validator("start")
+    @classmethod
+    def _start(cls, v: str) -> str:
+        parse_month(v)
+        return v
+
+
+class QuotaEntry(_Strict):
+    provider: Provider
+    region: str
+    gpu: str
+    max_gpus: Annotated[int, Field(ge=0)]
+
+
+class CloudSection(_Strict):
+    providers: list[Provider] = Field(default_factory=lambda: list(Provider))
+    regions: list[str] | None = None
+    purchase_options: list[Purchase] = Field(default_factory=lambda: list(CLOUD_PURCHASES))
+    discounts: dict[Provider, Fraction] = Field(default_factory=dict)
+    quotas: list[QuotaEntry] = Field(default_factory=list)
+    region_availability: Availability | None = None
+    commit_every_months: Annotated[int, Field(ge=1, le=12)] | None = None
+
+    @field_validator("purchase_options")
+    @classmethod
+    def _cloud_purchases(cls, values: list[Purchase]) -> list[Purchase]:
+        for v in values:
+            if v not in CLOUD_PURCHASES:
+                raise ValueError(f"'{v.value}' is not a cloud purchase option; expected one "
+                                 f"of {', '.join(p.value for p in CLOUD_PURCHASES)}")
+        return values
+
+
+class PricesSection(_Strict):
+    refresh: Refresh = Refresh.AUTO
+
+
+class LatLon(_Strict):
+    lat: Annotated[float, Field(ge=-90, le=90)]
+    lon: Annotated[float, Field(ge=-180, le=180)]
+
+
+class ExistingEntry(_Strict):
+    server: str
+    count: PositiveInt
+    age_months: Annotated[int, Field(ge=0)] = 0
+
+
+class SiteSection(_Strict):
+    name: str
+    location: str | LatLon
+    power_kw: Positive | None = None
+    pue: Annotated[float, Field(ge=1, le=5)] | None = None
+    electricity_usd_per_kwh: NonNegative | None = None
+    colo_usd_per_kw_month: NonNegative | None = None
+    staff_usd_per_server_month: NonNegative | None = None
+    storage_usd_per_tb_month: NonNegative | None = None
+    egress_usd_per_gb: NonNegative | None = None
+    availability: Availability | None = None
+    existing: list[ExistingEntry] = Field(default_factory=list)
+
+
+class ServerSection(_Strict):
+    name: str
+    gpu: str
+    gpus: PositiveInt
+    price_usd: Positive
+    network_usd: NonNegative | None = None
+    power_kw: Positive
+    idle_power_fraction: Fraction | None = None
+    useful_life_months: PositiveInt | None = None
+    residual_fraction: Fraction | None = None
+    resale_retention_per_year: Annotated[float, Field(gt=0, le=1)] | None = None
+    resale_fee_fraction: Fraction | None = None
+    decommission_usd: NonNegative | None = None
+    maintenance_rate: Fraction | None = None
+    lead_time_months: Annotated[int, Field(ge=0)] | None = None
+    max_utilization: Annotated[float, Field(gt=0, le=1)] | None = None
+
+
+
+class OnPremSection(_Strict):
+    sites: list[SiteSection] = Field(default_factory=list)
+    servers: list[ServerSection] = Field(default_factory=list)
+    order_every_months: Annotated[int, Field(ge=1, le=12)] | None = None
+
+
+class WorkloadSection(_Strict):
+    name: str
+    kind: WorkloadKind
+    gpu: str | dict[str, Positive]
+    gpu_hours: Positive | None = None
+    gpus: Positive | None = None
+    growth_per_month: Annotated[float, Field(ge=-0.5, le=1)] | None = None
+    window: tuple[str, str] | None = None
+    interruptible: bool = False
+    spot_overhead: NonNegative | None = None
+    dataset_tb: NonNegative = 0.0
+    data_at: str | None = None
+    single_venue: bool = False
+    users: dict[str, Fraction] | None = None
+    max_latency_ms: Positive | None = None
+    availability: Availability | None = None
+    egress_tb_per_month: NonNegative = 0.0
+    storage_tb: NonNegative = 0.0
+
+    @model_validator(mode="after")
+    def _kind_fields(self) -> WorkloadSection:
+        training = self.kind == WorkloadKind.TRAINING
+        if training and self.gpu_hours is None:
+            raise ValueError("a training workload needs 'gpu_hours' (GPU-hours over its window)")
+        if training and self.gpus is not None:
+            raise ValueError("'gpus' is for inference workloads; training uses 'gpu_hours'")
+        if not training and self.gpus is None:
+            raise ValueError("an inference workload needs 'gpus' (concurrent GPUs in its first "
+                             "month)")
+        if not training and self.gpu_hours is not None:
+            raise ValueError("'gpu_hours' is for training workloads; inference uses 'gpus'")
+        return self
+
+    @property
+    def speeds(self) -> dict[str, float]:
+        """Acceptable GPU classes with their speed relative to the workload's reference class."""
+        return {self.gpu: 1.0} if isinstance(self.gpu, str) else dict(self.gpu)
+
+
+class PlanFile(_Strict):
+    plan: PlanSection
+    cloud: CloudSection = Field(default_factory=CloudSection)
+    prices: PricesSection = Field(default_factory=PricesSection)
+    onprem: OnPremSection = Field(default_factory=OnPremSection)
+    workloads: list[WorkloadSection]
+    latency: dict[str, dict[str, Positive]] = Field(default_factory=dict)
+
+
+
+# --------------------------------------------------------------------------------------------
+# errors
+
+
+def _path(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in ("str", "LatLon", "dict[str,constrained-float]") or "function-" in str(part):
+            continue
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _fields_at(loc: tuple[int | str, ...]) -> list[str]:
+    """Field names of the model at ``loc`` (for "did you mean")."""
+    model: Any = PlanFile
+    for part in loc:
+        if isinstance(part, int) or model is None:
+            continue
+        field = model.model_fields.get(part) if hasattr(model, "model_fields") else None
+        if field is None:
+            return []
+        ann = field.annotation
+        model = None
+        for candidate in _models_in(ann):
+            model = candidate
+    return list(model.model_fields) if model is not None and hasattr(model, "model_fields") else []
+
+
+def _models_in(ann: Any) -> list[type[BaseModel]]:
+    if isinstance(ann, type) and issubclass(ann, BaseModel):
+        return [ann]
+    out: list[type[BaseModel]] = []
+    for arg in getattr(ann, "__args__", ()) or ():
+        out.extend(_models_in(arg))
+    return out
+
+
+def _describe(err: Any) -> str:
+    loc = tuple(err["loc"])
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        key = str(loc[-1])
+        known = _fields_at(loc[:-1])
+        close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+        hint = f"; did you mean '{close[0]}'?" if close else (
+            f"; expected one of: {', '.join(known)}" if known else "")
+        return f"{_path(loc)}: unknown key{hint}"
+    if kind == "missing":
+        return f"{_path(loc)}: required key is missing"
+    msg = err["msg"]
+    value = err.get("input")
+    if msg.startswith("Value error, "):
+        return f"{_path(loc)}: {msg[len('Value error, '):]}"
+    msg = msg.replace("Input should be", "must be")
+    shown = "" if isinstance(value, (dict, list)) else f" (got {value!r})"
+    return f"{_path(loc)}: {msg}{shown}"
+
+
+_TOML_POS = re.compile(r"\(at line (\d+), column (\d+)\)")
+
+
+def _toml_error(origin: str, exc: tomllib.TOMLDecodeError) -> PlanError:
+    text = str(exc)
+    m = _TOML_POS.search(text)
+    if m:
+        msg = _TOML_POS.sub("", text).strip()
+        return PlanError(f"{origin}: line {m.group(1)}, column {m.group(2)}: TOML syntax error: {msg}")
+    return PlanError(f"{origin}: TOML syntax error: {text}")
+
+
+def read(path: str | Path) -> dict[str, Any]:
+    """The TOML document of a plan file; raises :class:`PlanError` naming the file (and line
+    and column for a syntax error)."""
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise PlanError(f"{p}: cannot read plan ({exc.strerror or exc})") from exc
+    try:
+        return tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise PlanError(f"{p}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise _toml_error(str(p), exc) from exc
+
+
+def validate(doc: dict[str, Any] | PlanFile, origin: str = "<plan>") -> PlanFile:
+    """The plan as written, checked: types, ranges, unknown keys, then references."""
+    if isinstance(doc, PlanFile):
+        plan = doc
+    else:
+        try:
+            plan = PlanFile.model_validate(doc)
+        except ValidationError as exc:
+            raise PlanError(join(origin, [_describe(e) for e in exc.errors()])) from None
+    problems = _check_references(plan)
+    if problems:
+        raise PlanError(join(origin, problems))
+    return plan
+
+
+def join(origin: str, lines: list[str]) -> str:
+    """One error message for several problems of one plan."""
+    shown = lines[:12]
+    more = f"\n  ... and {len(lines) - 12} more" if len(lines) > 12 else ""
+    if len(shown) == 1:
+        return f"{origin}: {shown[0]}"
+    return f"{origin}: {len(lines)} problems\n" + "\n".join(f"  {line}" for line in shown) + more
+
+
+def _suggest(value: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(value, known, n=1, cutoff=0.5)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
+def _check_references(plan: PlanFile) -> list[str]:
+    errs: list[str] = []
+    gpus = list(gpu_classes())
+    metro_keys = list(metros())
+    months = plan.plan.months
+    providers = [p.value for p in plan.cloud.providers]
+    known_regions = {r for (_, r) in regions()}
+
+    def unique(items: list[Any], where: str) -> None:
+        seen: set[str] = set()
+        for i, item in enumerate(items):
+            if item.name in seen:
+                errs.append(f"{where}[{i}].name: '{item.name}' is used twice; names must be unique")
+            seen.add(item.name)
+
+    unique(plan.workloads, "workloads")
+    unique(plan.onprem.sites, "onprem.sites")
+    unique(plan.onprem.servers, "onprem.servers")
+    if not plan.workloads:
+        errs.append("workloads: the plan has no workloads")
+    if len(set(providers)) != len(providers):
+        errs.append("cloud.providers: a provider is listed twice")
+    for i, region in enumerate(plan.cloud.regions or []):
+        if region not in known_regions:
+            errs.append(f"cloud.regions[{i}]: unknown region '{region}'"
+                        f"{_suggest(region, sorted(known_regions))}")
+    for i, q in enumerate(plan.cloud.quotas):
+        if q.gpu not in gpu_classes():
+            errs.append(f"cloud.quotas[{i}].gpu: unknown GPU class '{q.gpu}'{_suggest(q.gpu, gpus)}")
+        if (q.provider.value, q.region) not in regions():
+            errs.append(f"cloud.quotas[{i}].region: '{q.region}' is not a region of "
+                        f"{q.provider.value}")
+
+    server_names = [s.name for s in plan.onprem.servers]
+    for i, srv in enumerate(plan.onprem.servers):
+        if srv.gpu not in gpu_classes():
+            errs.append(f"onprem.servers[{i}].gpu: unknown GPU class '{srv.gpu}'"
+                        f"{_suggest(srv.gpu, gpus)}")
+    for i, site in enumerate(plan.onprem.sites):
+        if isinstance(site.location, str) and site.location not in metros():
+            errs.append(f"onprem.sites[{i}].location: unknown metro '{site.location}'"
+                        f"{_suggest(site.location, metro_keys)} (or give {{ lat = .., lon = .. }})")
+        for j, ex in enumerate(site.existing):
+            if ex.server not in server_names:
+                errs.append(f"onprem.sites[{i}].existing[{j}].server: no server named "
+                            f"'{ex.server}' in [[onprem.servers]]{_suggest(ex.server, server_names)}")
+
+    site_names = [s.name for s in plan.onprem.sites]
+    for i, w in enumerate(plan.workloads):
+        where = f"workloads[{i}]"
+        for gpu in w.speeds:
+            if gpu not in gpu_classes():
+                key = f"{where}.gpu" + ("" if isinstance(w.gpu, str) else f".{gpu}")
+                errs.append(f"{key}: unknown GPU class '{gpu}'{_suggest(gpu, gpus)}")
+        if w.window is not None:
+            for j, m in enumerate(w.window):
+                try:
+                    off = month_offset(plan.plan.start, m)
+                except ValueError as exc:
+                    errs.append(f"{where}.window[{j}]: {exc}")
+                    continue
+                if not 0 <= off < months:
+                    errs.append(f"{where}.window[{j}]: {m} lies outside the horizon "
+                                f"{plan.plan.start}..{month_label(plan.plan.start, months - 1)}")
+            try:
+                if month_offset(w.window[0], w.window[1]) < 0:
+                    errs.append(f"{where}.window: ends before it starts")
+            except ValueError:
+                pass
+        if w.users is not None:
+            for metro in w.users:
+                if metro not in metros():
+                    errs.append(f"{where}.users.{metro}: unknown metro{_suggest(metro, metro_keys)}")
+            total = sum(w.users.values())
+            if not math.isclose(total, 1.0, abs_tol=1e-6):
+                errs.append(f"{where}.users: shares must sum to 1, they sum to {total:g}")
+        if w.max_latency_ms is not None and not w.users:
+            errs.append(f"{where}.max_latency_ms: needs 'users' (traffic share by metro) to "
+                        f"measure latency from")
+        if w.data_at is not None:
+            if ":" in w.data_at:
+                prov, _, region = w.data_at.partition(":")
+                if prov not in [p.value for p in Provider]:
+                    errs.append(f"{where}.data_at: unknown provider '{prov}' in '{w.data_at}'")
+                elif (prov, region) not in regions():
+                    errs.append(f"{where}.data_at: '{region}' is not a region of {prov}")
+            elif w.data_at not in site_names:
+                errs.append(f"{where}.data_at: '{w.data_at}' is neither a site in "
+                            f"[[onprem.sites]] nor 'provider:region'"
+                            f"{_suggest(w.data_at, site_names)}")
+        if w.dataset_tb > 0 and w.data_at is None:
+            errs.append(f"{where}.data_at: dataset_tb is given, so say where the data lives "
+                        f"(a site name or 'provider:region')")
+    for metro, table in plan.latency.items():
+        if metro not in metros():
+            errs.append(f"latency.{metro}: unknown metro{_suggest(metro, metro_keys)}")
+        for venue in table:
+            if ":" not in venue and venue not in site_names:
+                errs.append(f"latency.{metro}.{venue}: not a site name nor 'provider:region'")
+    return errs
