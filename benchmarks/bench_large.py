@@ -14,11 +14,11 @@ import resource
 import time
 
 from generate_plan import generate  # type: ignore[import-not-found]
-from tco.optimizer.model import build
+from tco.optimizer.build import build
 from tco.optimizer.plan import plan_from_dict
 from tco.optimizer.scenarios import scenarios_for
 from tco.optimizer.solve import SolverName
-from tco.optimizer.warmstart import optimize
+from tco.optimizer.optimize import optimize
 from tco.pricing import load_catalog
 
 
@@ -47,7 +47,7 @@ def main() -> int:
     print(f"workloads {args.workloads}, months {args.months}, seed {args.seed}, "
           f"scenario {args.scenario}")
     print(f"variables {len(variables)} ({integers} integer), constraints {rows} "
-          f"(and {model.cuts} rounding inequalities added while solving)")
+          f"(and {model.cuts.covers} rounding inequalities added while solving)")
     print(f"build {built:.2f} s, solve {solved:.2f} s (warm start and solver) "
           f"({info.status.value}, gap "
           f"{info.mip_gap if info.mip_gap is None else f'{info.mip_gap:.4%}'}), "

@@ -20,10 +20,12 @@ import time
 from pathlib import Path
 
 from tco.optimizer import load_plan
-from tco.optimizer.model import define_program, prepare
-from tco.optimizer.scenarios import extract, precheck, scenarios_for
+from tco.optimizer.build import define_program, prepare
+from tco.optimizer.diagnosis import precheck
+from tco.optimizer.extract import extract
+from tco.optimizer.scenarios import scenarios_for
 from tco.optimizer.solve import SolverName
-from tco.optimizer.warmstart import optimize
+from tco.optimizer.optimize import optimize
 from tco.pricing import load_catalog
 
 ROOT = Path(__file__).resolve().parents[1]

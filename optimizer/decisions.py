@@ -20,6 +20,7 @@ from collections.abc import Callable
 from tco.pricing.errors import TcoError
 
 from .model import Model
+from .onprem import Retired
 from .program import Var
 from .result import Decisions
 
@@ -45,29 +46,28 @@ def fix(model: Model, decisions: Decisions) -> Callable[[], None]:
 
     try:
         orders = dict(decisions.orders)
-        for key, (var, _) in model.orders.items():
+        for key, (var, _) in model.fleet.orders.items():
             pin(var, orders.pop(key, 0))
         _none_left(orders, "servers ordered")
         reservations = dict(decisions.reservations)
-        for (venue, gpu, term, itype, start), (var, _) in model.reservations.items():
+        for (venue, gpu, term, itype, start), (var, _) in model.reserved.reservations.items():
             pin(var, reservations.pop((venue, gpu, term.value, itype, start), 0))
         _none_left(reservations, "reservations")
         retirements = dict(decisions.retirements)
-        for plan_ in model.cohorts:
+        for plan_ in model.fleet.cohorts:
             c = plan_.cohort
-            if not any(isinstance(live, Var) for _, live in plan_.segments):
+            if not plan_.chosen:
                 # no choice in this program: retired at the start or at the end of life
-                for month, gone, reason in plan_.retired:
-                    if reason == "sold" and retirements.pop(
+                for month, gone, why in plan_.retired:
+                    if why == Retired.SOLD and retirements.pop(
                             (c.site, c.server.name, c.key, month), 0) != gone:
                         raise DecisionsError(f"{c.site}: {c.server.name} {c.key} cannot be "
                                              f"kept in scenario {model.scenario.name}")
                 continue
-            owned = float(c.count) if c.existing else float(
-                dict(decisions.orders).get((c.site, c.server.name, c.order or 0), 0))
-            live_now = owned
-            order_var = None if c.existing else model.orders[
-                (c.site, c.server.name, c.order or 0)][0]
+            order_var = None if c.order is None else model.fleet.orders[
+                (c.site, c.server.name, c.order)][0]
+            live_now = float(c.count) if c.order is None else float(
+                dict(decisions.orders).get((c.site, c.server.name, c.order), 0))
             for span, live in plan_.segments:
                 if isinstance(live, Var) and live is not order_var:
                     gone = retirements.pop((c.site, c.server.name, c.key, span.start), 0)
@@ -96,7 +96,7 @@ def simple_decisions(model: Model, keep: bool) -> Decisions:
     if keep:
         return Decisions()
     sold = []
-    for plan_ in model.cohorts:
+    for plan_ in model.fleet.cohorts:
         c = plan_.cohort
         if c.existing and c.end_of_life > 0:
             sold.append(((c.site, c.server.name, c.key, 0), c.count))

@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 from tco.pricing.models import HOURS_PER_MONTH, Purchase
 
 from .ledger import CATEGORIES, Tag
-from .model import Cap, Model
+from .model import Model
+from .onprem import Retired
+from .records import Cap
 from .program import value
 from .result import (Allocation, CashFlow, Commitment, Decisions, Procurement, Retirement,
                      ScenarioResult)
@@ -101,14 +103,14 @@ def extract(model: Model, info: SolveInfo, notes: tuple[str, ...] = ()) -> Scena
 def decisions_of(model: Model) -> Decisions:
     """The solved model's first-stage decisions: orders, retirements before end of life (and
     those forced on a scenario without sites), reservations."""
-    orders = {key: round(_val(var)) for key, (var, _) in model.orders.items()}
+    orders = {key: round(_val(var)) for key, (var, _) in model.fleet.orders.items()}
     reservations = {(v, g, t.value, it, s): round(_val(var))
-                    for (v, g, t, it, s), (var, _) in model.reservations.items()}
+                    for (v, g, t, it, s), (var, _) in model.reserved.reservations.items()}
     retirements = {}
-    for plan_ in model.cohorts:
+    for plan_ in model.fleet.cohorts:
         c = plan_.cohort
-        for month, gone, reason in plan_.retired:
-            if reason == "sold":
+        for month, gone, why in plan_.retired:
+            if why == Retired.SOLD:
                 retirements[(c.site, c.server.name, c.key, month)] = round(_val(gone))
     return Decisions(tuple(sorted((k, n) for k, n in orders.items() if n)),
                      tuple(sorted((k, n) for k, n in retirements.items() if n)),
@@ -126,7 +128,7 @@ def _allocations(model: Model, amounts: _Amounts) -> list[Allocation]:
     pool_fee: dict[tuple[str, str, Purchase, int], float] = defaultdict(float)
     pool_hours: dict[tuple[str, str, Purchase, int], float] = defaultdict(float)
     pool_types: dict[tuple[str, str, Purchase, int], set[str]] = defaultdict(set)
-    for (venue, gpu, term, itype, start), (var, offer) in model.reservations.items():
+    for (venue, gpu, term, itype, start), (var, offer) in model.reserved.reservations.items():
         count = round(_val(var))
         if count <= 0:
             continue
@@ -144,7 +146,7 @@ def _allocations(model: Model, amounts: _Amounts) -> list[Allocation]:
             key = (c.venue, c.server.name, c.month)
             fleet_used[key] += _val(c.var)
             fleet_cost[key] += amounts.by_cap.get(id(c), 0.0)
-    for plan_ in model.cohorts:
+    for plan_ in model.fleet.cohorts:
         co = plan_.cohort
         tag = Tag("fleet", (co.site, co.server.name, co.key))
         for span, _ in plan_.segments:
@@ -188,7 +190,7 @@ def _allocations(model: Model, amounts: _Amounts) -> list[Allocation]:
 
 def _procurement(model: Model, amounts: _Amounts) -> list[Procurement]:
     out = []
-    for (site, server_name, order), (var, cohort) in sorted(model.orders.items()):
+    for (site, server_name, order), (var, cohort) in sorted(model.fleet.orders.items()):
         count = round(_val(var))
         if count <= 0:
             continue
@@ -201,16 +203,16 @@ def _procurement(model: Model, amounts: _Amounts) -> list[Procurement]:
 
 def _retirements(model: Model, amounts: _Amounts) -> list[Retirement]:
     out = []
-    for plan_ in model.cohorts:
+    for plan_ in model.fleet.cohorts:
         c = plan_.cohort
-        for month, gone, reason in plan_.retired:
+        for month, gone, why in plan_.retired:
             count = round(_val(gone))
             if count <= 0:
                 continue
             tag = Tag("retire", (c.site, c.server.name, c.key, month))
             out.append(Retirement(
                 model.scenario.name, c.site, c.server.name, _cohort_label(model, c.key),
-                model.plan.month_label(month), c.age(month), count, reason,
+                model.plan.month_label(month), c.age(month), count, why.value,
                 round(-_tag_total(amounts, tag, "residual_credit", month), 2),
                 round(_tag_total(amounts, tag, "decommission", month), 2)))
     out.sort(key=lambda r: (r.month, r.site, r.server, r.cohort))
@@ -227,7 +229,7 @@ def _cohort_label(model: Model, key: str) -> str:
 def _commitments(model: Model, amounts: _Amounts) -> tuple[list[Commitment], list[str]]:
     out, notes = [], []
     for (venue, gpu, term, itype, start), (var, offer) in sorted(
-            model.reservations.items(), key=lambda kv: (kv[0][4], kv[0][0], kv[0][3])):
+            model.reserved.reservations.items(), key=lambda kv: (kv[0][4], kv[0][0], kv[0][3])):
         count = round(_val(var))
         if count <= 0:
             continue

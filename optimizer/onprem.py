@@ -29,10 +29,18 @@ horizon), with no sale and no decommission cost.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 from tco.pricing.models import HOURS_PER_MONTH
 
 from .plan import Server, Site
+
+
+class Retired(StrEnum):
+    """Why servers left the fleet inside the horizon."""
+
+    SOLD = "sold"
+    END_OF_LIFE = "end of life"
 
 
 def capex_usd(server: Server) -> float:

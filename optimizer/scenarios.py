@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import multiprocessing as mp
 import os
-from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import replace
@@ -23,18 +22,19 @@ from tco.pricing.catalog import load_catalog
 from tco.pricing.errors import NoPriceSourceError
 from tco.pricing.models import Catalog
 
-from . import onprem
+from .build import define_program, prepare
 from .decisions import DecisionsError, fix
-from .extract import extract
-from .model import Model, build, define_program, prepare, redundancy_level
+from .diagnosis import diagnose, precheck
 from .errors import PlanError
+from .extract import extract
+from .model import Model
 from .plan import LoadedPlan, Plan, plan_from_dict
 from .planfile import PlanFile
-from .program import LE
 from .result import Decisions, Result, ScenarioResult
 from .solve import SolveInfo, SolverName, SolveStatus, run
-from .venues import Scenario, metro_reach
-from .warmstart import optimize, relative_gap
+from .venues import Scenario
+from .optimize import optimize
+from .warmstart import relative_gap
 
 Progress = Callable[[str, str], None]
 STALE_AFTER_DAYS = 90
@@ -266,97 +266,3 @@ def _judged_against(model: Model, info: SolveInfo, bound: float | None) -> Solve
         return replace(info, status=SolveStatus.FEASIBLE, mip_gap=None, bound=bound)
     status = SolveStatus.OPTIMAL if gap <= model.plan.plan.mip_gap + 1e-9 else SolveStatus.FEASIBLE
     return replace(info, status=status, mip_gap=gap, bound=bound)
-
-
-def _gpus_text(speeds: dict[str, float]) -> str:
-    return "/".join(speeds)
-
-
-def _scope(model: Model) -> str:
-    s = model.scenario
-    parts = []
-    if s.providers:
-        parts.append(", ".join(s.providers))
-    if s.sites and model.plan.onprem.sites:
-        parts.append("sites " + ", ".join(x.name for x in model.plan.onprem.sites))
-    return " or ".join(parts) if parts else "nothing"
-
-
-def precheck(model: Model) -> str | None:
-    """Reasons a scenario cannot work that need no solver, naming workload and constraint."""
-    plan = model.plan
-    reasons: list[str] = []
-    for w in plan.workloads:
-        offers = model.offers[w.name]
-        venues = offers.venues()
-        gpus = _gpus_text(w.speeds)
-        if not venues:
-            why = ""
-            if model.excluded.get(w.name):
-                why = " (" + "; ".join(f"{v}: {r}" for v, r in sorted(model.excluded[w.name].items())[:3]) + ")"
-            if w.max_latency_ms is not None and w.users:
-                for metro in w.users:
-                    reasons.append(f"{w.name}: no {gpus} offer within {w.max_latency_ms:g} ms of "
-                                   f"{metro} in {_scope(model)}{why}")
-                    break
-            else:
-                reasons.append(f"{w.name}: no {gpus} offer in {_scope(model)}{why}")
-            continue
-        if w.max_latency_ms is not None and w.users:
-            reach = metro_reach(plan, w, {k: model.venues[k] for k in venues})
-            for metro, ok in reach.items():
-                if not ok:
-                    reasons.append(f"{w.name}: no {gpus} offer within {w.max_latency_ms:g} ms of "
-                                   f"{metro} in {_scope(model)}")
-        nonspot = offers.nonspot_venues()
-        level = redundancy_level(w, [model.venues[d].availability for d in venues])
-        weak = [d for d in nonspot if w.availability and model.venues[d].availability < w.availability]
-        if w.availability is not None and (level > 0 or weak):
-            needed = level + 1 if level else 2
-            if len(nonspot) < needed and (level or len(nonspot) == len(weak)):
-                reasons.append(f"{w.name}: availability {w.availability:g} needs non-spot capacity "
-                               f"in {needed} failure domains; only {len(nonspot)} offer {gpus} in "
-                               f"{_scope(model)}")
-            elif w.single_venue and (level > 0 or len(weak) == len(nonspot)):
-                reasons.append(f"{w.name}: single_venue = true cannot meet availability "
-                               f"{w.availability:g}, which needs a second failure domain")
-    return "; ".join(reasons) if reasons else None
-
-
-def diagnose(plan: Plan, catalog: Catalog, scenario: Scenario, solver: SolverName,
-             time_limit: float | None) -> str:
-    """Re-solve with unmet demand allowed at a penalty; say what falls short and what binds."""
-    model = build(plan, catalog, scenario, elastic=True)
-    info = run(model.prob, solver, time_limit, plan.plan.mip_gap)
-    if not info.status.has_solution:
-        return "infeasible (the limits of the plan cannot all hold at once)"
-    shortfalls: dict[str, list[tuple[int, float]]] = defaultdict(list)
-    for (w, m), var in model.short.items():
-        value = var.varValue or 0.0
-        if value > 1e-3:
-            shortfalls[w].append((m, value))
-    # a limit binds when less than one more unit (a server, a GPU) fits under it
-    servers = plan.onprem.servers
-    families = {"capex_budget": ("capex budget", max((onprem.capex_usd(z) for z in servers),
-                                                     default=0.0)),
-                "site_power": ("site power", max((z.power_kw for z in servers), default=0.0)),
-                "quota": ("cloud quotas", 1.0)}
-    binding: list[str] = []
-    for con in model.prob.rows:
-        family = next((f for f in families if con.name.startswith(f)), None)
-        if family is None or con.sense != LE:
-            continue
-        label, unit = families[family]
-        slack = con.slack
-        if slack is not None and slack < unit - 1e-9 and label not in binding:
-            binding.append(label)
-    if not shortfalls:
-        return "infeasible (the limits of the plan cannot all hold at once)"
-    parts = []
-    for w, items in sorted(shortfalls.items()):
-        total = sum(v for _, v in items)
-        months = sorted(m for m, _ in items)
-        span = model.label(months[0]) + (f"..{model.label(months[-1])}" if len(months) > 1 else "")
-        parts.append(f"{w}: {total:,.0f} GPU-hours short in {span}")
-    limits = f" (limited by {', '.join(binding)})" if binding else ""
-    return "; ".join(parts) + limits

@@ -41,7 +41,7 @@ class SolveStatus(StrEnum):
 class SolveInfo:
     """How a solve went. ``bound`` is the least any plan of the program can cost, as the
     solver proved it (None when unknown); ``mip_gap`` how far the plan found may be from the
-    best one, relative to the plan's spending (``warmstart.optimize`` measures it; the
+    best one, relative to the plan's spending (``optimize.optimize`` measures it; the
     solver's own figure, relative to its objective, until then)."""
 
     solver: str

@@ -147,18 +147,18 @@ def test_an_unproven_recommendation_exits_4_and_the_report_is_written(small, tmp
                                                                        monkeypatch):
     # the solver stops without a plan of its own: the simple plan is returned, with no bound
     # to prove it by, and the recommendation built on it is unproven
-    from tco.optimizer import warmstart
+    from tco.optimizer import optimize as optimizing
     from tco.optimizer.solve import SolveInfo, SolveStatus
 
-    real_run = warmstart.run
+    real_run = optimizing.run
 
     def busy(prob, solver, time_limit=None, gap=0.01, **kw):
         if kw.get("start") is not None:
             return SolveInfo("highs", SolveStatus.NOT_SOLVED, 60.0, None)
         return real_run(prob, solver, time_limit, gap, **kw)
 
-    monkeypatch.setattr(warmstart, "warm_start", lambda *a, **k: None)
-    monkeypatch.setattr(warmstart, "run", busy)
+    monkeypatch.setattr(optimizing, "warm_start", lambda *a, **k: None)
+    monkeypatch.setattr(optimizing, "run", busy)
     plan, cat = small
     out = tmp_path / "report.json"
     assert main(["compare", str(plan), "--catalog", str(cat), "--format", "json",

@@ -124,7 +124,8 @@ def test_services_sharing_a_pool_round_to_whole_instances(solver):
     # the relaxation reserves 1.25 instances ($131,400). The rounding inequality of the pool
     # over both services (10 GPUs: k = 1 instance, f = 2 GPUs = 1,460 GPU-hours),
     # u_a + u_b <= 4,380 k + 1,460 r, leaves it the whole-instance optimum.
-    from tco.optimizer.model import add_unit_covers, build
+    from tco.optimizer.build import build
+    from tco.optimizer.cuts import add_unit_covers
     from tco.optimizer.scenarios import scenarios_for
     from tco.optimizer.solve import run as solve_program
     assert relaxation(doc, cat, "hybrid") == pytest.approx(131_400.0, abs=0.01)
@@ -141,7 +142,7 @@ def test_warm_start_bound_includes_the_rounding_inequalities(solver, monkeypatch
     # the plan above, with the rounds switched on for a program this small: the warm start's
     # bound is the whole-instance optimum, so its plan is proved optimal without a full solve
     from tco.optimizer import warmstart
-    from tco.optimizer.model import build
+    from tco.optimizer.build import build
     from tco.optimizer.scenarios import scenarios_for
     monkeypatch.setattr(warmstart, "COVERS_FROM", 0)
     cat = catalog(offer("aws", "us-east-1", "p5", "H100", 8, "on_demand", 24.0),
@@ -158,7 +159,7 @@ def test_no_variable_may_exceed_what_its_workload_could_use():
     # bounds that hold in some optimal plan, given so the solver can tighten its cuts:
     # 1.5 GPUs = 1,095 GPU-hours a month on demand or reserved, never more than 2 one-GPU
     # reservations; on spot with 25% overhead, 1,000 GPU-hours of work take 1,250
-    from tco.optimizer.model import build
+    from tco.optimizer.build import build
     from tco.optimizer.scenarios import scenarios_for
 
     def model_of(doc, cat):
@@ -166,7 +167,7 @@ def test_no_variable_may_exceed_what_its_workload_could_use():
         return build(plan, cat, next(s for s in scenarios_for(plan) if s.name == "hybrid"))
 
     model = model_of(plan_doc(inference(gpus=1.5)), RES)
-    assert {v.upBound for v, _ in model.reservations.values()} == {2}
+    assert {v.upBound for v, _ in model.reserved.reservations.values()} == {2}
     assert model.caps and all(c.var.upBound == pytest.approx(1.5 * H) for c in model.caps)
     model = model_of(plan_doc(training(gpu_hours=1000, interruptible=True, spot_overhead=0.25,
                                        window=["2027-01", "2027-01"]), months=1), SPOT)
@@ -371,7 +372,7 @@ def test_a_fraction_of_a_server_is_bought_whole(solver):
 
 def relaxation(doc, cat, scenario_name):
     """The LP relaxation's optimum: the bound the solver starts from."""
-    from tco.optimizer.model import build
+    from tco.optimizer.build import build
     from tco.optimizer.scenarios import scenarios_for
     from tco.optimizer.solve import run as solve_program
     plan = plan_from_dict(doc).plan
@@ -505,7 +506,7 @@ STORAGE_TIERS = ((0.0, 0.023), (50_000.0, 0.022))
 def test_storage_tiers_price_one_workloads_volume_exactly(solver):
     # 60 TB at tiers [0: $0.023, 50,000 GB: $0.022] per GB-month:
     #   50,000 x 0.023 + 10,000 x 0.022 = 1,150 + 220 = $1,370 a month, 2 months = $2,740
-    from tco.optimizer.model import build
+    from tco.optimizer.build import build
     from tco.optimizer.scenarios import scenarios_for
     cat = catalog(offer("aws", "us-east-1", "g6.xlarge", "L4", 1, "on_demand", 1.0),
                   storage("aws", "us-east-1", *STORAGE_TIERS))
@@ -514,7 +515,7 @@ def test_storage_tiers_price_one_workloads_volume_exactly(solver):
     assert rec.breakdown["storage"] == pytest.approx(2_740.0, abs=0.01)
     # the volume is all or nothing, so it is priced as a whole: no tier segments to choose
     plan = plan_from_dict(doc).plan
-    assert build(plan, cat, scenarios_for(plan)[0]).tiered == []
+    assert build(plan, cat, scenarios_for(plan)[0]).tiers.groups == []
 
 
 def test_storage_tiers_apply_to_the_regions_total(solver):

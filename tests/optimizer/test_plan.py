@@ -70,7 +70,7 @@ def test_library_api_matches_spec_section_9():
 
 
 def test_equal_regions_are_pruned_without_changing_the_answer():
-    from tco.optimizer.model import build
+    from tco.optimizer.build import build
     from tco.optimizer.venues import Scenario
     cat = catalog(offer("aws", "us-east-1", "g6.xlarge", "L4", 1, "on_demand", 1.0),
                   offer("aws", "us-east-2", "g6.xlarge", "L4", 1, "on_demand", 1.0),

@@ -11,11 +11,13 @@ import pulp
 import pytest
 
 from tco.optimizer import load_plan
-from tco.optimizer.model import build, linear
+from tco.optimizer.build import build
+from tco.optimizer.model import linear
 from tco.optimizer.program import EQ, GE, LE, Program, Var
 from tco.optimizer.scenarios import scenarios_for
 from tco.optimizer.solve import HighsSession, SolverName, run, to_pulp
-from tco.optimizer.warmstart import optimize, warm_start
+from tco.optimizer.optimize import optimize
+from tco.optimizer.warmstart import warm_start
 from tco.pricing import load_catalog
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
@@ -270,7 +272,7 @@ def test_a_time_limited_solve_is_never_worse_than_the_simple_plans(snapshot):
 def test_when_the_solver_finds_nothing_the_simple_plan_is_returned(snapshot, monkeypatch):
     # a busy machine: the warm start finds nothing and the full solve stops without a plan.
     # The simple plan comes back, and with no bound its gap is unknown: unproven.
-    from tco.optimizer import warmstart
+    from tco.optimizer import optimize as optimizing
     from tco.optimizer.decisions import simple_decisions
     from tco.optimizer.scenarios import solve_scenario
     from tco.optimizer.solve import SolveInfo, SolveStatus
@@ -279,15 +281,15 @@ def test_when_the_solver_finds_nothing_the_simple_plan_is_returned(snapshot, mon
     scenario = next(s for s in scenarios_for(plan) if s.name == "cloud-only")
     expected = solve_scenario(plan, snapshot, scenario,
                               fixed=simple_decisions(build(plan, snapshot, scenario), False))
-    real_run = warmstart.run
+    real_run = optimizing.run
 
     def busy(prob, solver, time_limit=None, gap=0.01, **kw):
         if kw.get("start") is not None:     # the full solve, started from the simple plan
             return SolveInfo("highs", SolveStatus.NOT_SOLVED, 60.0, None)
         return real_run(prob, solver, time_limit, gap, **kw)
 
-    monkeypatch.setattr(warmstart, "warm_start", lambda *a, **k: None)
-    monkeypatch.setattr(warmstart, "run", busy)
+    monkeypatch.setattr(optimizing, "warm_start", lambda *a, **k: None)
+    monkeypatch.setattr(optimizing, "run", busy)
     got = solve_scenario(plan, snapshot, scenario)
     assert got.feasible and got.npv_usd == pytest.approx(expected.npv_usd, abs=0.01)
     assert got.solver.status.value == "feasible" and got.solver.mip_gap is None

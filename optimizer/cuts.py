@@ -1,0 +1,179 @@
+"""Valid inequalities: rows every whole plan satisfies already, added because the LP
+relaxation (the bound a solve must raise to prove a plan within its gap) would otherwise buy a
+fraction of a server or a reservation. None of them changes the optimum. Some are rows from the
+start; others are candidates, added when a relaxation's values break them."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+
+from . import onprem
+from .model import Model, _n, linear, workload_months
+from .plan import Server
+from .program import GE, LE, value
+from .records import Cap, CapIndex, Cuts, Fleet, VenueUse
+
+__all__ = ["add_shortfall_cuts", "add_unit_covers", "bound_small_use",
+           "define_site_shortfall_rounding", "define_whole_server_rounding"]
+
+
+
+
+def bound_small_use(model: Model, cap: Cap, units: list[tuple[object, float]], family: str,
+                     what: str) -> None:
+    """``cap ≤ Σ min(need, unit GPU-hours) × units``: a valid inequality for whole units.
+
+    ``units`` are whole reserved instances or servers, each with the GPU-hours it holds a
+    month. A workload that needs fewer GPU-hours than a unit holds still needs a whole unit to
+    use any of it; the pool or site constraint alone lets the relaxation (the bound the solver
+    must raise to prove a plan within the gap) rent the fraction it uses. Optimal plans are
+    unaffected: no constraint ever asks one capacity variable for more than the month's need,
+    and using less of a unit costs nothing more, so some optimal plan satisfies this.
+    """
+    most = model.demand[cap.workload][cap.month] / cap.factor
+    if most <= 0 or not any(hours > most for _, hours in units):
+        return
+    model.constrain([(cap.var, 1.0), *((unit, -min(hours, most)) for unit, hours in units)],
+                    LE, 0.0,
+                    f"{family}_{model.safe(cap.workload)}_{model.safe(cap.venue)}_"
+                    f"{model.safe(what)}_{model.label(cap.month)}_")
+
+
+def add_unit_covers(model: Model, tolerance: float = 1e-6) -> int:
+    """Add the rounding inequality of each unit group that the current (relaxed) values
+    violate, and return how many were added.
+
+    Take the group's capacity variables S in use now, D = the sum of their bounds (each
+    workload's need that month), units of U GPU-hours each, k = floor(D / U), f = D − k·U:
+
+        Σ_S cap ≤ (U − f)·k + f·units
+
+    holds for every whole number of units. Up to k units, the right side is at least U·units,
+    which the group's capacity row already demands; from k + 1 on, it is at least D, which S
+    cannot exceed. The relaxation otherwise buys a fraction of a unit and fills it; this
+    makes it pay for the unit it would round up to, or leave the fraction on demand. Groups
+    whose units differ in size are skipped.
+    """
+    added = 0
+    for group in model.cuts.unit_groups:
+        sizes = {hours for _, hours in group.units}
+        if len(sizes) != 1:
+            continue
+        size = sizes.pop()
+        used = [c for c in group.caps if (c.var.varValue or 0.0) > tolerance]
+        if not used or any(c.var.upBound is None for c in used):
+            continue
+        most = sum(c.var.upBound for c in used)
+        k = math.floor(most / size + 1e-9)
+        f = most - k * size
+        if f <= tolerance * size:
+            continue
+        units = sum(value(unit) or 0.0 for unit, _ in group.units)
+        if sum(c.var.varValue or 0.0 for c in used) - f * units <= (size - f) * k + tolerance * size:
+            continue
+        model.cuts.covers += 1
+        model.constrain([*((c.var, 1.0) for c in used), *((unit, -f) for unit, _ in group.units)],
+                        LE, (size - f) * k,
+                        _n(f"unit_cover[{group.name},{model.cuts.covers}]"))
+        added += 1
+    return added
+
+
+def define_whole_server_rounding(model: Model, fleet: Fleet, use: VenueUse) -> None:
+    """Valid inequalities that make the relaxation count whole servers for single-venue work.
+
+    A ``single_venue`` workload that picks a site runs all of its month's demand there; when one
+    server model serves it at that site, the site then has at least
+    ``ceil(demand / (speed * gpus * 730 * max_utilization))`` live servers of that model:
+    ``fleet[site,server,m] >= that * pick[w,site]``. Every whole plan satisfies this already;
+    the relaxation (the warm start's bound) would otherwise buy a fraction of a server.
+    """
+    if model.short:
+        return  # an elastic (diagnostic) run may leave demand unmet
+    for w in model.plan.workloads:
+        if not w.single_venue:
+            continue
+        by_site: dict[str, list[Server]] = defaultdict(list)
+        for site_name, server in model.offers[w.name].servers:
+            by_site[site_name].append(server)
+        for site_name, servers in sorted(by_site.items()):
+            pick = use.picks.get((w.name, site_name))
+            if pick is None or len(servers) != 1:
+                continue
+            server = servers[0]
+            per_server = w.speeds[server.gpu] * onprem.capacity_gpu_hours_per_month(server)
+            for m in workload_months(model.plan, w):
+                live = fleet.live.get((site_name, server.name, m))
+                need = model.demand[w.name][m]
+                if live is None or need <= 0:
+                    continue
+                servers_needed = math.ceil(need / per_server - 1e-9)
+                if servers_needed > fleet.existing[(site_name, server.name)][m]:
+                    model.constrain([(live, 1.0), (pick, -servers_needed)], GE, 0.0,
+                                    _n(f"whole_servers[{w.name},{site_name},{model.label(m)}]"))
+
+
+def define_site_shortfall_rounding(model: Model, fleet: Fleet, use: VenueUse,
+                                   index: CapIndex, cuts: Cuts) -> None:
+    """Valid inequalities that make the relaxation pay for the venues a site's whole servers
+    leave work to; kept as candidates (``Cuts.shortfall``) and added to the program
+    only where a relaxation violates them (``add_shortfall_cuts``).
+
+    For a workload w with venue-use indicators (it stores data), a site s and a month m: let
+    a be the most reference GPU-hours one server of any type w can use at s delivers in a
+    month, k = ceil(need / a), F the live servers of those types at s, o the GPU-hours w gets
+    elsewhere (× speed) and U the sum of its use indicators elsewhere. Then
+
+        U + F + o / a ≥ k.
+
+    If w uses no other venue (U = 0, so o = 0), the site alone meets its need: F ≥ need / a,
+    and F is whole, so F ≥ k. Otherwise U ≥ 1, and F + o / a ≥ need / a > k − 1 because the
+    site delivers at most a × F. Every whole plan satisfies it. The relaxation otherwise keeps
+    a fraction of a server (5.04 where 5 would leave 216 GPU-hours over) and pays a matching
+    sliver of the other venue's storage, where every whole plan pays for a sixth server or
+    for the storage in full. Single-venue work has its own whole-server rounding.
+    """
+    if model.short:
+        return  # an elastic (diagnostic) run may leave demand unmet
+    plan = model.plan
+    for w in plan.workloads:
+        if w.single_venue or not any(k[0] == w.name for k in use.uses):
+            continue
+        per_venue = index.of(w.name)
+        by_site: dict[str, list[Server]] = defaultdict(list)
+        for site_name, server in model.offers[w.name].servers:
+            by_site[site_name].append(server)
+        for site_name, servers in sorted(by_site.items()):
+            most = max(w.speeds[z.gpu] * onprem.capacity_gpu_hours_per_month(z) for z in servers)
+            for m in workload_months(plan, w):
+                need = model.demand[w.name][m]
+                fleets = [fleet.live.get((site_name, z.name, m)) for z in servers]
+                if need <= 0 or any(f is None for f in fleets):
+                    continue
+                others = [v for (v, month) in per_venue if month == m and v != site_name]
+                uses = [use.uses.get((w.name, v, m)) for v in others]
+                if not others or None in uses:
+                    continue
+                # in a fixed order (a set's would follow memory addresses)
+                terms: list[tuple[object, float]] = [(u, 1.0) for u in dict.fromkeys(uses)]
+                terms += [(f, 1.0) for f in fleets]
+                terms += [(c.var, c.factor / most) for v in others for c in per_venue[(v, m)]]
+                cuts.shortfall.append((
+                    linear(terms), math.ceil(need / most - 1e-9),
+                    _n(f"site_shortfall[{w.name},{site_name},{model.label(m)}]")))
+
+
+def add_shortfall_cuts(model: Model, tolerance: float = 1e-6) -> int:
+    """Add the candidate site-shortfall inequalities that the current (relaxed) values
+    violate; returns how many were added. Added only where they bind: on plans where whole
+    servers leave little to other venues they would only slow every solve down."""
+    kept, added = [], 0
+    for expr, rhs, name in model.cuts.shortfall:
+        if (expr.value() or 0.0) < rhs - tolerance:
+            model.prob.add(expr, GE, rhs, name)
+            added += 1
+        else:
+            kept.append((expr, rhs, name))
+    model.cuts.shortfall = kept
+    return added

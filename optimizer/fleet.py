@@ -1,0 +1,224 @@
+"""Owned servers in the program (SPEC sections 5 and 10): cohorts ordered and already owned,
+how many stay live and when the rest retire, their use, site power and the capex budget.
+The money each server makes and costs is ``onprem``'s pure arithmetic."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from tco.pricing.models import Purchase
+
+from . import onprem
+from .cuts import bound_small_use
+from .ledger import Tag
+from .model import Model, _n, linear, workload_months
+from .onprem import Retired
+from .program import LE, Expr, Var
+from .records import Cap, CohortPlan, Cuts, Fleet, Limit, UnitGroup
+
+__all__ = ["define_capex_budget", "define_onprem_capacity", "define_onprem_fleet",
+           "define_site_power"]
+
+
+
+
+
+
+def define_onprem_fleet(model: Model) -> Fleet:
+    """Owned servers by cohort (SPEC 10): servers ordered ``n[site,server,order_month]``
+    (whole) and those already owned, how many of each cohort stay live between the months they
+    may be retired (``keep[site,server,cohort,month]``, whole, never more than before), and
+    their cash flows: capex at arrival, idle energy, colo, maintenance and staff while live,
+    what the sale brings in and ``decommission_usd`` paid at each retirement (end of life
+    included), and the value of those still owned at the horizon's end.
+
+    A scenario without sites retires every server already owned in its first month; one with
+    sites chooses when."""
+    plan = model.plan
+    out = Fleet()
+    with_sites = model.scenario.sites and bool(plan.onprem.sites)
+    needed = ({(s, z.name) for w in plan.workloads for s, z in model.offers[w.name].servers}
+              if with_sites else set())
+    every = plan.onprem.order_every_months
+    for site in plan.onprem.sites:
+        for server in plan.onprem.servers:
+            # servers may also be retired when the window of a workload that could use them
+            # has just ended
+            ends = frozenset(workload_months(plan, w).stop for w in plan.workloads
+                             if server.gpu in w.speeds)
+            cohorts = [onprem.existing(site.name, server, e.age_months, e.count, i)
+                       for i, e in enumerate(site.existing) if e.server == server.name]
+            if (site.name, server.name) in needed:
+                starts = frozenset(workload_months(plan, w).start - server.lead_time_months
+                                   for w in plan.workloads)
+                for order in onprem.order_months(server, model.months, every, starts):
+                    cohort = onprem.bought(site.name, server, order)
+                    var = model.prob.var(
+                        _n(f"n[{site.name},{server.name},{model.label(order)}]"), 0,
+                        integer=True)
+                    out.orders[(site.name, server.name, order)] = (var, cohort)
+                    model.add_cost("onprem_capex", cohort.arrival, var,
+                                   onprem.capex_usd(server),
+                                   Tag("order", (site.name, server.name, order)))
+                    cohorts.append(cohort)
+            if not cohorts:
+                continue
+            alive: dict[int, list[tuple[object, float]]] = defaultdict(list)
+            existing_by_month = [0] * model.months
+            for cohort in cohorts:
+                if cohort.existing:
+                    for m in range(max(0, min(model.months, cohort.end_of_life))):
+                        existing_by_month[m] += cohort.count
+                plan_ = (_define_cohort(model, out, cohort, every, ends) if with_sites
+                         else _sell_at_start(model, cohort))
+                out.cohorts.append(plan_)
+                for months, live in plan_.segments:
+                    for m in months:
+                        alive[m].append((live, 1.0))
+            if with_sites:
+                out.existing[(site.name, server.name)] = existing_by_month
+                for m in range(model.months):
+                    out.live[(site.name, server.name, m)] = linear(alive[m])
+    return out
+
+
+def _sell_at_start(model: Model, cohort: onprem.Cohort) -> CohortPlan:
+    """A scenario without sites: servers already owned are retired in the first month."""
+    why = Retired.END_OF_LIFE if cohort.end_of_life <= 0 else Retired.SOLD
+    _retire(model, cohort, 0, float(cohort.count))
+    return CohortPlan(cohort, [], [(0, float(cohort.count), why)], 0.0)
+
+
+def _retire(model: Model, cohort: onprem.Cohort, month: int, count: Expr | float | Var) -> None:
+    """``count`` servers of ``cohort`` retire at the start of ``month``: what their sale
+    brings in is credited and ``decommission_usd`` paid for each."""
+    tag = Tag("retire", (cohort.site, cohort.server.name, cohort.key, month))
+    value = onprem.sale_proceeds_usd(cohort.server, cohort.age(month), month)
+    model.add_cost("residual_credit", month, count, -value, tag)
+    model.add_cost("decommission", month, count, onprem.decommission_usd(cohort.server), tag)
+
+
+def _define_cohort(model: Model, fleet: Fleet, cohort: onprem.Cohort, every: int,
+                   ends: frozenset[int]) -> CohortPlan:
+    """The live count of one cohort in each stretch between its possible retirement months,
+    and its cash flows."""
+    server = cohort.server
+    site = model.plan.site(cohort.site)
+    months = model.months
+    start, stop = max(cohort.arrival, 0), min(cohort.end_of_life, months)
+    if stop <= start:
+        # already past its end of life when the plan starts: retired in the first month
+        _retire(model, cohort, 0, float(cohort.count))
+        return CohortPlan(cohort, [], [(0, float(cohort.count), Retired.END_OF_LIFE)], 0.0)
+    points = onprem.retirement_months(cohort, months, every, ends)
+    bounds = sorted({start, *points})
+    name = f"keep[{cohort.site},{server.name},{cohort.key},"
+    owned: Var | float = (float(cohort.count) if cohort.order is None
+                          else fleet.orders[(cohort.site, server.name, cohort.order)][0])
+    segments: list[tuple[range, Var | float]] = []
+    retired: list[tuple[int, Expr | float, Retired]] = []
+    prev = owned
+    for j, first in enumerate(bounds):
+        last = bounds[j + 1] if j + 1 < len(bounds) else stop
+        if first in points:
+            live: Var | float = model.prob.var(
+                _n(f"{name}{model.label(first)}]"), 0,
+                float(cohort.count) if cohort.existing else None, integer=True)
+            if not isinstance(prev, float):
+                model.constrain([(live, 1.0), (prev, -1.0)], LE, 0.0,
+                                _n(f"keep_at_most[{cohort.site},{server.name},{cohort.key},"
+                                   f"{model.label(first)}]"))
+            gone = linear([(prev, 1.0), (live, -1.0)])
+            _retire(model, cohort, first, gone)
+            retired.append((first, gone, Retired.SOLD))
+        else:
+            live = prev
+        segments.append((range(first, last), live))
+        prev = live
+    tag = Tag("fleet", (cohort.site, server.name, cohort.key))
+    capex = onprem.capex_usd(server)
+    rates = (("energy", onprem.idle_energy_usd_per_server_month(site, server)),
+             ("colo", onprem.colo_usd_per_server_month(site, server)),
+             ("maintenance", onprem.maintenance_usd_per_server_month(server, capex)),
+             ("staff", onprem.staff_usd_per_server_month(site)))
+    for span, live in segments:
+        for category, rate in rates:
+            model.add_monthly_cost(category, span, live, rate, tag)
+    if cohort.end_of_life < months:
+        _retire(model, cohort, cohort.end_of_life, prev)
+        retired.append((cohort.end_of_life, prev, Retired.END_OF_LIFE))
+        return CohortPlan(cohort, segments, retired, 0.0)
+    # still owned at the horizon's end: credited at its value then, with no decommission cost
+    value = onprem.value_usd(server, cohort.age(months), months)
+    model.add_cost("residual_credit", months, prev, -value,
+                   Tag("held", (cohort.site, server.name, cohort.key)))
+    return CohortPlan(cohort, segments, retired, prev)
+
+
+def define_onprem_capacity(model: Model, fleet: Fleet, cuts: Cuts) -> list[Cap]:
+    """GPU-hours on owned servers ``h[w,site,server,m]`` ≤ live servers × gpus × 730 ×
+    max_utilization; each used GPU-hour adds its energy above idle. A workload's use is also
+    bounded by its need times the live servers (``cuts.bound_small_use``)."""
+    plan = model.plan
+    caps: list[Cap] = []
+    if not fleet.live:
+        return caps
+    usage: dict[tuple[str, str, int], list[Cap]] = defaultdict(list)
+    for w in plan.workloads:
+        for site_name, server in model.offers[w.name].servers:
+            site = plan.site(site_name)
+            per_gpu_hour = onprem.energy_usd_per_used_gpu_hour(site, server)
+            prefix = _n(f"h[{w.name},{site_name},{server.name},")
+            for m in workload_months(plan, w):
+                if model.demand[w.name][m] <= 0:
+                    continue
+                var = model.prob.var(f"{prefix}{model.label(m)}_", 0)
+                cap = Cap(var, w.name, site_name, server.gpu, Purchase.OWNED, m,
+                          w.speeds[server.gpu], server=server)
+                caps.append(cap)
+                usage[(site_name, server.name, m)].append(cap)
+                model.add_cost("energy", m, var, per_gpu_hour, cap)
+    for c in caps:
+        assert c.server is not None
+        bound_small_use(model, c, [(fleet.live[(c.venue, c.server.name, c.month)],
+                                    onprem.capacity_gpu_hours_per_month(c.server))],
+                        "owned_use", c.server.name)
+    for (site_name, server_name, m), used in sorted(usage.items()):
+        server = plan.server(server_name)
+        per_server = onprem.capacity_gpu_hours_per_month(server)
+        live = fleet.live[(site_name, server_name, m)]
+        name = f"{site_name},{server_name},{model.label(m)}"
+        model.constrain([*((c.var, 1.0) for c in used), (live, -per_server)],
+                        LE, 0.0, _n(f"owned_capacity[{name}]"))
+        cuts.unit_groups.append(UnitGroup(name, used, [(live, per_server)]))
+    return caps
+
+
+def define_site_power(model: Model, fleet: Fleet) -> list[Limit]:
+    """Σ live servers × power_kw ≤ the site's power_kw, every month."""
+    plan = model.plan
+    most = max((z.power_kw for z in plan.onprem.servers), default=0.0)
+    out = []
+    for site in plan.onprem.sites:
+        if site.power_kw is None:
+            continue
+        for m in range(model.months):
+            terms = [(fleet.live[(site.name, z.name, m)], z.power_kw) for z in plan.onprem.servers
+                     if (site.name, z.name, m) in fleet.live]
+            if terms:
+                row = model.constrain(terms, LE, site.power_kw,
+                                      _n(f"site_power[{site.name},{model.label(m)}]"))
+                out.append(Limit("site power", most, row))
+    return out
+
+
+def define_capex_budget(model: Model, fleet: Fleet) -> list[Limit]:
+    """Σ capex of servers arriving in the horizon ≤ ``capex_budget_usd``."""
+    budget = model.plan.plan.capex_budget_usd
+    if budget is None or not fleet.orders:
+        return []
+    row = model.constrain([(var, onprem.capex_usd(model.plan.server(z)))
+                           for (_, z, _), (var, _) in fleet.orders.items()], LE, budget,
+                          "capex_budget")
+    most = max(onprem.capex_usd(z) for z in model.plan.onprem.servers)
+    return [Limit("capex budget", most, row)]

@@ -1,0 +1,169 @@
+"""Solving one scenario's program to its gap (``optimize``), honestly (SPEC 15).
+
+1. The simple plans: no orders and no reservations, the servers already owned kept to the end
+   of their life or sold at once, the hourly use optimized. No plan returned is worse.
+2. The warm start (``warmstart.py``): a plan from the LP relaxation, and the relaxation's
+   bound, tightened by the valid inequalities it breaks (``cuts.py``).
+3. The best of them is the answer when it is within the gap of the bound; otherwise the full
+   program is solved from it, and the better of the two kept.
+4. Storage left paid where the plan runs nothing is dropped (``drop_unused_venues``).
+
+Gaps are measured against the plan's spending (``warmstart.relative_gap``).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import replace
+
+from .cuts import add_shortfall_cuts
+from .decisions import DecisionsError, fix, simple_decisions
+from .model import Model
+from .program import Var
+from .solve import SolveInfo, SolverName, SolveStatus, run
+from .warmstart import COVER_ROUNDS, RESTRICTED_GAP, Start, relative_gap, start_of, warm_start
+
+__all__ = ["drop_unused_venues", "optimize", "simple_plan"]
+
+_EPS = 1e-6
+# The simple plans are a floor and a first incumbent, not an answer: solved to 5% they take a
+# fraction of the time a 1% solve takes on the larger plans (benchmarks/README.md)
+SIMPLE_GAP = 0.05
+
+
+def simple_plan(model: Model, solver: SolverName) -> Start | None:
+    """The cheaper of the simple plans (SPEC 15): no orders and no reservations, the servers
+    already owned kept to the end of their life or sold at once, and the hourly use
+    re-optimized. No plan returned is worse than it. Solved without a time limit: with every
+    whole-unit decision fixed, what remains is small."""
+    best: Start | None = None
+    seconds = 0.0
+    for keep in (False, True):
+        try:
+            restore = fix(model, simple_decisions(model, keep))
+        except DecisionsError:
+            continue       # a scenario without sites cannot keep servers
+        try:
+            info = run(model.prob, solver, None, SIMPLE_GAP)
+            seconds += info.seconds
+            if info.status.has_solution:
+                found = start_of(model, -math.inf, seconds)
+                if best is None or found.objective < best.objective:
+                    best = found
+        finally:
+            restore()
+        cohorts = model.fleet.cohorts
+        if not cohorts or all(not c.cohort.existing for c in cohorts):
+            break          # nothing owned: keeping and selling are the same plan
+    return None if best is None else replace(best, seconds=seconds)
+
+
+def _tighten(model: Model, solver: SolverName) -> float:
+    """Add the site-shortfall inequalities the relaxation violates, a few rounds (for a program
+    the warm start did not run on). Returns the seconds spent."""
+    seconds = 0.0
+    for _ in range(COVER_ROUNDS):
+        info = run(model.prob, solver, None, 0.0, relax=True)
+        seconds += info.seconds
+        if info.status != SolveStatus.OPTIMAL or not add_shortfall_cuts(model):
+            break
+    return seconds
+
+
+def optimize(model: Model, solver: SolverName, time_limit: float | None) -> SolveInfo:
+    """Solve ``model`` to its plan's gap: the simple plan and the warm start first, then the
+    full program if needed, and never a plan worse than the simple one.
+
+    ``time_limit`` bounds the warm start and the full solve (seconds); the reported seconds
+    include the simple plan's solve, which no time limit stops. The reported gap is measured
+    against the best bound known, the relaxation's or the full solve's, relative to the
+    plan's spending (``relative_gap``).
+    """
+    gap = model.plan.plan.mip_gap
+    simple = simple_plan(model, solver)
+    started = time.perf_counter()
+    start = warm_start(model, solver, time_limit)
+    spent = (simple.seconds if simple else 0.0) + (start.seconds if start else 0.0)
+    relaxed = start.bound if start is not None else None
+    best = min((s for s in (start, simple) if s is not None), key=lambda s: s.objective,
+               default=None)
+    name = SolverName(solver).value
+    if best is not None and relaxed is not None:
+        within = relative_gap(best.objective, relaxed, best.spend)
+        if within is not None and within <= gap:
+            # within the gap of the relaxation's bound: it is the answer
+            best.load()
+            spent += drop_unused_venues(model, solver)
+            within = relative_gap(model.prob.objective.value(), relaxed, model.spend())
+            return SolveInfo(name, SolveStatus.OPTIMAL, spent, within, relaxed)
+    if start is None and model.cuts.shortfall:
+        spent += _tighten(model, solver)
+    left = None if time_limit is None else max(1.0, time_limit - (time.perf_counter() - started))
+    info = run(model.prob, solver, left, gap, start=best.values if best else None,
+               abs_gap=gap * best.spend if best else None)
+    info = replace(info, seconds=info.seconds + spent)
+    found = model.prob.objective.value() if info.status.has_solution else None
+    if best is not None and (found is None
+                             or best.objective < found - 1e-6 * max(1.0, abs(best.objective))):
+        # the solver kept nothing better within its time: the best start is the plan
+        best.load()
+        found = best.objective
+    if found is None:
+        return info
+    bounds = [b for b in (info.bound, relaxed) if b is not None and math.isfinite(b)]
+    bound = max(bounds) if bounds else None
+    info = replace(info, seconds=info.seconds + drop_unused_venues(model, solver))
+    found = model.prob.objective.value()
+    measured = relative_gap(found, bound, model.spend())
+    status = SolveStatus.OPTIMAL if measured is not None and measured <= gap + 1e-9 else (
+        SolveStatus.FEASIBLE)
+    return replace(info, status=status, mip_gap=measured, bound=bound)
+
+
+def drop_unused_venues(model: Model, solver: SolverName, rounds: int = 3) -> float:
+    """Stop paying storage where the plan runs nothing.
+
+    A plan within the gap may leave a venue-use indicator at 1 where the workload uses no
+    capacity that month: a whole plan that pays storage for nothing. Such indicators are set
+    to 0 and the plan's hours solved again with every whole-number decision held (a linear
+    program, quick); if holding the tier indicators leaves no plan, they are freed for a short
+    search. The plan can only get cheaper. A new solve may move hours off another venue, so
+    this repeats, a few rounds at most. Returns the seconds spent.
+    """
+    seconds = 0.0
+    picks = {id(v) for v in model.use.picks.values()}
+    tiers = {id(v) for v in model.tiers.indicators}
+    for _ in range(rounds):
+        used: dict[tuple[str, str, int], float] = {}
+        for c in model.caps:
+            key = (c.workload, c.venue, c.month)
+            used[key] = used.get(key, 0.0) + (c.var.varValue or 0.0)
+        stray = [u for key, u in model.use.uses.items()
+                 if id(u) not in picks and (u.varValue or 0.0) > 0.5
+                 and used.get(key, 0.0) <= _EPS]
+        if not stray:
+            break
+        before = start_of(model, -math.inf, 0.0)
+        saved = [(v, v.lowBound, v.upBound) for v in model.prob.vars if v.integer]
+        info = None
+        try:
+            for free_tiers in (False, True):
+                for var in model.prob.vars:
+                    if var.integer and not (free_tiers and id(var) in tiers):
+                        var.lowBound = var.upBound = float(round(var.varValue or 0.0))
+                for var in stray:
+                    var.lowBound = var.upBound = 0.0
+                info = run(model.prob, solver, 5.0 if free_tiers else None, RESTRICTED_GAP)
+                seconds += info.seconds
+                if info.status.has_solution:
+                    break
+                before.load()
+        finally:
+            for var, lo, up in saved:
+                var.lowBound, var.upBound = lo, up
+        if (info is None or not info.status.has_solution
+                or model.prob.objective.value() > before.objective):
+            before.load()
+            break
+    return seconds

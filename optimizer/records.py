@@ -1,0 +1,175 @@
+"""The typed records a program is made of: its capacity variables (:class:`Cap`), and one
+record per family of variables, returned by the ``define_*`` function that made it (``cloud``,
+``fleet``, ``data``, ``service``, ``cuts``) and kept on the ``model.Model``. Extraction and
+the solver's steps read a solution through these, never through variable names.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from tco.pricing.models import ComputePrice, Purchase
+
+from . import onprem
+from .onprem import Retired
+from .plan import Server
+from .program import Expr, Row, Var
+
+__all__ = ["Cap", "CapIndex", "CohortPlan", "Cuts", "EgressTerms", "Fleet", "Limit",
+           "ReservationKey", "Reserved", "Service", "Tiered", "UnitGroup", "VenueUse"]
+
+ReservationKey = tuple[str, str, Purchase, str, int]   # venue, gpu, term, instance type, start
+# (venue, month) -> [(GB expression, most GB it can be, what it is)]: a provider-region's
+# internet egress, priced on the tiers of the provider's total that month
+EgressTerms = dict[tuple[str, int], list[tuple[object, float, str]]]
+
+
+@dataclass(slots=True)
+class Cap:
+    """One capacity variable of a workload: GPU-hours of ``gpu`` at ``venue`` in ``month``."""
+
+    var: Var
+    workload: str
+    venue: str
+    gpu: str
+    purchase: Purchase
+    month: int
+    factor: float                 # reference GPU-hours delivered per GPU-hour
+    offer: ComputePrice | None = None
+    server: Server | None = None
+    # reserved use: the terms whose reservations it draws on (``purchase`` is the first)
+    terms: tuple[Purchase, ...] = ()
+
+
+@dataclass
+class UnitGroup:
+    """Capacity variables that share whole units in one month: reserved instances of one pool,
+    or the servers of one model at a site. ``Σ caps ≤ Σ hours × unit``."""
+
+    name: str
+    caps: list[Cap]
+    units: list[tuple[object, float]]   # (whole-number variable or fleet, GPU-hours per unit)
+
+
+@dataclass(frozen=True)
+class Limit:
+    """A row that caps the plan from outside (capex budget, site power, a quota): the report
+    names it when an infeasible scenario runs into it. ``unit`` is how much one more server
+    or GPU would need."""
+
+    label: str
+    unit: float
+    row: Row
+
+
+class CapIndex:
+    """Capacity variables by workload, then (venue, month)."""
+
+    def __init__(self, caps: Iterable[Cap]) -> None:
+        self._by: dict[str, dict[tuple[str, int], list[Cap]]] = defaultdict(
+            lambda: defaultdict(list))
+        for c in caps:
+            self._by[c.workload][(c.venue, c.month)].append(c)
+
+    def of(self, workload: str) -> dict[tuple[str, int], list[Cap]]:
+        return self._by.get(workload, {})
+
+
+@dataclass
+class Reserved:
+    """What ``define_reservations`` made: whole reservations by (venue, gpu, term, instance
+    type, start month), each with its offer, and the workloads' use of the pools."""
+
+    reservations: dict[ReservationKey, tuple[Var, ComputePrice]] = field(default_factory=dict)
+    caps: list[Cap] = field(default_factory=list)
+
+    def active(self, venue: str, gpu: str, month: int) -> list[tuple[Var, ComputePrice]]:
+        """The reservations of one pool that run in ``month``."""
+        return [(var, offer) for (v, g, term, _, start), (var, offer) in self.reservations.items()
+                if v == venue and g == gpu and start <= month < start + term.term_months]
+
+
+@dataclass
+class CohortPlan:
+    """One cohort of owned servers in the program: how many are live in each stretch of months
+    between the months they may be retired, and how many retire when.
+
+    ``segments`` are (months inside the horizon, live servers: a whole-number variable or a
+    number); each segment after the first starts in a month where servers may be retired, and
+    holds at most as many as the one before it. ``retired`` lists (month, servers retired
+    then, why) for every retirement inside the horizon, end of life included; ``held`` is the
+    number still owned at the horizon's end (0 when the cohort's life ends inside it).
+    """
+
+    cohort: onprem.Cohort
+    segments: list[tuple[range, Var | float]]
+    retired: list[tuple[int, Expr | float, Retired]]
+    held: Var | float
+
+    @property
+    def chosen(self) -> bool:
+        """Whether the program chooses how many stay (a scenario with sites), rather than
+        retiring them all when the plan starts."""
+        return any(isinstance(live, Var) for _, live in self.segments)
+
+
+@dataclass
+class Fleet:
+    """What ``define_onprem_fleet`` made: the orders by (site, server, order month), every
+    cohort, the live servers of each type at each site and month (an expression), and how
+    many of them at most are servers already owned."""
+
+    orders: dict[tuple[str, str, int], tuple[Var, onprem.Cohort]] = field(default_factory=dict)
+    cohorts: list[CohortPlan] = field(default_factory=list)
+    live: dict[tuple[str, str, int], Expr] = field(default_factory=dict)
+    existing: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+
+
+@dataclass
+class VenueUse:
+    """What ``define_single_venue_and_storage`` made: venue-use indicators by (workload,
+    venue, month) (a single-venue workload's pick stands for every month), the picks by
+    (workload, venue), dataset copies by (workload, venue) where they are not a pick, and the
+    egress of those copies from cloud regions."""
+
+    uses: dict[tuple[str, str, int], Var] = field(default_factory=dict)
+    picks: dict[tuple[str, str], Var] = field(default_factory=dict)
+    moved: dict[tuple[str, str], Var] = field(default_factory=dict)
+    egress: EgressTerms = field(default_factory=lambda: defaultdict(list))
+
+    def is_pick(self, var: Var) -> bool:
+        return any(var is p for p in self.picks.values())
+
+
+@dataclass
+class Tiered:
+    """Every tiered price in the program: each one's segment variables, tier starts and
+    "segment k is full" indicators."""
+
+    groups: list[tuple[list[Var], list[float], list[Var]]] = field(default_factory=list)
+
+    @property
+    def indicators(self) -> list[Var]:
+        return [full for _, _, fulls in self.groups for full in fulls]
+
+
+@dataclass
+class Service:
+    """What ``define_latency_and_egress`` made: served GPU-hours by (workload, venue, month)
+    and the internet egress they send from cloud regions."""
+
+    serve: dict[tuple[str, str, int], Var] = field(default_factory=dict)
+    egress: EgressTerms = field(default_factory=dict)
+
+
+@dataclass
+class Cuts:
+    """The groups of capacity variables that share whole units (for ``add_unit_covers``), the
+    site-shortfall candidates not yet in the program, and how many covers were added."""
+
+    unit_groups: list[UnitGroup] = field(default_factory=list)
+    # (expression, right-hand side (≥), name)
+    shortfall: list[tuple[Expr, float, str]] = field(default_factory=list)
+    covers: int = 0
