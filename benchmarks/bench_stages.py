@@ -24,7 +24,7 @@ from tco.optimizer.build import define_program, prepare
 from tco.optimizer.diagnosis import precheck
 from tco.optimizer.extract import extract
 from tco.optimizer.scenarios import scenarios_for
-from tco.optimizer.solve import SolverName
+from tco.optimizer.solver import SolverName
 from tco.optimizer.optimize import optimize
 from tco.pricing import load_catalog
 

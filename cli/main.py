@@ -13,11 +13,12 @@ from pathlib import Path
 
 from rich.console import Console
 
-from tco.pricing.base import ADAPTERS
-from tco.pricing.catalog import atomic_write_text, load_catalog, matches, write_catalog_file
+from tco.pricing.catalog import load_catalog, matches, write_catalog_file
+from tco.pricing.files import atomic_write_text
 from tco.optimizer.errors import PlanError
 from tco.pricing.errors import CatalogError, NoPriceSourceError, PricingError, TcoError
-from tco.pricing.models import Catalog
+from tco.optimizer.solver import SolverName
+from tco.pricing.models import CLOUD_PURCHASES, Catalog, Provider
 
 from .formats import CsvTable, OutputFormat
 
@@ -51,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="never touch the network (cached live prices, else the snapshot)")
     cmp_.add_argument("--refresh", action="store_true",
                       help="refresh every provider's live prices first")
-    cmp_.add_argument("--solver", choices=["highs", "cbc"], help="default: the plan's, or highs")
+    cmp_.add_argument("--solver", choices=[s.value for s in SolverName],
+                      help="default: the plan's, or highs")
     cmp_.add_argument("--time-limit", type=float, metavar="S",
                       help="seconds each scenario may take to solve")
 
@@ -69,11 +71,11 @@ def build_parser() -> argparse.ArgumentParser:
     plist.add_argument("--gpu", action="append")
     plist.add_argument("--region", action="append")
     plist.add_argument("--purchase", action="append",
-                       choices=["on_demand", "spot", "reserved_1y", "reserved_3y"])
+                       choices=[p.value for p in CLOUD_PURCHASES])
     plist.add_argument("--format", choices=["table", "json"], default="table")
     plist.add_argument("--catalog", help="list this catalog file instead")
     pref = psub.add_parser("refresh", help="fetch live prices from the providers' APIs")
-    pref.add_argument("--provider", action="append", choices=sorted(ADAPTERS))
+    pref.add_argument("--provider", action="append", choices=[p.value for p in Provider])
     pref.add_argument("--region", action="append")
     pexp = psub.add_parser("export", help="write the catalog in use as JSON")
     pexp.add_argument("file")
@@ -233,7 +235,7 @@ def cmd_refresh(args: argparse.Namespace) -> int:
     settings = PricingSettings.from_env()
     if offline_forced():
         raise PricingError("TCO_OFFLINE is set: refusing to touch the network")
-    providers = args.provider or sorted(ADAPTERS)
+    providers = args.provider or [p.value for p in Provider]
     err = _console(stderr=True)
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
                   console=err, transient=True, disable=not err.is_terminal) as bar:

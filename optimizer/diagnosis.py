@@ -13,7 +13,7 @@ from .build import build
 from .model import Model
 from .plan import Plan
 from .service import redundancy_level
-from .solve import SolverName, run
+from .solver import SolverName, run
 from .venues import Scenario, metro_reach
 
 __all__ = ["diagnose", "precheck"]

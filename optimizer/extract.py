@@ -23,7 +23,7 @@ from .records import Cap
 from .program import value
 from .result import (Allocation, CashFlow, Commitment, Decisions, Procurement, Retirement,
                      ScenarioResult)
-from .solve import SolveInfo
+from .solver import SolveInfo
 
 _EPS = 1e-6
 

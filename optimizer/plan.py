@@ -21,7 +21,7 @@ from .defaults import Default, defaults
 from .errors import PlanError
 from .months import month_label, month_offset
 from .planfile import PlanFile, WorkloadKind
-from .solve import SolverName
+from .solver import SolverName
 
 __all__ = ["Assumption", "Cloud", "Existing", "LatLon", "LoadedPlan", "OnPrem", "Plan", "Quota",
            "Server", "Settings", "Site", "Workload", "WorkloadKind", "load_plan",

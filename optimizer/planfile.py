@@ -25,7 +25,7 @@ from tco.pricing.settings import Refresh
 
 from .errors import PlanError
 from .months import month_label, month_offset, parse_month
-from .solve import SolverName
+from .solver import SolverName
 
 Fraction = Annotated[float, Field(ge=0, le=1)]
 Availability = Annotated[float, Field(gt=0, lt=1)]

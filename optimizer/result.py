@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .plan import Assumption
-from .solve import SolveInfo
+from .solver import SolveInfo
 
 # a scenario whose plan may be further than this from the optimum is reported as unproven
 UNPROVEN_GAP = 0.05

@@ -31,7 +31,7 @@ from .model import Model
 from .plan import LoadedPlan, Plan, plan_from_dict
 from .planfile import PlanFile
 from .result import Decisions, Result, ScenarioResult
-from .solve import SolveInfo, SolverName, SolveStatus, run
+from .solver import SolveInfo, SolverName, SolveStatus, run
 from .venues import Scenario
 from .optimize import optimize
 from .warmstart import relative_gap

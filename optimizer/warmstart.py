@@ -37,7 +37,7 @@ from dataclasses import dataclass, replace
 from .cuts import add_shortfall_cuts, add_unit_covers
 from .model import Model
 from .program import Var
-from .solve import SolverName, SolveStatus, run
+from .solver import SolverName, SolveStatus, run
 
 _EPS = 1e-6
 # Reopening cloud regions for a second restricted solve pays off on plans of up to a few

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from .models import ComputePrice, EgressPrice, StoragePrice
+from .models import ComputePrice, EgressPrice, Provider, StoragePrice
 from .settings import PricingSettings
 
 Progress = Callable[[str], None]
@@ -36,22 +36,18 @@ class Adapter(Protocol):
         """Prices for ``regions`` (every region when None)."""
 
 
-class AdapterFactory(Protocol):
-    def __call__(self, settings: PricingSettings) -> Adapter: ...
-
-
-# The list of providers, written once: name -> "module:factory" (imported only when used, so
-# the CLI starts without loading any provider SDK).
-ADAPTERS: dict[str, str] = {
-    "aws": "tco.pricing.aws:from_env",
-    "gcp": "tco.pricing.gcp:from_env",
-    "azure": "tco.pricing.azure:from_env",
+# Each provider's adapter, written once: the provider (``models.Provider``, the closed set) ->
+# "module:factory", imported only when used, so the CLI starts without loading any provider SDK
+ADAPTERS: dict[Provider, str] = {
+    Provider.AWS: "tco.pricing.aws:from_env",
+    Provider.GCP: "tco.pricing.gcp:from_env",
+    Provider.AZURE: "tco.pricing.azure:from_env",
 }
 
 
 def load_adapter(provider: str, settings: PricingSettings) -> Adapter:
     import importlib
 
-    module_name, _, factory = ADAPTERS[provider].partition(":")
+    module_name, _, factory = ADAPTERS[Provider(provider)].partition(":")
     module = importlib.import_module(module_name)
     return getattr(module, factory)(settings)  # type: ignore[no-any-return]

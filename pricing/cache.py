@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .base import FetchResult
-from .catalog import atomic_write_text
+from .files import atomic_write_text
 from .errors import CatalogError
 from .models import Catalog, Source
 from .records import compute_from_row, egress_from_dict, storage_from_dict

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from .errors import CatalogError
+from .files import atomic_write_text
 from .integrity import check_catalog
 from .models import Catalog, ComputePrice, Purchase, Source
 from .records import compute_from_row, egress_from_dict, storage_from_dict
@@ -91,22 +91,6 @@ def read_catalog_file(path: str | os.PathLike[str]) -> Catalog:
     return catalog_from_dict(doc, str(p))
 
 
-def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, p)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_catalog_file(catalog: Catalog, path: str | os.PathLike[str]) -> None:
     atomic_write_text(path, json.dumps(catalog.to_dict(), indent=1) + "\n")
 
@@ -136,5 +120,5 @@ def load_catalog(*, offline: bool = True, path: str | os.PathLike[str] | None = 
     return check_catalog(base).catalog
 
 
-__all__ = ["Purchase", "atomic_write_text", "catalog_from_dict", "filter_catalog", "load_catalog",
-           "matches", "read_catalog_file", "write_catalog_file"]
+__all__ = ["catalog_from_dict", "filter_catalog", "load_catalog", "matches", "read_catalog_file",
+           "write_catalog_file"]

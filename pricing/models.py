@@ -37,6 +37,7 @@ class Purchase(StrEnum):
         return {Purchase.RESERVED_1Y: 12, Purchase.RESERVED_3Y: 36}.get(self, 0)
 
 
+# what a cloud sells (every purchase option but owning)
 CLOUD_PURCHASES = (Purchase.ON_DEMAND, Purchase.SPOT, Purchase.RESERVED_1Y, Purchase.RESERVED_3Y)
 
 
@@ -192,13 +193,6 @@ class Catalog:
                                           min(r.as_of for r in recs), len(recs)))
         return out
 
-    def storage_for(self, provider: str, region: str) -> StoragePrice | None:
-        return next((s for s in self.storage if s.provider == provider and s.region == region), None)
-
-    def egress_for(self, provider: str, region: str) -> EgressPrice | None:
-        return next((e for e in self.egress
-                     if e.provider == provider and e.region == region and e.destination == "internet"),
-                    None)
 
     def to_dict(self) -> dict[str, object]:
         return {

@@ -45,8 +45,3 @@ def tiered_cost(tiers: Sequence[tuple[float, float]], quantity_gb: float) -> flo
             break
         cost += rate * (min(quantity_gb, end) - start)
     return cost
-
-
-def is_concave(tiers: Sequence[tuple[float, float]]) -> bool:
-    """True when rates never increase from one tier to the next (volume discounts)."""
-    return all(b[1] <= a[1] for a, b in zip(tiers, tiers[1:]))

@@ -148,7 +148,7 @@ def test_an_unproven_recommendation_exits_4_and_the_report_is_written(small, tmp
     # the solver stops without a plan of its own: the simple plan is returned, with no bound
     # to prove it by, and the recommendation built on it is unproven
     from tco.optimizer import optimize as optimizing
-    from tco.optimizer.solve import SolveInfo, SolveStatus
+    from tco.optimizer.solver import SolveInfo, SolveStatus
 
     real_run = optimizing.run
 

@@ -127,7 +127,7 @@ def test_services_sharing_a_pool_round_to_whole_instances(solver):
     from tco.optimizer.build import build
     from tco.optimizer.cuts import add_unit_covers
     from tco.optimizer.scenarios import scenarios_for
-    from tco.optimizer.solve import run as solve_program
+    from tco.optimizer.solver import run as solve_program
     assert relaxation(doc, cat, "hybrid") == pytest.approx(131_400.0, abs=0.01)
     plan = plan_from_dict(doc).plan
     model = build(plan, cat, next(s for s in scenarios_for(plan) if s.name == "hybrid"))
@@ -263,6 +263,20 @@ def test_no_offer_within_latency_names_workload_metro_and_bound(solver):
     assert "chat-api: no L4 offer within 20 ms of ap-south" in (res.recommended.reason or "")
 
 
+def test_latency_from_london_to_virginia(solver):
+    # London (51.51, -0.13) to us-east-1 at Ashburn (39.04, -77.49): 5,917.47 km on a sphere of
+    # 6,371 km, so 2 + 2 x 5,917.47 x 1.5 / 200 = 90.76 ms round trip. Users in London with a
+    # 75 ms bound cannot be served from Virginia ($1 an hour) and pay Ireland's $2; with 91 ms
+    # they can.
+    from tco.pricing.reference import estimated_rtt_ms
+    assert estimated_rtt_ms(51.51, -0.13, 39.04, -77.49) == pytest.approx(90.762, abs=0.001)
+    for bound, rate, venue in ((75, 2.0, "aws:eu-west-1"), (91, 1.0, "aws:us-east-1")):
+        doc = plan_doc(inference(gpus=1, users={"eu-west": 1.0}, max_latency_ms=bound), months=1)
+        rec = run(doc, LAT, solver).recommended
+        assert rec.total_usd == pytest.approx(rate * H, abs=0.01), bound
+        assert {a.venue for a in rec.allocations} == {venue}
+
+
 def test_latency_override_from_the_plan(solver):
     doc = plan_doc(inference(gpus=1, users={"eu-west": 1.0}, max_latency_ms=20), months=1,
                    latency={"eu-west": {"aws:us-east-1": 15.0}})
@@ -374,7 +388,7 @@ def relaxation(doc, cat, scenario_name):
     """The LP relaxation's optimum: the bound the solver starts from."""
     from tco.optimizer.build import build
     from tco.optimizer.scenarios import scenarios_for
-    from tco.optimizer.solve import run as solve_program
+    from tco.optimizer.solver import run as solve_program
     plan = plan_from_dict(doc).plan
     scenario = next(s for s in scenarios_for(plan) if s.name == scenario_name)
     model = build(plan, cat, scenario)
@@ -481,6 +495,30 @@ def test_egress_tiers_apply_to_the_provider_total(solver):
     rec = run(doc, cat, solver).recommended
     assert rec.breakdown["egress"] == pytest.approx(1_150.0, abs=0.01)
     assert rec.total_usd == pytest.approx(1_150.0 + 2 * H, abs=0.01)
+
+
+def test_egress_tiers_fill_in_order_when_the_volume_is_below_its_bound(solver):
+    # an 8 TB dataset in us-east-1 moves to whichever of two regions runs the job (us-east-2:
+    # cheaper hours, dearer storage; us-west-2 the other way round), so its egress could be up
+    # to 16 TB: tiers [0: $0.09, 10,000 GB: $0.05] get a segment each. It moves once: 8,000 GB
+    # all in the first tier, $720. (Were the cheap segment allowed to fill first, 2,000 x 0.09 +
+    # 6,000 x 0.05 = $480.) us-east-2: 730 h x $1 + 8,000 GB x $0.02 = $890; us-west-2:
+    # 730 x $1.2 + 8,000 x $0.01 = $956.
+    cat = catalog(offer("aws", "us-east-2", "g6.xlarge", "L4", 1, "on_demand", 1.0),
+                  offer("aws", "us-west-2", "g6.xlarge", "L4", 1, "on_demand", 1.2),
+                  storage("aws", "us-east-1", (0.0, 0.02)),
+                  storage("aws", "us-east-2", (0.0, 0.02)),
+                  storage("aws", "us-west-2", (0.0, 0.01)),
+                  egress("aws", "us-east-1", (0.0, 0.09), (10_000.0, 0.05)),
+                  egress("aws", "us-east-2", (0.0, 0.09)),
+                  egress("aws", "us-west-2", (0.0, 0.09)))
+    w = training(gpu="L4", gpu_hours=730, window=["2027-01", "2027-01"], dataset_tb=8,
+                 data_at="aws:us-east-1")
+    rec = run(plan_doc(w, months=1), cat, solver).recommended
+    assert rec.breakdown["egress"] == pytest.approx(720.0, abs=0.01)
+    assert rec.breakdown["storage"] == pytest.approx(160.0, abs=0.01)
+    assert rec.total_usd == pytest.approx(720.0 + 890.0, abs=0.01)
+    assert {a.venue for a in rec.allocations} == {"aws:us-east-2"}
 
 
 @pytest.mark.parametrize("tb,expected", [(9.999, 899.91), (10.0, 900.0), (10.001, 900.05)])

@@ -7,7 +7,7 @@ import pytest
 
 from tco.optimizer.model import linear
 from tco.optimizer.program import EQ, GE, LE, Program, value
-from tco.optimizer.solve import to_pulp
+from tco.optimizer.solver import to_pulp
 
 
 def test_linear_adds_up_repeated_variables_expressions_and_numbers():

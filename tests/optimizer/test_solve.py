@@ -15,7 +15,7 @@ from tco.optimizer.build import build
 from tco.optimizer.model import linear
 from tco.optimizer.program import EQ, GE, LE, Program, Var
 from tco.optimizer.scenarios import scenarios_for
-from tco.optimizer.solve import HighsSession, SolverName, run, to_pulp
+from tco.optimizer.solver import HighsSession, SolverName, run, to_pulp
 from tco.optimizer.optimize import optimize
 from tco.optimizer.warmstart import warm_start
 from tco.pricing import load_catalog
@@ -184,7 +184,7 @@ def test_a_dearer_wider_plan_is_priced_again_with_the_narrower_decisions():
 
     from tco.optimizer.plan import plan_from_dict
     from tco.optimizer.scenarios import _never_dearer_than_a_subset, solve_scenario
-    from tco.optimizer.solve import SolveStatus
+    from tco.optimizer.solver import SolveStatus
     from tests.conftest import catalog, offer, plan_doc
 
     cat = catalog(offer("aws", "us-east-1", "g6.xlarge", "L4", 1, "on_demand", 10.0),
@@ -275,7 +275,7 @@ def test_when_the_solver_finds_nothing_the_simple_plan_is_returned(snapshot, mon
     from tco.optimizer import optimize as optimizing
     from tco.optimizer.decisions import simple_decisions
     from tco.optimizer.scenarios import solve_scenario
-    from tco.optimizer.solve import SolveInfo, SolveStatus
+    from tco.optimizer.solver import SolveInfo, SolveStatus
 
     plan = load_plan(EXAMPLES / "research-lab.toml").plan
     scenario = next(s for s in scenarios_for(plan) if s.name == "cloud-only")

@@ -127,9 +127,29 @@ def test_corrupt_cache_is_set_aside_with_a_warning(settings, adapter):
     assert cache.warnings and "set aside" in cache.warnings[0]
 
 
-def test_cache_never_holds_credentials(settings, adapter, monkeypatch):
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "very-secret-value")
-    live.current_catalog(["aws"], refresh="auto", settings=settings)
-    for path in settings.cache_dir.rglob("*"):
-        if path.is_file():
-            assert b"very-secret-value" not in path.read_bytes()
+def test_cache_never_holds_credentials(settings, monkeypatch):
+    # the real GCP adapter, which reads its API key from the environment and sends it with
+    # every request (to a stand-in for the Cloud Billing Catalog): the key reaches the API,
+    # and no file the refresh leaves in the cache holds it
+    from tco.pricing import gcp
+    from tests.pricing.test_gcp import ENDPOINT, TODAY, CatalogStandIn
+
+    secret = "very-secret-api-key-3141"
+    monkeypatch.setenv("TCO_GCP_API_KEY", secret)
+    monkeypatch.setenv("TCO_GCP_CATALOG_ENDPOINT", ENDPOINT)
+    stand_in = CatalogStandIn()
+
+    def real_adapter(provider, s):
+        adapter = gcp.from_env(s)
+        adapter.client.transport._session.mount(ENDPOINT, stand_in)
+        adapter.today = lambda: TODAY
+        return adapter
+
+    monkeypatch.setattr(live, "load_adapter", real_adapter)
+    cat = live.current_catalog(["gcp"], refresh="always", settings=settings)
+    assert any(r.source == Source.LIVE for r in cat.compute if r.provider == "gcp")
+    assert set(stand_in.api_keys) == {secret}
+    files = [p for p in settings.cache_dir.rglob("*") if p.is_file()]
+    assert files
+    for path in files:
+        assert secret.encode() not in path.read_bytes(), path
