@@ -14,11 +14,12 @@ import resource
 import time
 
 from generate_plan import generate  # type: ignore[import-not-found]
+
 from tco.optimizer.build import build
+from tco.optimizer.optimize import optimize
 from tco.optimizer.plan import plan_from_dict
 from tco.optimizer.scenarios import scenarios_for
 from tco.optimizer.solver import SolverName
-from tco.optimizer.optimize import optimize
 from tco.pricing import load_catalog
 
 

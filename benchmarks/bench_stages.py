@@ -23,9 +23,9 @@ from tco.optimizer import load_plan
 from tco.optimizer.build import define_program, prepare
 from tco.optimizer.diagnosis import precheck
 from tco.optimizer.extract import extract
+from tco.optimizer.optimize import optimize
 from tco.optimizer.scenarios import scenarios_for
 from tco.optimizer.solver import SolverName
-from tco.optimizer.optimize import optimize
 from tco.pricing import load_catalog
 
 ROOT = Path(__file__).resolve().parents[1]

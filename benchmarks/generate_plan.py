@@ -48,8 +48,8 @@ def generate(n: int = 50, months: int = 36, seed: int = 7) -> str:
             length = rng.randrange(3, min(18, months - start) + 1)
             out += [f'name = "train-{i}"', 'kind = "training"', f'gpu = "{gpu}"',
                     f"gpu_hours = {rng.randrange(5, 200) * 1000}",
-                    f'window = ["{2027 + start // 12}-{start % 12 + 1:02d}", '
-                    f'"{2027 + (start + length - 1) // 12}-{(start + length - 1) % 12 + 1:02d}"]']
+                    (f'window = ["{2027 + start // 12}-{start % 12 + 1:02d}", '
+                     f'"{2027 + (start + length - 1) // 12}-{(start + length - 1) % 12 + 1:02d}"]')]
             if rng.random() < 0.5:
                 out += ["interruptible = true", "spot_overhead = 0.1"]
             if gpu in ("H100", "L40S") and rng.random() < 0.5:

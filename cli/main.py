@@ -13,11 +13,11 @@ from pathlib import Path
 
 from rich.console import Console
 
-from tco.pricing.catalog import load_catalog, matches, write_catalog_file
-from tco.pricing.files import atomic_write_text
 from tco.optimizer.errors import PlanError
-from tco.pricing.errors import CatalogError, NoPriceSourceError, PricingError, TcoError
 from tco.optimizer.solver import SolverName
+from tco.pricing.catalog import load_catalog, matches, write_catalog_file
+from tco.pricing.errors import CatalogError, NoPriceSourceError, PricingError, TcoError
+from tco.pricing.files import atomic_write_text
 from tco.pricing.models import CLOUD_PURCHASES, Catalog, Provider
 
 from .formats import CsvTable, OutputFormat
@@ -139,9 +139,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
         atomic_write_text(args.output, text)
         err.print(f"wrote {args.output}", highlight=False)
     else:
-        text = render(result, fmt, _console(), table)
-        if text is not None:
-            sys.stdout.write(text)
+        shown = render(result, fmt, _console(), table)
+        if shown is not None:
+            sys.stdout.write(shown)
     if not result.feasible:
         reason = result.recommended.reason or "infeasible"
         err.print(f"tco: no feasible plan: {reason}", style="red", markup=False, highlight=False)

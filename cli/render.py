@@ -47,8 +47,8 @@ def scenario_rows(result: Result) -> Section:
         else:
             rows.append([s.name, "no: " + (s.reason or "infeasible"), "-", "-", "-", "-", "-", "-",
                          "-"])
-    return ("Scenarios (* = recommended; NPV is the objective; gap = how far the plan may be "
-            "from the optimum, as a share of its spending; unproven = gap over 5%)",
+    return (("Scenarios (* = recommended; NPV is the objective; gap = how far the plan may be "
+             "from the optimum, as a share of its spending; unproven = gap over 5%)"),
             ["scenario", "feasible", "NPV", "total", "capex", "opex", "$/GPU-hour",
              "saves vs best single venue", "gap"], rows, {2, 3, 4, 5, 6, 7, 8})
 
@@ -85,8 +85,8 @@ def procurement_rows(s: ScenarioResult) -> Section:
 def retirement_rows(s: ScenarioResult) -> Section:
     rows = [[r.site, r.server, r.cohort, r.month, str(r.age_months), str(r.count), r.reason,
              usd(r.resale_usd), usd(r.decommission_usd)] for r in s.retirements]
-    return (f"Retirements: {s.name} (servers sold or at end of life; those still owned at the "
-            f"end are credited at their value then)",
+    return ((f"Retirements: {s.name} (servers sold or at end of life; those still owned at "
+             f"the end are credited at their value then)"),
             ["site", "server", "cohort", "month", "age", "count", "why", "resale",
              "decommission"], rows, {4, 5, 7, 8})
 

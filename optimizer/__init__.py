@@ -13,8 +13,16 @@ if TYPE_CHECKING:
     from .decisions import DecisionsError
     from .errors import PlanError
     from .plan import Assumption, LoadedPlan, Plan, load_plan, plan_from_dict
-    from .result import (Allocation, CashFlow, Commitment, Decisions, Procurement, Result,
-                         Retirement, ScenarioResult)
+    from .result import (
+        Allocation,
+        CashFlow,
+        Commitment,
+        Decisions,
+        Procurement,
+        Result,
+        Retirement,
+        ScenarioResult,
+    )
     from .scenarios import scenarios_for, solve, solve_scenario
     from .solver import SolverName, SolveStatus
 
@@ -27,7 +35,12 @@ _WHERE = {
     "solve": "scenarios", "solve_scenario": "scenarios",
 }
 
-__all__ = sorted(_WHERE)
+__all__ = [
+    "Allocation", "Assumption", "CashFlow", "Commitment", "Decisions", "DecisionsError",
+    "LoadedPlan", "Plan", "PlanError", "Procurement", "Result", "Retirement", "ScenarioResult",
+    "SolveStatus", "SolverName", "load_plan", "plan_from_dict", "scenarios_for", "solve",
+    "solve_scenario",
+]
 
 
 def __getattr__(name: str) -> Any:

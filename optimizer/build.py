@@ -15,14 +15,23 @@ from tco.pricing.models import Catalog
 from .cloud import define_cloud_capacity, define_quotas, define_reservations
 from .cuts import define_site_shortfall_rounding, define_whole_server_rounding
 from .data import define_egress_tiers, define_single_venue_and_storage
-from .fleet import (define_capex_budget, define_onprem_capacity, define_onprem_fleet,
-                    define_site_power)
+from .fleet import (
+    define_capex_budget,
+    define_onprem_capacity,
+    define_onprem_fleet,
+    define_site_power,
+)
 from .model import Model, _n, linear, monthly_demand, monthly_egress_gb
 from .plan import Plan
 from .program import Program
 from .records import CapIndex
-from .service import (SHORTFALL_PENALTY_USD_PER_GPU_HOUR, define_demand,
-                      define_latency_and_egress, define_redundancy, define_shortfall)
+from .service import (
+    SHORTFALL_PENALTY_USD_PER_GPU_HOUR,
+    define_demand,
+    define_latency_and_egress,
+    define_redundancy,
+    define_shortfall,
+)
 from .venues import Scenario, offers_for, prune_dominated, unpriced_venues, venue_table
 
 __all__ = ["build", "define_program", "prepare"]

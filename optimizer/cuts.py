@@ -62,9 +62,10 @@ def add_unit_covers(model: Model, tolerance: float = 1e-6) -> int:
             continue
         size = sizes.pop()
         used = [c for c in group.caps if (c.var.varValue or 0.0) > tolerance]
-        if not used or any(c.var.upBound is None for c in used):
+        bounds = [c.var.upBound for c in used]
+        if not used or any(b is None for b in bounds):
             continue
-        most = sum(c.var.upBound for c in used)
+        most = sum(b or 0.0 for b in bounds)
         k = math.floor(most / size + 1e-9)
         f = most - k * size
         if f <= tolerance * size:

@@ -83,8 +83,8 @@ def define_single_venue_and_storage(model: Model, index: CapIndex) -> VenueUse:
             # one workload may store here this month: the volume is nothing or its whole
             # data, so the tiered price of that volume times the indicator is exact, and needs
             # no segments (which would also let the relaxation pay a lower average rate)
-            use, gb = terms[0]
-            model.add_cost("storage", m, use, tiered_cost(model.catalog_storage[v], gb),
+            single, gb = terms[0]
+            model.add_cost("storage", m, single, tiered_cost(model.catalog_storage[v], gb),
                            Tag("storage", (v,)))
             continue
         volume = linear(terms)

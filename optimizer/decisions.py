@@ -15,7 +15,8 @@ month, on demand or spot), the recourse. The same step prices
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from tco.pricing.errors import TcoError
 
@@ -83,7 +84,7 @@ def fix(model: Model, decisions: Decisions) -> Callable[[], None]:
     return restore
 
 
-def _none_left(rest: dict[tuple[object, ...], int], what: str) -> None:
+def _none_left(rest: Mapping[Any, int], what: str) -> None:
     left = {k: n for k, n in rest.items() if n}
     if left:
         key = next(iter(left))

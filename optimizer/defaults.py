@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -32,7 +33,7 @@ class Default:
 @cache
 def defaults() -> dict[str, Default]:
     path = resources.files("tco.pricing").joinpath("data", "defaults.csv")
-    with path.open(encoding="utf-8", newline="") as fh:
+    with io.StringIO(path.read_text(encoding="utf-8"), newline="") as fh:
         rows = list(csv.DictReader(fh))
     return {r["key"].strip(): Default(r["key"].strip(), float(r["value"]), r.get("unit", "").strip(),
                                       r.get("source", "").strip(), r.get("as_of", "").strip(),

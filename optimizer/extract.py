@@ -19,10 +19,17 @@ from tco.pricing.models import HOURS_PER_MONTH, Purchase
 from .ledger import CATEGORIES, Tag
 from .model import Model
 from .onprem import Retired
-from .records import Cap
 from .program import value
-from .result import (Allocation, CashFlow, Commitment, Decisions, Procurement, Retirement,
-                     ScenarioResult)
+from .records import Cap
+from .result import (
+    Allocation,
+    CashFlow,
+    Commitment,
+    Decisions,
+    Procurement,
+    Retirement,
+    ScenarioResult,
+)
 from .solver import SolveInfo
 
 _EPS = 1e-6
@@ -159,7 +166,7 @@ def _allocations(model: Model, amounts: _Amounts) -> list[Allocation]:
         hours = _val(c.var)
         if hours <= _EPS * max(1.0, model.demand[c.workload][c.month]):
             continue
-        venue = model.venues[c.venue]
+        place = model.venues[c.venue]
         rows: list[tuple[str, Purchase, float, float]] = []   # instance, purchase, hours, cost
         if c.purchase in (Purchase.ON_DEMAND, Purchase.SPOT):
             assert c.offer is not None
@@ -182,7 +189,7 @@ def _allocations(model: Model, amounts: _Amounts) -> list[Allocation]:
                 rows.append(("-", c.purchase, hours, 0.0))
         for itype, purchase, part, cost in rows:
             out.append(Allocation(name, c.workload, model.label(c.month), c.venue,
-                                  venue.provider, venue.region, itype, c.gpu, purchase.value,
+                                  place.provider, place.region, itype, c.gpu, purchase.value,
                                   round(part, 4), round(cost, 2)))
     out.sort(key=lambda a: (a.workload, a.month, a.venue, a.purchase))
     return out

@@ -116,7 +116,7 @@ def _define_cohort(model: Model, fleet: Fleet, cohort: onprem.Cohort, every: int
     owned: Var | float = (float(cohort.count) if cohort.order is None
                           else fleet.orders[(cohort.site, server.name, cohort.order)][0])
     segments: list[tuple[range, Var | float]] = []
-    retired: list[tuple[int, Expr | float, Retired]] = []
+    retired: list[tuple[int, Var | Expr | float, Retired]] = []
     prev = owned
     for j, first in enumerate(bounds):
         last = bounds[j + 1] if j + 1 < len(bounds) else stop

@@ -28,8 +28,18 @@ from tco.pricing.models import GB_PER_TB, HOURS_PER_MONTH, ComputePrice, Purchas
 from .ledger import CATEGORIES, Ledger
 from .plan import Plan, Workload
 from .program import Expr, Program, Row, Var, value
-from .records import (Cap, CapIndex, Cuts, Fleet, Limit, Reserved, Service, Tiered, UnitGroup,
-                      VenueUse)
+from .records import (
+    Cap,
+    CapIndex,
+    Cuts,
+    Fleet,
+    Limit,
+    Reserved,
+    Service,
+    Tiered,
+    UnitGroup,
+    VenueUse,
+)
 from .venues import Scenario, Venue, WorkloadOffers
 
 __all__ = ["CATEGORIES", "Cap", "CapIndex", "Limit", "Model", "UnitGroup", "linear",

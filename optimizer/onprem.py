@@ -182,4 +182,4 @@ def order_months(server: Server, horizon_months: int, every: int = 1,
     plan's start (the procurement cadence), plus the months in ``also`` (e.g. the month that
     makes a server arrive exactly when a workload starts)."""
     last = horizon_months - server.lead_time_months
-    return [m for m in range(0, max(0, last)) if m % every == 0 or m in also]
+    return [m for m in range(max(0, last)) if m % every == 0 or m in also]

@@ -20,7 +20,6 @@ from dataclasses import replace
 from .cuts import add_shortfall_cuts
 from .decisions import DecisionsError, fix, simple_decisions
 from .model import Model
-from .program import Var
 from .solver import SolveInfo, SolverName, SolveStatus, run
 from .warmstart import COVER_ROUNDS, RESTRICTED_GAP, Start, relative_gap, start_of, warm_start
 
@@ -95,7 +94,7 @@ def optimize(model: Model, solver: SolverName, time_limit: float | None) -> Solv
             # within the gap of the relaxation's bound: it is the answer
             best.load()
             spent += drop_unused_venues(model, solver)
-            within = relative_gap(model.prob.objective.value(), relaxed, model.spend())
+            within = relative_gap(model.prob.cost(), relaxed, model.spend())
             return SolveInfo(name, SolveStatus.OPTIMAL, spent, within, relaxed)
     if start is None and model.cuts.shortfall:
         spent += _tighten(model, solver)
@@ -103,7 +102,7 @@ def optimize(model: Model, solver: SolverName, time_limit: float | None) -> Solv
     info = run(model.prob, solver, left, gap, start=best.values if best else None,
                abs_gap=gap * best.spend if best else None)
     info = replace(info, seconds=info.seconds + spent)
-    found = model.prob.objective.value() if info.status.has_solution else None
+    found = model.prob.cost() if info.status.has_solution else None
     if best is not None and (found is None
                              or best.objective < found - 1e-6 * max(1.0, abs(best.objective))):
         # the solver kept nothing better within its time: the best start is the plan
@@ -114,7 +113,7 @@ def optimize(model: Model, solver: SolverName, time_limit: float | None) -> Solv
     bounds = [b for b in (info.bound, relaxed) if b is not None and math.isfinite(b)]
     bound = max(bounds) if bounds else None
     info = replace(info, seconds=info.seconds + drop_unused_venues(model, solver))
-    found = model.prob.objective.value()
+    found = model.prob.cost()
     measured = relative_gap(found, bound, model.spend())
     status = SolveStatus.OPTIMAL if measured is not None and measured <= gap + 1e-9 else (
         SolveStatus.FEASIBLE)
@@ -163,7 +162,7 @@ def drop_unused_venues(model: Model, solver: SolverName, rounds: int = 3) -> flo
             for var, lo, up in saved:
                 var.lowBound, var.upBound = lo, up
         if (info is None or not info.status.has_solution
-                or model.prob.objective.value() > before.objective):
+                or model.prob.cost() > before.objective):
             before.load()
             break
     return seconds

@@ -16,8 +16,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import (BaseModel, ConfigDict, Field, ValidationError, field_validator,
-                      model_validator)
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from tco.pricing.models import CLOUD_PURCHASES, Provider, Purchase
 from tco.pricing.reference import gpu_classes, metros, regions

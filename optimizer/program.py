@@ -12,8 +12,6 @@ right-hand side. The attribute names are PuLP's (``lowBound``, ``upBound``, ``va
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 LE, EQ, GE = -1, 0, 1          # row senses (PuLP's values)
 SENSES = {LE: "<=", EQ: "=", GE: ">="}
 
@@ -112,6 +110,12 @@ class Program:
         self.rows: list[Row] = []
         self.objective = Expr()
         self.highs: object | None = None     # the HiGHS session, once one solves it
+
+    def cost(self) -> float:
+        """The objective at the variables' values (a variable with none counts 0)."""
+        objective = self.objective
+        return sum((var.varValue or 0.0) * coef for var, coef in objective.items()) + (
+            objective.constant)
 
     def var(self, name: str, low: float | None = None, up: float | None = None,
             integer: bool = False) -> Var:

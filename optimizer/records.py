@@ -105,7 +105,7 @@ class CohortPlan:
 
     cohort: onprem.Cohort
     segments: list[tuple[range, Var | float]]
-    retired: list[tuple[int, Expr | float, Retired]]
+    retired: list[tuple[int, Var | Expr | float, Retired]]
     held: Var | float
 
     @property

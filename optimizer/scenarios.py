@@ -28,12 +28,12 @@ from .diagnosis import diagnose, precheck
 from .errors import PlanError
 from .extract import extract
 from .model import Model
+from .optimize import optimize
 from .plan import LoadedPlan, Plan, plan_from_dict
 from .planfile import PlanFile
 from .result import Decisions, Result, ScenarioResult
 from .solver import SolveInfo, SolverName, SolveStatus, run
 from .venues import Scenario
-from .optimize import optimize
 from .warmstart import relative_gap
 
 Progress = Callable[[str, str], None]
@@ -173,16 +173,17 @@ def _never_dearer_than_a_subset(plan: Plan, catalog: Catalog, results: list[Scen
         narrow = min(narrower, key=lambda n: n.npv_usd or 0.0)
         if progress:
             progress("pricing", f"{narrow.name}'s plan in {wide.name}")
-        assert narrow.decisions is not None
+        assert narrow.decisions is not None and narrow.npv_usd is not None
         # its plan is one of the wider program's: stop at the first plan as cheap as it
+        cheap = narrow.npv_usd
         again = solve_scenario(plan, catalog, scen[wide.name], solver, time_limit,
                                fixed=narrow.decisions, bound=_bound_of(wide),
-                               target=narrow.npv_usd + 1e-6 * max(1.0, abs(narrow.npv_usd)))
+                               target=cheap + 1e-6 * max(1.0, abs(cheap)))
         if again.feasible and again.npv_usd is not None and again.npv_usd < wide.npv_usd:
-            out[i] = replace(again, notes=(
-                f"the cheapest {wide.name} plan found keeps the first-stage decisions of the "
-                f"{narrow.name} plan (servers ordered and retired, reservations); its hourly "
-                f"use is re-optimized in {wide.name}", *again.notes))
+            note = (f"the cheapest {wide.name} plan found keeps the first-stage decisions of the "
+                    f"{narrow.name} plan (servers ordered and retired, reservations); its hourly "
+                    f"use is re-optimized in {wide.name}")
+            out[i] = replace(again, notes=(note, *again.notes))
     return out
 
 
@@ -260,7 +261,7 @@ def solve_scenario(plan: Plan, catalog: Catalog, scenario: Scenario,
 
 def _judged_against(model: Model, info: SolveInfo, bound: float | None) -> SolveInfo:
     """The gap of a plan solved with its first-stage decisions fixed, against ``bound``."""
-    objective = model.prob.objective.value()
+    objective = model.prob.cost()
     gap = None if objective is None else relative_gap(objective, bound, model.spend())
     if gap is None:
         return replace(info, status=SolveStatus.FEASIBLE, mip_gap=None, bound=bound)

@@ -12,10 +12,22 @@ import time
 import warnings
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING, Any
 
 from tco.pricing.errors import TcoError
 
 from .program import GE, LE, Program, Row, Var
+
+if TYPE_CHECKING:
+    import highspy
+    import numpy as np
+    import numpy.typing as npt
+
+    Rows = tuple[npt.NDArray[np.int32], npt.NDArray[np.int32], npt.NDArray[np.float64],
+                 npt.NDArray[np.float64], npt.NDArray[np.float64]]
+
+# PuLP ships no type information: its problems, variables and constraints are ``Any`` here
+PulpObject = Any
 
 DEFAULT_MIP_GAP = 0.01
 
@@ -52,14 +64,14 @@ class SolveInfo:
 
     def to_dict(self) -> dict[str, object]:
         return {"name": self.solver, "status": self.status.value, "seconds": round(self.seconds, 3),
-                "mip_gap": self.mip_gap}
+                "mip_gap": None if self.mip_gap is None else round(self.mip_gap, 6)}
 
 
 class SolverUnavailableError(TcoError):
     """The chosen solver is not installed."""
 
 
-def _quiet_highs() -> object:
+def _quiet_highs() -> highspy.Highs:
     """A HiGHS instance with its log switched off before it can write anything.
 
     From highspy 1.16 the constructor registers its Python callback, and that writes the
@@ -127,7 +139,7 @@ class HighsSession:
             self.vars.append(var)
         return j
 
-    def _rows(self, constraints: list[Row]) -> tuple[object, ...]:
+    def _rows(self, constraints: list[Row]) -> Rows:
         """Row starts, column indices, values, lower and upper bounds (CSR, by row)."""
         import highspy
         import numpy as np
@@ -156,7 +168,7 @@ class HighsSession:
         self.highs.addRows(len(constraints), lower, upper, len(index), starts[:-1], index, value)
         self.constraints.extend(constraints)
 
-    def _bounds(self) -> tuple[object, object]:
+    def _bounds(self) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
         import highspy
         import numpy as np
 
@@ -214,7 +226,7 @@ class HighsSession:
 
 
 def _cbc(time_limit: float | None, gap: float, relax: bool = False,
-         warm: bool = False, abs_gap: float | None = None) -> object:
+         warm: bool = False, abs_gap: float | None = None) -> PulpObject:
     """CBC from the cbcbox wheel (pulp[cbc]); PuLP's own bundled copy is the fallback."""
     import pulp
 
@@ -231,7 +243,7 @@ def _cbc(time_limit: float | None, gap: float, relax: bool = False,
     return solver
 
 
-def to_pulp(prob: Program) -> tuple[object, dict[Var, object], list[object]]:
+def to_pulp(prob: Program) -> tuple[PulpObject, dict[Var, PulpObject], list[PulpObject]]:
     """The program as a PuLP problem: the problem, each variable's PuLP variable, and the PuLP
     constraints in the order of ``prob.rows``. PuLP replaces ``-+[] ->/`` in names by ``_``."""
     import pulp
@@ -241,7 +253,7 @@ def to_pulp(prob: Program) -> tuple[object, dict[Var, object], list[object]]:
                                   cat=pulp.LpInteger if v.integer else pulp.LpContinuous)
                for v in prob.vars}
 
-    def expression(terms: dict[Var, float], constant: float) -> object:
+    def expression(terms: dict[Var, float], constant: float) -> PulpObject:
         return pulp.LpAffineExpression([(columns[v], c) for v, c in terms.items()], constant)
 
     lp += expression(prob.objective, prob.objective.constant)
@@ -320,7 +332,7 @@ def _session(prob: Program) -> HighsSession:
     return session
 
 
-def _highs_info(h: object, seconds: float, relax: bool) -> SolveInfo:
+def _highs_info(h: highspy.Highs, seconds: float, relax: bool) -> SolveInfo:
     import highspy
 
     status = h.getModelStatus()
@@ -348,7 +360,7 @@ def _highs_info(h: object, seconds: float, relax: bool) -> SolveInfo:
     return SolveInfo("highs", result, seconds, gap, bound)
 
 
-def _cbc_info(prob: object, seconds: float, gap: float,
+def _cbc_info(prob: PulpObject, seconds: float, gap: float,
               abs_gap: float | None = None) -> SolveInfo:
     import pulp
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from tco.pricing.models import Catalog, ComputePrice, Purchase
+from tco.pricing.models import Catalog, ComputePrice, Purchase, Tiers
 from tco.pricing.reference import estimated_rtt_ms, metros, regions
 
 from .plan import Plan, Server, Site, Workload
@@ -134,8 +134,8 @@ def usd_per_hour_paid(plan: Plan, r: ComputePrice) -> float:
     return _discounted(plan, r)
 
 
-def unpriced_venues(w: Workload, venues: dict[str, Venue], storage: dict[str, object],
-                    egress: dict[str, object]) -> dict[str, str]:
+def unpriced_venues(w: Workload, venues: dict[str, Venue], storage: dict[str, Tiers],
+                    egress: dict[str, Tiers]) -> dict[str, str]:
     """Cloud venues ``w`` cannot use because a price it needs there is unknown, with why.
 
     Unknown is never zero: a workload that stores data or sends traffic to the internet is
@@ -236,7 +236,7 @@ def _tiers_no_dearer(a: tuple[tuple[float, float], ...] | None,
 
 
 def prune_dominated(plan: Plan, catalog: Catalog, venues: dict[str, Venue],
-                    storage: dict[str, object], egress: dict[str, object]) -> dict[str, str]:
+                    storage: dict[str, Tiers], egress: dict[str, Tiers]) -> dict[str, str]:
     """Cloud venues no plan could need, each with the venue that dominates it.
 
     Venue v is dominated by v' of the same provider when, for every workload, v' is within
@@ -286,9 +286,9 @@ def prune_dominated(plan: Plan, catalog: Catalog, venues: dict[str, Venue],
         if any(k not in oa or oa[k] > price for k, price in offers[b].items()):
             return False
         return ((not needs_storage
-                 or _tiers_no_dearer(storage.get(a), storage.get(b)))  # type: ignore[arg-type]
+                 or _tiers_no_dearer(storage.get(a), storage.get(b)))
                 and (not needs_egress
-                     or _tiers_no_dearer(egress.get(a), egress.get(b))))  # type: ignore[arg-type]
+                     or _tiers_no_dearer(egress.get(a), egress.get(b))))
 
     cloud = [k for k, v in venues.items() if not v.is_site and k in offers]
     order = sorted(cloud, key=lambda k: (-sum(len(m) for m in metros_of(k).values()),

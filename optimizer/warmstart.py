@@ -89,7 +89,7 @@ class Start:
 
 def start_of(model: Model, lower_bound: float, seconds: float) -> Start:
     values = {v: v.varValue for v in model.prob.vars if v.varValue is not None}
-    return Start(values, model.prob.objective.value(), lower_bound, seconds, model.spend())
+    return Start(values, model.prob.cost(), lower_bound, seconds, model.spend())
 
 
 def warm_start(model: Model, solver: SolverName, budget_s: float | None) -> Start | None:
@@ -108,7 +108,7 @@ def warm_start(model: Model, solver: SolverName, budget_s: float | None) -> Star
     seconds += relaxed_info.seconds
     if relaxed_info.status != SolveStatus.OPTIMAL:
         return None
-    lower_bound = model.prob.objective.value()
+    lower_bound = model.prob.cost()
     # the relaxation spends no more than a whole plan will: a gap measured against it is
     # never smaller than the one measured against the plan's own spending
     scale = max(model.spend(), 1.0)
@@ -121,7 +121,7 @@ def warm_start(model: Model, solver: SolverName, budget_s: float | None) -> Star
         seconds += again.seconds
         if again.status != SolveStatus.OPTIMAL:
             return None
-        lower_bound = model.prob.objective.value()
+        lower_bound = model.prob.cost()
     saved: list[tuple[Var, float | None, float | None]] = []
 
     def bound(var: Var, lo: float, up: float) -> None:
@@ -189,7 +189,7 @@ def warm_start(model: Model, solver: SolverName, budget_s: float | None) -> Star
             info = run(model.prob, solver, left(0.35), RESTRICTED_GAP, start=start.values,
                        target=target, abs_gap=RESTRICTED_GAP * scale)
             seconds += info.seconds
-            if info.status.has_solution and model.prob.objective.value() < start.objective:
+            if info.status.has_solution and model.prob.cost() < start.objective:
                 return start_of(model, lower_bound, seconds)
             start.load()
         return replace(start, seconds=seconds)

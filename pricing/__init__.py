@@ -1,11 +1,23 @@
 """Where prices come from: records, sources and the catalog the optimizer consumes."""
 
-from .catalog import (filter_catalog, load_catalog, matches, read_catalog_file,
-                      write_catalog_file)
-from .errors import (CatalogError, MissingCredentialsError, NoPriceSourceError, PricingError,
-                     TcoError)
-from .models import (HOURS_PER_MONTH, Catalog, ComputePrice, EgressPrice, Provider, Purchase,
-                     Source, StoragePrice)
+from .catalog import filter_catalog, load_catalog, matches, read_catalog_file, write_catalog_file
+from .errors import (
+                      CatalogError,
+                      MissingCredentialsError,
+                      NoPriceSourceError,
+                      PricingError,
+                      TcoError,
+)
+from .models import (
+                      HOURS_PER_MONTH,
+                      Catalog,
+                      ComputePrice,
+                      EgressPrice,
+                      Provider,
+                      Purchase,
+                      Source,
+                      StoragePrice,
+)
 from .tiers import tiered_cost
 
 __all__ = [

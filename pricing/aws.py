@@ -28,8 +28,15 @@ from typing import Any, TypeVar
 
 from .base import FetchResult, Progress
 from .errors import MissingCredentialsError, PricingError
-from .models import (ComputePrice, EgressPrice, Purchase, Source, StoragePrice, Tiers,
-                     effective_usd_per_hour)
+from .models import (
+    ComputePrice,
+    EgressPrice,
+    Purchase,
+    Source,
+    StoragePrice,
+    Tiers,
+    effective_usd_per_hour,
+)
 from .reference import InstanceFacts, gpu_classes
 from .reference import instance_facts as reference_instance_facts
 from .settings import PricingSettings
@@ -676,7 +683,7 @@ class AwsAdapter:
         def history() -> list[Mapping[str, Any]]:
             pages = ec2.get_paginator("describe_spot_price_history").paginate(
                 InstanceTypes=list(self.instance_types), ProductDescriptions=["Linux/UNIX"],
-                StartTime=dt.datetime.now(dt.timezone.utc))
+                StartTime=dt.datetime.now(dt.UTC))
             return [h for page in pages for h in page.get("SpotPriceHistory", [])]
         entries = self._soft_ec2(f"ec2 describe_spot_price_history in {region}", history, warnings)
         quotes, notes = latest_spot(entries or [])

@@ -53,8 +53,16 @@ import requests
 from .base import FetchResult, Progress
 from .errors import MissingCredentialsError, PricingError
 from .http import http_session
-from .models import (HOURS_PER_MONTH, ComputePrice, EgressPrice, Provider, Purchase, Source,
-                     StoragePrice, Tiers)
+from .models import (
+    HOURS_PER_MONTH,
+    ComputePrice,
+    EgressPrice,
+    Provider,
+    Purchase,
+    Source,
+    StoragePrice,
+    Tiers,
+)
 from .reference import InstanceFacts
 from .reference import instance_facts as reference_instance_facts
 from .settings import PricingSettings

@@ -50,4 +50,5 @@ def load_adapter(provider: str, settings: PricingSettings) -> Adapter:
 
     module_name, _, factory = ADAPTERS[Provider(provider)].partition(":")
     module = importlib.import_module(module_name)
-    return getattr(module, factory)(settings)  # type: ignore[no-any-return]
+    adapter: Adapter = getattr(module, factory)(settings)
+    return adapter

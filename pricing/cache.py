@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from .base import FetchResult
-from .files import atomic_write_text
 from .errors import CatalogError
+from .files import atomic_write_text
 from .models import Catalog, Source
 from .records import compute_from_row, egress_from_dict, storage_from_dict
 from .settings import PricingSettings
@@ -45,7 +45,7 @@ class CachedPrices:
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 class RecordCache:

@@ -17,7 +17,7 @@ from typing import Any
 from .errors import CatalogError
 from .files import atomic_write_text
 from .integrity import check_catalog
-from .models import Catalog, ComputePrice, Purchase, Source
+from .models import Catalog, ComputePrice, Source
 from .records import compute_from_row, egress_from_dict, storage_from_dict
 
 

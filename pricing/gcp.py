@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
 import os
 import re
 from collections import Counter, defaultdict
@@ -93,28 +94,28 @@ SPOT_ONLY = frozenset({"a3-highgpu-1g", "a3-highgpu-2g", "a3-highgpu-4g"})
 
 # GPU SKU descriptions (purchase wording and location removed) -> the GPU SKU class.
 _GPU_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"^Nvidia (?:Tesla )?A100 GPU$", re.I), "A100-40GB"),
-    (re.compile(r"^Nvidia (?:Tesla )?A100 80GB GPU$", re.I), "A100-80GB"),
-    (re.compile(r"^Nvidia H100 (?:80GB )?GPU$", re.I), "H100"),
-    (re.compile(r"^Nvidia H100 (?:80GB )?Mega GPU$", re.I), "H100-MEGA"),
-    (re.compile(r"^Nvidia L4 GPU$", re.I), "L4"),
+    (re.compile(r"^Nvidia (?:Tesla )?A100 GPU$", re.IGNORECASE), "A100-40GB"),
+    (re.compile(r"^Nvidia (?:Tesla )?A100 80GB GPU$", re.IGNORECASE), "A100-80GB"),
+    (re.compile(r"^Nvidia H100 (?:80GB )?GPU$", re.IGNORECASE), "H100"),
+    (re.compile(r"^Nvidia H100 (?:80GB )?Mega GPU$", re.IGNORECASE), "H100-MEGA"),
+    (re.compile(r"^Nvidia L4 GPU$", re.IGNORECASE), "L4"),
 )
-_CORE = re.compile(r"^(?P<family>[A-Z]\d[A-Z0-9]*) (?:Instance )?(?:Core|Cpu)$", re.I)
-_RAM = re.compile(r"^(?P<family>[A-Z]\d[A-Z0-9]*) (?:Instance )?Ram$", re.I)
-_LOCAL_SSD = re.compile(r"^(?:SSD backed Local Storage|Local SSD)$", re.I)
+_CORE = re.compile(r"^(?P<family>[A-Z]\d[A-Z0-9]*) (?:Instance )?(?:Core|Cpu)$", re.IGNORECASE)
+_RAM = re.compile(r"^(?P<family>[A-Z]\d[A-Z0-9]*) (?:Instance )?Ram$", re.IGNORECASE)
+_LOCAL_SSD = re.compile(r"^(?:SSD backed Local Storage|Local SSD)$", re.IGNORECASE)
 
-_COMMIT_PREFIX = re.compile(r"^Commitment(?: v\d+)?:\s*", re.I)
-_TERM_SUFFIX = re.compile(r"\s+for\s+(\d+)\s+Years?$", re.I)
-_SPOT_WORD = re.compile(r"\b(?:Spot|Preemptible)\b", re.I)
-_SPOT_PREFIX = re.compile(r"^(?:Spot\s+)?Preemptible\s+", re.I)
-_ATTACHED = re.compile(r"\s+attached to\b.*?\bVMs\b", re.I)
-_LOCATION = re.compile(r"\s+(?:running\s+)?in\s+.*$", re.I)
+_COMMIT_PREFIX = re.compile(r"^Commitment(?: v\d+)?:\s*", re.IGNORECASE)
+_TERM_SUFFIX = re.compile(r"\s+for\s+(\d+)\s+Years?$", re.IGNORECASE)
+_SPOT_WORD = re.compile(r"\b(?:Spot|Preemptible)\b", re.IGNORECASE)
+_SPOT_PREFIX = re.compile(r"^(?:Spot\s+)?Preemptible\s+", re.IGNORECASE)
+_ATTACHED = re.compile(r"\s+attached to\b.*?\bVMs\b", re.IGNORECASE)
+_LOCATION = re.compile(r"\s+(?:running\s+)?in\s+.*$", re.IGNORECASE)
 
 _EGRESS = re.compile(r"^Network Internet (?:Egress|Data Transfer Out) from (?P<src>.+?) "
-                     r"to (?P<dst>.+)$", re.I)
-_EGRESS_OTHER_DESTINATIONS = re.compile(r"china|australia", re.I)
-_STANDARD_STORAGE = re.compile(r"^Standard Storage\b", re.I)
-_NOT_REGIONAL = re.compile(r"dual-region|multi-region", re.I)
+                     r"to (?P<dst>.+)$", re.IGNORECASE)
+_EGRESS_OTHER_DESTINATIONS = re.compile(r"china|australia", re.IGNORECASE)
+_STANDARD_STORAGE = re.compile(r"^Standard Storage\b", re.IGNORECASE)
+_NOT_REGIONAL = re.compile(r"dual-region|multi-region", re.IGNORECASE)
 
 # (usage unit -> divisor to a per-hour rate) accepted per component kind.
 _HOURLY_UNITS: dict[str, dict[str, Decimal]] = {
@@ -535,7 +536,7 @@ def parse_shapes(rows: Iterable[Mapping[str, str]]) -> tuple[MachineShape, ...]:
 def load_shapes() -> tuple[MachineShape, ...]:
     """The GCP machine shapes shipped in ``pricing/data/instances_gcp.csv``."""
     path = resources.files("tco.pricing").joinpath("data", "instances_gcp.csv")
-    with path.open(encoding="utf-8", newline="") as fh:
+    with io.StringIO(path.read_text(encoding="utf-8"), newline="") as fh:
         rows = [{k.strip(): (v or "").strip() for k, v in row.items() if k}
                 for row in csv.DictReader(line for line in fh if not line.startswith("#"))]
     return parse_shapes(rows)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field, fields
-from functools import cached_property
 from enum import Enum, StrEnum
+from functools import cached_property
 
 HOURS_PER_MONTH = 730.0
 GB_PER_TB = 1000.0

@@ -11,6 +11,7 @@ from .models import ComputePrice, EgressPrice, Purchase, Source, StoragePrice
 from .tiers import validate_tiers
 
 T = TypeVar("T")
+TieredPrice = TypeVar("TieredPrice", StoragePrice, EgressPrice)
 
 
 class _Row:
@@ -82,8 +83,8 @@ def _tiers(r: _Row, key: str) -> tuple[tuple[float, float], ...]:
         raise CatalogError(f"{r.where}: '{key}': {exc}") from exc
 
 
-def _tiered_from_dict(cls: type[T], kind: tuple[str, str], row: Mapping[str, Any], where: str,
-                      default_source: Source) -> T:
+def _tiered_from_dict(cls: type[TieredPrice], kind: tuple[str, str], row: Mapping[str, Any],
+                      where: str, default_source: Source) -> TieredPrice:
     """A StoragePrice or EgressPrice; ``kind`` is its extra field and that field's default."""
     r = _Row(row, where)
     key, default = kind

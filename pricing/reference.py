@@ -6,6 +6,7 @@ Each file under ``pricing/data/`` carries a source per row (see ``data/FORMAT.md
 from __future__ import annotations
 
 import csv
+import io
 import math
 from dataclasses import dataclass
 from functools import cache
@@ -16,7 +17,7 @@ _DATA = "data"
 
 def _rows(name: str) -> list[dict[str, str]]:
     path = resources.files("tco.pricing").joinpath(_DATA, name)
-    with path.open(encoding="utf-8", newline="") as fh:
+    with io.StringIO(path.read_text(encoding="utf-8"), newline="") as fh:
         return [
             {k.strip(): (v or "").strip() for k, v in row.items() if k}
             for row in csv.DictReader(line for line in fh if not line.startswith("#"))

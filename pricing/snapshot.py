@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 from collections import defaultdict
 from collections.abc import Iterator
 from functools import cache
@@ -20,7 +21,7 @@ def _csv_files(prefix: str) -> Iterator[tuple[str, list[dict[str, str]]]]:
     folder = resources.files("tco.pricing").joinpath("data", "snapshot")
     for entry in sorted(folder.iterdir(), key=lambda p: p.name):
         if entry.name.startswith(prefix) and entry.name.endswith(".csv"):
-            with entry.open(encoding="utf-8", newline="") as fh:
+            with io.StringIO(entry.read_text(encoding="utf-8"), newline="") as fh:
                 rows = [{k.strip(): (v or "").strip() for k, v in row.items() if k}
                         for row in csv.DictReader(fh)]
             yield f"pricing/data/snapshot/{entry.name}", rows

@@ -11,8 +11,7 @@ from typing import Any
 
 import pytest
 
-from tco.pricing.models import (Catalog, ComputePrice, EgressPrice, Purchase, Source,
-                                StoragePrice)
+from tco.pricing.models import Catalog, ComputePrice, EgressPrice, Purchase, Source, StoragePrice
 
 AS_OF = dt.date(2026, 11, 1)
 SOLVERS = ["highs", "cbc"]

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tco.cli.main import main, starter_plan
 from tco.cli.formats import OutputFormat
+from tco.cli.main import main, starter_plan
 from tco.cli.render import TEXT_RENDERERS
 from tco.pricing import load_catalog
 

@@ -11,6 +11,7 @@ import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
@@ -21,12 +22,12 @@ PAGES = {"Virtual Machines": ["retail_vm_page1.json", "retail_vm_page2.json"],
 
 
 class RetailStandIn(BaseHTTPRequestHandler):
-    requests: list[str] = []
+    requests: ClassVar[list[str]] = []
 
     def log_message(self, *args: object) -> None:
         pass
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+    def do_GET(self) -> None:
         RetailStandIn.requests.append(self.path)
         query = parse_qs(urlsplit(self.path).query)
         filter_ = query["$filter"][0]

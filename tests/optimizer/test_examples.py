@@ -103,7 +103,7 @@ def test_the_research_lab_solves_under_cbc_too(catalog):
 def test_a_scenario_that_cannot_work_is_ruled_out_before_its_program_is_built(catalog, monkeypatch):
     # the LLM platform's Azure-only scenario has no L4/L40S offer near us-east: the reason
     # comes from the venues and offers alone, and no variable or row is made for it
-    import tco.optimizer.scenarios as scenarios
+    from tco.optimizer import scenarios
     from tco.optimizer.build import prepare
 
     plan = load_plan(EXAMPLES[[p.stem for p in EXAMPLES].index("llm-platform")]).plan

@@ -13,10 +13,10 @@ import pytest
 from tco.optimizer import load_plan
 from tco.optimizer.build import build
 from tco.optimizer.model import linear
+from tco.optimizer.optimize import optimize
 from tco.optimizer.program import EQ, GE, LE, Program, Var
 from tco.optimizer.scenarios import scenarios_for
 from tco.optimizer.solver import HighsSession, SolverName, run, to_pulp
-from tco.optimizer.optimize import optimize
 from tco.optimizer.warmstart import warm_start
 from tco.pricing import load_catalog
 

@@ -138,7 +138,7 @@ def by_key(records: list[ComputePrice]) -> dict[tuple[str, str, Purchase], Compu
 def spot_history_response() -> dict[str, Any]:
     doc = json.loads((FIXTURES / "spot_history_us-east-1.json").read_text(encoding="utf-8"))
     for entry in doc["SpotPriceHistory"]:
-        entry["Timestamp"] = dt.datetime.fromisoformat(entry["Timestamp"].replace("Z", "+00:00"))
+        entry["Timestamp"] = dt.datetime.fromisoformat(entry["Timestamp"])
     return doc  # type: ignore[no-any-return]
 
 
@@ -449,8 +449,8 @@ def test_fetch_one_region_with_moto_ec2(fake_credentials: None,
 
     today = dt.date.today()
     got = by_key(result.compute)
-    p5 = lambda purchase: got[("us-east-1", "p5.48xlarge", purchase)]  # noqa: E731
-    g6 = lambda purchase: got[("us-east-1", "g6.xlarge", purchase)]  # noqa: E731
+    p5 = lambda purchase: got[("us-east-1", "p5.48xlarge", purchase)]
+    g6 = lambda purchase: got[("us-east-1", "g6.xlarge", purchase)]
 
     # Prices from the Price List fixtures (the Linux p5 item is on the second page).
     on_demand = p5(Purchase.ON_DEMAND)
@@ -578,11 +578,11 @@ def test_a_price_list_api_error_is_a_pricing_error(fake_credentials: None,
 
 
 def test_sdk_errors_map_into_the_tco_family() -> None:
-    with pytest.raises(MissingCredentialsError, match="AWS_ACCESS_KEY_ID") as missing:
-        with aws.sdk_errors("pricing get_products"):
-            raise NoCredentialsError()
+    with (pytest.raises(MissingCredentialsError, match="AWS_ACCESS_KEY_ID") as missing,
+          aws.sdk_errors("pricing get_products")):
+        raise NoCredentialsError()
     assert isinstance(missing.value.__cause__, NoCredentialsError)
-    with pytest.raises(PricingError, match="EndpointConnectionError") as unreachable:
-        with aws.sdk_errors("pricing get_products"):
-            raise EndpointConnectionError(endpoint_url="https://pricing.us-east-1.amazonaws.com")
+    with (pytest.raises(PricingError, match="EndpointConnectionError") as unreachable,
+          aws.sdk_errors("pricing get_products")):
+        raise EndpointConnectionError(endpoint_url="https://pricing.us-east-1.amazonaws.com")
     assert isinstance(unreachable.value.__cause__, EndpointConnectionError)

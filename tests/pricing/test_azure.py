@@ -13,7 +13,7 @@ import io
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
@@ -385,7 +385,7 @@ class FakeCredential:
 class FakeConsumptionClient:
     """Answers ``price_sheet.get`` with the recorded price sheet pages."""
 
-    made: list[FakeConsumptionClient] = []
+    made: ClassVar[list[FakeConsumptionClient]] = []
 
     def __init__(self, credential: Any, subscription_id: str) -> None:
         self.credential = credential
@@ -405,8 +405,8 @@ class FakeConsumptionClient:
 
 
 def test_a_billing_scope_applies_the_price_sheet_during_fetch(monkeypatch, api, settings):
-    import azure.identity as identity
-    import azure.mgmt.consumption as consumption
+    from azure import identity
+    from azure.mgmt import consumption
 
     monkeypatch.setattr(identity, "DefaultAzureCredential", FakeCredential)
     monkeypatch.setattr(consumption, "ConsumptionManagementClient", FakeConsumptionClient)
@@ -433,7 +433,7 @@ class NoIdentity:
 
 def test_a_billing_scope_without_an_identity_raises_missing_credentials(
         monkeypatch, api, settings):
-    import azure.identity as identity
+    from azure import identity
 
     monkeypatch.setattr(identity, "DefaultAzureCredential", NoIdentity)
     monkeypatch.setenv(az.SCOPE_ENV, SUBSCRIPTION)
@@ -568,7 +568,7 @@ def test_parse_compute_units_terms_and_duplicates():
 
 def test_the_real_recorded_rows_of_the_reference_examples():
     text = (FIXTURES / "reference_examples.md").read_text()
-    doc = json.loads(re.findall(r"```json\n(.*?)```", text, re.S)[1])   # example 2, verbatim
+    doc = json.loads(re.findall(r"```json\n(.*?)```", text, re.DOTALL)[1])   # example 2, verbatim
     records, warnings = az.parse_compute(doc["Items"], dt.date(2026, 7, 27))
     got = {(r.instance_type, r.purchase.value): r.usd_per_hour for r in records}
     assert got == pytest.approx({
@@ -588,8 +588,8 @@ def test_filters_quote_values_and_batch_sizes_and_regions():
     named = [s for f in filters for s in re.findall(r"armSkuName eq '([^']+)'", f)]
     assert sorted(named) == sorted(sizes)
     assert az.storage_filters() == [
-        "serviceName eq 'Storage' and priceType eq 'Consumption' and meterName eq 'Hot LRS Data "
-        "Stored' and (productName eq 'General Block Blob v2' or productName eq 'Blob Storage')"]
+        ("serviceName eq 'Storage' and priceType eq 'Consumption' and meterName eq 'Hot LRS Data "
+         "Stored' and (productName eq 'General Block Blob v2' or productName eq 'Blob Storage')")]
     assert len(az.bandwidth_filters([f"r{i}" for i in range(11)])) == 2
 
 

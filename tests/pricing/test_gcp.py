@@ -220,7 +220,8 @@ def test_every_page_is_read(fetched, stand_in):
 
 def test_catalog_endpoint_selects_rest_at_that_endpoint(env, settings, stand_in):
     from google.cloud.billing_v1.services.cloud_catalog.transports.rest import (
-        CloudCatalogRestTransport)
+        CloudCatalogRestTransport,
+    )
 
     adapter = make_adapter(settings, stand_in)
     transport = adapter.client.transport

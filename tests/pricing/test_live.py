@@ -69,7 +69,7 @@ def test_second_run_within_ttl_makes_no_call(settings, adapter):
 
 def test_stale_cache_is_refreshed_and_always_refreshes(settings, adapter):
     live.current_catalog(["aws"], refresh="auto", settings=settings)
-    old = dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=30)
+    old = dt.datetime.now(dt.UTC) - dt.timedelta(hours=30)
     RecordCache(settings).save("aws", FetchResult(compute=[_record(41.0)]), None, fetched_at=old)
     live.current_catalog(["aws"], refresh="auto", settings=settings)
     assert adapter["adapter"].calls == 2
@@ -78,7 +78,7 @@ def test_stale_cache_is_refreshed_and_always_refreshes(settings, adapter):
 
 
 def test_failure_keeps_last_good_prices_and_is_not_retried_every_run(settings, adapter):
-    old = dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=30)
+    old = dt.datetime.now(dt.UTC) - dt.timedelta(hours=30)
     RecordCache(settings).save("aws", FetchResult(compute=[_record(41.0)]), None, fetched_at=old)
 
     def boom():

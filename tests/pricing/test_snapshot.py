@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import itertools
 from collections import defaultdict
 from importlib import resources
 
@@ -117,7 +118,7 @@ def test_storage_and_egress_tiers_are_volume_discounts(snapshot):
         starts = [s for s, _ in t.tiers]
         assert starts[0] == 0 and starts == sorted(starts)
         rates = [r for _, r in t.tiers]
-        assert all(b <= a for a, b in zip(rates[1:], rates[2:])), t
+        assert all(b <= a for a, b in itertools.pairwise(rates[1:])), t
 
 
 def test_reference_data_rows_have_sources():
