@@ -26,8 +26,8 @@ from .warmstart import COVER_ROUNDS, RESTRICTED_GAP, Start, relative_gap, start_
 __all__ = ["drop_unused_venues", "optimize", "simple_plan"]
 
 _EPS = 1e-6
-# The simple plans are a floor and a first incumbent, not an answer: solved to 5% they take a
-# fraction of the time a 1% solve takes on the larger plans (benchmarks/README.md)
+# The simple plans are a floor and a first incumbent, not an answer: solved to 5%, which is
+# much quicker than 1% on the larger plans (benchmarks/README.md)
 SIMPLE_GAP = 0.05
 
 

@@ -46,11 +46,9 @@ REOPEN_AT_MOST = 2000
 # The restricted programs are small: solving them closer than the final gap costs little and
 # gives the full solve a start it rarely needs to improve.
 RESTRICTED_GAP = 0.002
-# Rounds of rounding inequalities after the first relaxation. On the generated 50-workload
-# plans the first round raises the bound by up to 0.35% and the later ones find nothing more;
-# each round re-solves the relaxation from its last basis (0.1 s on those plans). Below
-# COVERS_FROM variables the solver's own cuts close such gaps in a fraction of a second, and
-# on the examples the rounds raised no bound by more than 0.01% while costing up to 0.2 s.
+# Rounds of valid inequalities after the first relaxation (each re-solves it from its last
+# basis); the rounding inequalities of whole units only on programs of COVERS_FROM variables
+# or more, below which the solver's own cuts close such gaps sooner (docs/solving.md)
 COVER_ROUNDS = 3
 COVERS_FROM = 10_000
 
