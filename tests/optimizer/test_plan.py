@@ -50,11 +50,24 @@ def test_site_and_server_defaults_are_sourced():
     assert "onprem.servers[0].network_usd (box)" in sourced
 
 
-def test_shipped_examples_and_starter_validate():
+def test_shipped_examples_and_starter_validate(tmp_path):
+    # every example, and the starter plan `tco init` writes, load with their workloads and
+    # sites, each default they rely on listed with a source
     from pathlib import Path
+
+    from tco.cli.main import starter_plan
     root = Path(__file__).parents[2]
-    for path in sorted((root / "examples").glob("*.toml")):
-        assert load_plan(path).plan.workloads
+    starter = tmp_path / "starter.toml"
+    starter.write_text(starter_plan())
+    paths = [*sorted((root / "examples").glob("*.toml")), starter]
+    assert len(paths) >= 4
+    for path in paths:
+        loaded = load_plan(path)
+        assert loaded.plan.workloads, path
+        assert all(a.source for a in loaded.assumptions), path
+    starter_plan_ = load_plan(starter).plan
+    assert [w.name for w in starter_plan_.workloads] == ["pretrain", "chat-api"]
+    assert [s.name for s in starter_plan_.onprem.sites] == ["colo-east"]
 
 
 def test_library_api_matches_spec_section_9():
