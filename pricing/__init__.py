@@ -2,28 +2,27 @@
 
 from .catalog import filter_catalog, load_catalog, matches, read_catalog_file, write_catalog_file
 from .errors import (
-                      CatalogError,
-                      MissingCredentialsError,
-                      NoPriceSourceError,
-                      PricingError,
-                      TcoError,
+    CatalogError,
+    MissingCredentialsError,
+    NoPriceSourceError,
+    PricingError,
+    TcoError,
 )
 from .models import (
-                      HOURS_PER_MONTH,
-                      Catalog,
-                      ComputePrice,
-                      EgressPrice,
-                      Provider,
-                      Purchase,
-                      Source,
-                      StoragePrice,
+    HOURS_PER_MONTH,
+    Catalog,
+    ComputePrice,
+    EgressPrice,
+    Provider,
+    Purchase,
+    Source,
+    StoragePrice,
 )
 from .tiers import tiered_cost
 
 __all__ = [
     "HOURS_PER_MONTH", "Catalog", "CatalogError", "ComputePrice", "EgressPrice",
-    "MissingCredentialsError", "NoPriceSourceError",
-    "PricingError", "Provider", "Purchase", "Source", "StoragePrice", "TcoError",
-    "filter_catalog", "load_catalog", "matches", "read_catalog_file", "tiered_cost",
-    "write_catalog_file",
+    "MissingCredentialsError", "NoPriceSourceError", "PricingError", "Provider", "Purchase",
+    "Source", "StoragePrice", "TcoError", "filter_catalog", "load_catalog", "matches",
+    "read_catalog_file", "tiered_cost", "write_catalog_file",
 ]
