@@ -100,6 +100,15 @@ def commitment_rows(s: ScenarioResult) -> Section:
              "upfront fee (amortized in per month)", "months past horizon"], rows, {6, 7, 8, 9})
 
 
+def price_path_rows(s: ScenarioResult) -> Section:
+    rows = [[p.item, p.first_month, f"{p.first_usd:,.4g}" if p.first_usd < 10 else
+             f"{p.first_usd:,.2f}", p.last_month,
+             f"{p.last_usd:,.4g}" if p.last_usd < 10 else f"{p.last_usd:,.2f}", p.unit]
+            for p in s.price_paths]
+    return (f"Price path: {s.name} (the plan's price trends, first and last month bought)",
+            ["item", "first", "price", "last", "price", "unit"], rows, {2, 4})
+
+
 def breakdown_rows(s: ScenarioResult) -> Section:
     rows = [[k, usd(v), usd(s.breakdown_npv.get(k))] for k, v in s.breakdown.items()]
     rows.append(["total", usd(s.total_usd), usd(s.npv_usd)])
@@ -123,6 +132,8 @@ def sections(result: Result) -> list[Section]:
         rec = result.recommended
         out += [allocation_rows(rec), procurement_rows(rec), retirement_rows(rec),
                 commitment_rows(rec), breakdown_rows(rec)]
+        if rec.price_paths:
+            out.append(price_path_rows(rec))
     out += [price_rows(result), assumption_rows(result)]
     return out
 
@@ -141,6 +152,10 @@ def notes(result: Result) -> list[str]:
                        + " dearer than the best plan (over 5%); allow more time with "
                          "--time-limit before acting on it")
         out += list(result.recommended.notes)
+        moving = [(k, r) for k, r in result.trends if r]
+        if moving:
+            out.append("Prices over time (annual): " + ", ".join(f"{k} {r:+.0%}"
+                                                               for k, r in moving))
     else:
         out.append("No scenario is feasible.")
     out += [f"warning: {w}" for w in result.warnings]

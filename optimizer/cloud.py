@@ -19,7 +19,9 @@ __all__ = ["define_cloud_capacity", "define_quotas", "define_reservations"]
 
 
 def define_cloud_capacity(model: Model) -> list[Cap]:
-    """On-demand and spot GPU-hours: ``x[w,venue,gpu,purchase,m]``, paid per hour used."""
+    """On-demand and spot GPU-hours: ``x[w,venue,gpu,purchase,m]``, paid per hour used at the
+    month's list price (``trends``)."""
+    trends = model.plan.trends
     caps: list[Cap] = []
     for w in model.plan.workloads:
         offers = model.offers[w.name]
@@ -37,7 +39,8 @@ def define_cloud_capacity(model: Model) -> list[Cap]:
                     var = model.prob.var(f"{prefix}{model.label(m)}_", 0)
                     cap = Cap(var, w.name, venue, gpu, purchase, m, factor, offer)
                     caps.append(cap)
-                    model.add_cost("cloud_compute", m, var, price, cap)
+                    model.add_cost("cloud_compute", m, var,
+                                   price * trends.cloud_factor(gpu, m), cap)
     return caps
 
 
@@ -56,7 +59,8 @@ def define_reservations(model: Model, cuts: Cuts) -> Reserved:
     let the solver shuffle use between terms at no cost.)
 
     A reservation may start in the first month the pool is needed and then every
-    ``cloud.commit_every_months`` months from the plan's start (the commitment cadence).
+    ``cloud.commit_every_months`` months from the plan's start (the commitment cadence). It
+    pays its start month's list price for its whole term (``trends``): it locks the price.
     A workload's use is also bounded by its need times the active reservations
     (``cuts.bound_small_use``), and a reservation count by what the pool's users could fill
     in the busiest month of its term (more would pay for instances no plan can use)."""
@@ -105,7 +109,8 @@ def define_reservations(model: Model, cuts: Cuts) -> Reserved:
                     key = (venue, gpu, term, offer.instance_type, start)
                     out.reservations[key] = (var, offer)
                     paid = range(start, start + term.term_months)
-                    model.add_monthly_cost("cloud_reserved", paid, var, monthly,
+                    model.add_monthly_cost("cloud_reserved", paid, var,
+                                           monthly * plan.trends.cloud_factor(gpu, start),
                                            Tag("reservation", key))
                     for m in range(start, min(paid.stop, model.months)):
                         active[m].append((var, hours))

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from tco.pricing.models import HOURS_PER_MONTH, Purchase
 
-from .ledger import CATEGORIES, Tag
+from .ledger import CATEGORIES, Tag, monthly
 from .model import Model
 from .onprem import Retired
 from .program import value
@@ -26,6 +26,7 @@ from .result import (
     CashFlow,
     Commitment,
     Decisions,
+    PricePath,
     Procurement,
     Retirement,
     ScenarioResult,
@@ -65,10 +66,11 @@ def _amounts(model: Model) -> _Amounts:
         elif tag is not None:
             out.by_tag[(tag, category, m)] += amount  # type: ignore[index]
     for category, months, term, coef, tag in ledger.recurring:
-        amount = _val(term) * coef
-        if amount == 0:
+        level = _val(term)
+        if level == 0:
             continue
-        for m in months:
+        for i, m in enumerate(months):
+            amount = level * monthly(coef, i)
             out.by_month[(category, m)] += amount
             if tag is not None:
                 out.by_tag[(tag, category, m)] += amount  # type: ignore[index]
@@ -97,14 +99,75 @@ def extract(model: Model, info: SolveInfo, notes: tuple[str, ...] = ()) -> Scena
     opex = total - capex - breakdown["residual_credit"]
     gpu_hours = sum(sum(d) for d in model.demand.values())
     commitments, commit_notes = _commitments(model, amounts)
+    notes = (*notes, *commit_notes, *_held_back(model))
     return ScenarioResult(
         name, True, None, npv_usd=npv_total, total_usd=total, capex_usd=capex, opex_usd=opex,
         breakdown=breakdown, breakdown_npv=breakdown_npv, gpu_hours=gpu_hours,
         allocations=tuple(_allocations(model, amounts)),
         procurement=tuple(_procurement(model, amounts)),
         commitments=tuple(commitments), retirements=tuple(_retirements(model, amounts)),
-        cash_flows=tuple(flows), solver=info, notes=(*notes, *commit_notes),
-        decisions=decisions_of(model))
+        cash_flows=tuple(flows), price_paths=tuple(_price_paths(model)), solver=info,
+        notes=notes, decisions=decisions_of(model))
+
+
+def _held_back(model: Model) -> list[str]:
+    """A server type the plan could use, that ``available_from`` keeps from arriving before a
+    month inside the horizon."""
+    plan = model.plan
+    if not model.scenario.sites:
+        return []
+    out = []
+    for z in plan.onprem.servers:
+        usable = any(z.gpu in w.speeds for w in plan.workloads)
+        if usable and z.available_from is not None and plan.offset(z.available_from) > 0:
+            when = ("inside the horizon" if plan.offset(z.available_from) < model.months
+                    else "after the horizon: it was never ordered")
+            out.append(f"{z.name} could arrive no earlier than {z.available_from} "
+                       f"(available_from), {when}")
+    return out
+
+
+def _price_paths(model: Model) -> list[PricePath]:
+    """The first and last month's price of what the plan buys, read from the ledger's
+    coefficients (when some price moves over time)."""
+    plan = model.plan
+    if plan.trends.flat:
+        return []
+    name = model.scenario.name
+    seen: dict[str, tuple[str, int, float, int, float]] = {}
+
+    def see(item: str, unit: str, month: int, price: float) -> None:
+        old = seen.get(item)
+        if old is None:
+            seen[item] = (unit, month, price, month, price)
+            return
+        _, m0, p0, m1, p1 = old
+        if month < m0:
+            m0, p0 = month, price
+        if month > m1:
+            m1, p1 = month, price
+        seen[item] = (unit, m0, p0, m1, p1)
+
+    for _, m, term, coef, tag in model.ledger.flows:
+        if type(tag) is Cap and tag.offer is not None and _val(term) > _EPS:
+            offer = tag.offer
+            see(f"{offer.provider}:{offer.region} {offer.instance_type} {tag.purchase.value}",
+                "USD per instance-hour", m, coef * offer.gpu_count)
+        elif isinstance(tag, Tag) and tag.kind == "order" and _val(term) > 0.5:
+            see(f"server {tag.key[1]}", "USD per server ordered", int(str(tag.key[2])), coef)
+    for (venue, gpu, term_, itype, start), (var, offer) in model.reserved.reservations.items():
+        if _val(var) > 0.5:
+            fee = plan.trends.cloud_factor(gpu, start) * offer.usd_per_hour
+            see(f"{venue} {itype} {term_.value}", "USD per instance-hour (list, locked)",
+                start, fee)
+    for site in plan.onprem.sites:
+        if any(c.cohort.site == site.name and c.segments for c in model.fleet.cohorts):
+            rate = site.electricity_usd_per_kwh
+            see(f"electricity at {site.name}", "USD per kWh", 0, rate)
+            see(f"electricity at {site.name}", "USD per kWh", model.months - 1,
+                rate * plan.trends.electricity_factor(model.months - 1))
+    return [PricePath(name, item, unit, plan.month_label(m0), p0, plan.month_label(m1), p1)
+            for item, (unit, m0, p0, m1, p1) in sorted(seen.items())]
 
 
 def decisions_of(model: Model) -> Decisions:

@@ -13,6 +13,7 @@ from .cuts import bound_small_use
 from .ledger import Tag
 from .model import Model, _n, linear, workload_months
 from .onprem import Retired
+from .plan import Plan, Server
 from .program import LE, Expr, Var
 from .records import Cap, CohortPlan, Cuts, Fleet, Limit, UnitGroup
 
@@ -33,8 +34,10 @@ def define_onprem_fleet(model: Model) -> Fleet:
     included), and the value of those still owned at the horizon's end.
 
     A scenario without sites retires every server already owned in its first month; one with
-    sites chooses when."""
+    sites chooses when. A server ordered in month m costs the type's price then (``trends``),
+    and arrives no earlier than its type's ``available_from``."""
     plan = model.plan
+    trend = plan.trends.servers
     out = Fleet()
     with_sites = model.scenario.sites and bool(plan.onprem.sites)
     needed = ({(s, z.name) for w in plan.workloads for s, z in model.offers[w.name].servers}
@@ -49,16 +52,20 @@ def define_onprem_fleet(model: Model) -> Fleet:
             cohorts = [onprem.existing(site.name, server, e.age_months, e.count, i)
                        for i, e in enumerate(site.existing) if e.server == server.name]
             if (site.name, server.name) in needed:
+                first = first_arrival(plan, server)
+                # orders that arrive as a workload starts, or as the type becomes available
                 starts = frozenset(workload_months(plan, w).start - server.lead_time_months
-                                   for w in plan.workloads)
+                                   for w in plan.workloads) | {first - server.lead_time_months}
                 for order in onprem.order_months(server, model.months, every, starts):
                     cohort = onprem.bought(site.name, server, order)
+                    if cohort.arrival < first:
+                        continue
                     var = model.prob.var(
                         _n(f"n[{site.name},{server.name},{model.label(order)}]"), 0,
                         integer=True)
                     out.orders[(site.name, server.name, order)] = (var, cohort)
                     model.add_cost("onprem_capex", cohort.arrival, var,
-                                   onprem.capex_usd(server),
+                                   onprem.new_server_usd(server, order, trend),
                                    Tag("order", (site.name, server.name, order)))
                     cohorts.append(cohort)
             if not cohorts:
@@ -89,11 +96,18 @@ def _sell_at_start(model: Model, cohort: onprem.Cohort) -> CohortPlan:
     return CohortPlan(cohort, [], [(0, float(cohort.count), why)], 0.0)
 
 
+def first_arrival(plan: Plan, server: Server) -> int:
+    """The first month a server of the type can arrive: its ``available_from`` (the plan's
+    first month when it has none)."""
+    return 0 if server.available_from is None else plan.offset(server.available_from)
+
+
 def _retire(model: Model, cohort: onprem.Cohort, month: int, count: Expr | float | Var) -> None:
     """``count`` servers of ``cohort`` retire at the start of ``month``: what their sale
     brings in is credited and ``decommission_usd`` paid for each."""
     tag = Tag("retire", (cohort.site, cohort.server.name, cohort.key, month))
-    value = onprem.sale_proceeds_usd(cohort.server, cohort.age(month), month)
+    value = onprem.sale_proceeds_usd(cohort.server, cohort.age(month), month,
+                                     model.plan.trends.servers)
     model.add_cost("residual_credit", month, count, -value, tag)
     model.add_cost("decommission", month, count, onprem.decommission_usd(cohort.server), tag)
 
@@ -136,12 +150,18 @@ def _define_cohort(model: Model, fleet: Fleet, cohort: onprem.Cohort, every: int
         segments.append((range(first, last), live))
         prev = live
     tag = Tag("fleet", (cohort.site, server.name, cohort.key))
-    capex = onprem.capex_usd(server)
-    rates = (("energy", onprem.idle_energy_usd_per_server_month(site, server)),
-             ("colo", onprem.colo_usd_per_server_month(site, server)),
+    trends = model.plan.trends
+    # its own purchase price: the type's price in the month it was ordered
+    capex = (onprem.capex_usd(server) if cohort.order is None
+             else onprem.new_server_usd(server, cohort.order, trends.servers))
+    idle = onprem.idle_energy_usd_per_server_month(site, server)
+    rates = (("colo", onprem.colo_usd_per_server_month(site, server)),
              ("maintenance", onprem.maintenance_usd_per_server_month(server, capex)),
              ("staff", onprem.staff_usd_per_server_month(site)))
     for span, live in segments:
+        energy: float | tuple[float, ...] = idle if not trends.electricity else tuple(
+            idle * trends.electricity_factor(m) for m in span)
+        model.add_monthly_cost("energy", span, live, energy, tag)
         for category, rate in rates:
             model.add_monthly_cost(category, span, live, rate, tag)
     if cohort.end_of_life < months:
@@ -149,7 +169,7 @@ def _define_cohort(model: Model, fleet: Fleet, cohort: onprem.Cohort, every: int
         retired.append((cohort.end_of_life, prev, Retired.END_OF_LIFE))
         return CohortPlan(cohort, segments, retired, 0.0)
     # still owned at the horizon's end: credited at its value then, with no decommission cost
-    value = onprem.value_usd(server, cohort.age(months), months)
+    value = onprem.value_usd(server, cohort.age(months), months, trends.servers)
     model.add_cost("residual_credit", months, prev, -value,
                    Tag("held", (cohort.site, server.name, cohort.key)))
     return CohortPlan(cohort, segments, retired, prev)
@@ -177,7 +197,8 @@ def define_onprem_capacity(model: Model, fleet: Fleet, cuts: Cuts) -> list[Cap]:
                           w.speeds[server.gpu], server=server)
                 caps.append(cap)
                 usage[(site_name, server.name, m)].append(cap)
-                model.add_cost("energy", m, var, per_gpu_hour, cap)
+                model.add_cost("energy", m, var,
+                               per_gpu_hour * plan.trends.electricity_factor(m), cap)
     for c in caps:
         assert c.server is not None
         bound_small_use(model, c, [(fleet.live[(c.venue, c.server.name, c.month)],
@@ -217,8 +238,9 @@ def define_capex_budget(model: Model, fleet: Fleet) -> list[Limit]:
     budget = model.plan.plan.capex_budget_usd
     if budget is None or not fleet.orders:
         return []
-    row = model.constrain([(var, onprem.capex_usd(model.plan.server(z)))
-                           for (_, z, _), (var, _) in fleet.orders.items()], LE, budget,
+    trend = model.plan.trends.servers
+    row = model.constrain([(var, onprem.new_server_usd(model.plan.server(z), order, trend))
+                           for (_, z, order), (var, _) in fleet.orders.items()], LE, budget,
                           "capex_budget")
     most = max(onprem.capex_usd(z) for z in model.plan.onprem.servers)
     return [Limit("capex budget", most, row)]

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 from tco.pricing.models import GB_PER_TB, HOURS_PER_MONTH, ComputePrice, Purchase, Tiers
 
-from .ledger import CATEGORIES, Ledger
+from .ledger import CATEGORIES, Coefficient, Ledger, present
 from .plan import Plan, Workload
 from .program import Expr, Program, Row, Var, value
 from .records import (
@@ -153,8 +153,9 @@ class Model:
         self.ledger.add(category, month, expr, coef, tag)
 
     def add_monthly_cost(self, category: str, months: range, var: object,
-                         coef: float, tag: object = None) -> None:
-        """``coef × var`` in every month of ``months`` (one entry instead of one per month)."""
+                         coef: Coefficient, tag: object = None) -> None:
+        """``coef × var`` in every month of ``months`` (one entry instead of one per month);
+        ``coef`` is a number, or a tuple with one per month."""
         self.ledger.add_monthly(category, months, var, coef, tag)
 
     def constrain(self, terms: Iterable[tuple[object, float]], sense: int, rhs: float,
@@ -193,7 +194,8 @@ class Model:
                 total += (value(term) or 0.0) * coef * self.discount(m)
         for category, months, term, coef, _ in self.ledger.recurring:
             if category != "residual_credit":
-                total += (value(term) or 0.0) * coef * self.discount_sum(months)
+                total += (value(term) or 0.0) * present(coef, months, self.discount,
+                                                         self.discount_sum)
         return total
 
     def label(self, month: int) -> str:

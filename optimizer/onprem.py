@@ -83,16 +83,17 @@ def capacity_gpu_hours_per_month(server: Server) -> float:
     return server.gpus * HOURS_PER_MONTH * server.max_utilization
 
 
-def idle_energy_usd_per_server_month(site: Site, server: Server) -> float:
-    """``pue * usd_per_kwh * power_kw * 730 * idle_power_fraction``: paid by every live server."""
-    return (site.pue * site.electricity_usd_per_kwh * server.power_kw * HOURS_PER_MONTH
+def idle_energy_usd_per_server_month(site: Site, server: Server, price: float = 1.0) -> float:
+    """``pue * usd_per_kwh * power_kw * 730 * idle_power_fraction``: paid by every live server
+    (electricity at ``price`` times the site's rate, for a month whose price has moved)."""
+    return (site.pue * site.electricity_usd_per_kwh * price * server.power_kw * HOURS_PER_MONTH
             * server.idle_power_fraction)
 
 
-def energy_usd_per_used_gpu_hour(site: Site, server: Server) -> float:
+def energy_usd_per_used_gpu_hour(site: Site, server: Server, price: float = 1.0) -> float:
     """Energy above idle for one GPU-hour of use:
     ``pue * usd_per_kwh * power_kw * (1 - idle_power_fraction) / gpus``."""
-    return (site.pue * site.electricity_usd_per_kwh * server.power_kw
+    return (site.pue * site.electricity_usd_per_kwh * price * server.power_kw
             * (1 - server.idle_power_fraction) / server.gpus)
 
 

@@ -24,7 +24,7 @@ from .planfile import PlanFile, WorkloadKind
 from .solver import SolverName
 
 __all__ = ["Assumption", "Cloud", "Existing", "LatLon", "LoadedPlan", "OnPrem", "Plan", "Quota",
-           "Server", "Settings", "Site", "Workload", "WorkloadKind", "load_plan",
+           "Server", "Settings", "Site", "Trends", "Workload", "WorkloadKind", "load_plan",
            "plan_from_dict", "resolve"]
 
 
@@ -65,6 +65,36 @@ class Cloud:
 @dataclass(frozen=True)
 class Prices:
     refresh: Refresh
+
+
+@dataclass(frozen=True)
+class Trends:
+    """Annual rates of change of prices from the plan's first month (SPEC 11): a price p is
+    ``p × (1 + rate) ** (m / 12)`` in month m. 0 holds a price flat."""
+
+    cloud: float = 0.0
+    cloud_by_gpu: dict[str, float] = field(default_factory=dict)
+    servers: float = 0.0
+    electricity: float = 0.0
+
+    def cloud_rate(self, gpu: str) -> float:
+        return self.cloud_by_gpu.get(gpu, self.cloud)
+
+    def cloud_factor(self, gpu: str, month: int) -> float:
+        """What a cloud list price of GPU class ``gpu`` is multiplied by in ``month``."""
+        rate = self.cloud_by_gpu.get(gpu, self.cloud)
+        return 1.0 if rate == 0 else (1.0 + rate) ** (month / 12)
+
+    def server_factor(self, month: int) -> float:
+        return 1.0 if self.servers == 0 else (1.0 + self.servers) ** (month / 12)
+
+    def electricity_factor(self, month: int) -> float:
+        return 1.0 if self.electricity == 0 else (1.0 + self.electricity) ** (month / 12)
+
+    @property
+    def flat(self) -> bool:
+        return not (self.cloud or self.servers or self.electricity
+                    or any(self.cloud_by_gpu.values()))
 
 
 @dataclass(frozen=True)
@@ -115,6 +145,7 @@ class Server:
     maintenance_rate: float
     lead_time_months: int
     max_utilization: float
+    available_from: str | None = None    # the first month a server of the type can arrive
 
 
 @dataclass(frozen=True)
@@ -161,6 +192,7 @@ class Plan:
     onprem: OnPrem
     workloads: tuple[Workload, ...]
     latency: dict[str, dict[str, float]] = field(default_factory=dict)
+    trends: Trends = field(default_factory=Trends)
 
     @property
     def months(self) -> int:
@@ -174,6 +206,10 @@ class Plan:
 
     def server(self, name: str) -> Server:
         return next(s for s in self.onprem.servers if s.name == name)
+
+    def offset(self, month: str) -> int:
+        """Months from the plan's first month to ``month`` (YYYY-MM)."""
+        return month_offset(self.plan.start, month)
 
     def window(self, w: Workload) -> range:
         """The months of ``w``'s window, as offsets from the plan's first month."""
@@ -195,11 +231,13 @@ class Assumption:
 
 @dataclass(frozen=True)
 class LoadedPlan:
-    """A resolved plan and the list of what was assumed."""
+    """A resolved plan, the list of what was assumed, and warnings about values far outside
+    the range of published figures (each naming its key path)."""
 
     plan: Plan
     assumptions: tuple[Assumption, ...]
     origin: str
+    warnings: tuple[str, ...] = ()
 
 
 def load_plan(path: str | Path) -> LoadedPlan:
@@ -228,7 +266,11 @@ _FIELD_DEFAULTS: dict[str, dict[str, str]] = {
     "servers": {k: f"servers.{k}" for k in (
         "idle_power_fraction", "useful_life_months", "decommission_usd", "resale_fee_fraction",
         "maintenance_rate", "lead_time_months", "max_utilization")},
+    "trends": {k: f"trends.{k}" for k in ("cloud", "servers", "electricity")},
 }
+# an annual rate outside this range is allowed but warned about: published rates of GPU and
+# electricity prices lie well inside it (docs/prices-over-time.md)
+_PLAUSIBLE_RATE = (-0.6, 1.0)
 _WHOLE = {"commit_every_months", "order_every_months", "useful_life_months", "lead_time_months"}
 
 
@@ -312,17 +354,34 @@ def resolve(file: PlanFile, origin: str = "<plan>") -> LoadedPlan:
             z.power_kw,
             v["idle_power_fraction"], v["useful_life_months"], z.residual_fraction,
             v.get("resale_retention_per_year"), v["resale_fee_fraction"], v["decommission_usd"],
-            v["maintenance_rate"], v["lead_time_months"], v["max_utilization"]))
+            v["maintenance_rate"], v["lead_time_months"], v["max_utilization"],
+            z.available_from))
     onprem = OnPrem(tuple(sites), tuple(servers),
                     r.fill("onprem", file.onprem, "onprem")["order_every_months"]
                     if file.onprem.servers else 1)
 
     workloads = [_workload(r, i, w, settings, cloud) for i, w in enumerate(file.workloads)]
+    t = r.fill("trends", file.trends, "trends")
+    trends = Trends(t["cloud"], dict(file.trends.cloud_by_gpu), t["servers"], t["electricity"])
     if r.missing:
         raise PlanError(planfile.join(origin, r.missing))
     plan = Plan(settings, cloud, Prices(file.prices.refresh), onprem, tuple(workloads),
-                {metro: dict(table) for metro, table in file.latency.items()})
-    return LoadedPlan(plan, tuple(r.assumptions), origin)
+                {metro: dict(table) for metro, table in file.latency.items()}, trends)
+    return LoadedPlan(plan, tuple(r.assumptions), origin, tuple(_warnings(file)))
+
+
+def _warnings(file: PlanFile) -> list[str]:
+    """Values far outside the range of published figures: allowed, but named."""
+    out = []
+    low, high = _PLAUSIBLE_RATE
+    rates = {f"trends.{k}": getattr(file.trends, k) for k in ("cloud", "servers", "electricity")}
+    rates.update({f"trends.cloud_by_gpu.{g}": v for g, v in file.trends.cloud_by_gpu.items()})
+    for key, rate in rates.items():
+        if rate is not None and not low <= rate <= high:
+            out.append(f"{key} = {rate:g}: a price change of {rate:+.0%} a year, outside the "
+                       f"{low:+.0%} to {high:+.0%} that published GPU and electricity price "
+                       f"trends span")
+    return out
 
 
 def _workload(r: _Resolver, i: int, w: planfile.WorkloadSection, settings: Settings,

@@ -129,7 +129,14 @@ class ServerSection(_Strict):
     maintenance_rate: Fraction | None = None
     lead_time_months: Annotated[int, Field(ge=0)] | None = None
     max_utilization: Annotated[float, Field(gt=0, le=1)] | None = None
+    available_from: str | None = None
 
+    @field_validator("available_from")
+    @classmethod
+    def _month(cls, v: str | None) -> str | None:
+        if v is not None:
+            parse_month(v)
+        return v
 
 
 class OnPremSection(_Strict):
@@ -177,14 +184,28 @@ class WorkloadSection(_Strict):
         return {self.gpu: 1.0} if isinstance(self.gpu, str) else dict(self.gpu)
 
 
+# an annual rate of change of a price: -0.2 is 20% cheaper a year; below -1 a price would
+# turn negative
+Rate = Annotated[float, Field(gt=-1)]
+
+
+class TrendsSection(_Strict):
+    """Annual rates of change of prices from the plan's first month (SPEC 11)."""
+
+    cloud: Rate | None = None
+    cloud_by_gpu: dict[str, Rate] = Field(default_factory=dict)
+    servers: Rate | None = None
+    electricity: Rate | None = None
+
+
 class PlanFile(_Strict):
     plan: PlanSection
     cloud: CloudSection = Field(default_factory=CloudSection)
     prices: PricesSection = Field(default_factory=PricesSection)
     onprem: OnPremSection = Field(default_factory=OnPremSection)
+    trends: TrendsSection = Field(default_factory=TrendsSection)
     workloads: list[WorkloadSection]
     latency: dict[str, dict[str, Positive]] = Field(default_factory=dict)
-
 
 
 # --------------------------------------------------------------------------------------------
@@ -344,6 +365,9 @@ def _check_references(plan: PlanFile) -> list[str]:
         if srv.gpu not in gpu_classes():
             errs.append(f"onprem.servers[{i}].gpu: unknown GPU class '{srv.gpu}'"
                         f"{_suggest(srv.gpu, gpus)}")
+    for gpu in plan.trends.cloud_by_gpu:
+        if gpu not in gpu_classes():
+            errs.append(f"trends.cloud_by_gpu.{gpu}: unknown GPU class{_suggest(gpu, gpus)}")
     for i, site in enumerate(plan.onprem.sites):
         if isinstance(site.location, str) and site.location not in metros():
             errs.append(f"onprem.sites[{i}].location: unknown metro '{site.location}'"

@@ -100,6 +100,25 @@ class CashFlow:
 
 
 @dataclass(frozen=True)
+class PricePath:
+    """What one thing the plan buys costs in the first and the last month it buys it, under
+    the plan's price trends: a cloud offer (per instance-hour), a server type (per server,
+    ordered then) or a site's electricity (per kWh)."""
+
+    scenario: str
+    item: str
+    unit: str
+    first_month: str
+    first_usd: float
+    last_month: str
+    last_usd: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.__dict__, "first_usd": round(self.first_usd, 4),
+                "last_usd": round(self.last_usd, 4)}
+
+
+@dataclass(frozen=True)
 class Decisions:
     """The first-stage decisions of a plan, which must be signed now (SPEC 12): servers to
     order, servers to retire (sold before their end of life) and reservations, each keyed the
@@ -137,6 +156,7 @@ class ScenarioResult:
     commitments: tuple[Commitment, ...] = ()
     retirements: tuple[Retirement, ...] = ()
     cash_flows: tuple[CashFlow, ...] = ()
+    price_paths: tuple[PricePath, ...] = ()
     solver: SolveInfo | None = None
     savings_vs_best_single_usd: float | None = None
     notes: tuple[str, ...] = ()
@@ -189,6 +209,8 @@ class Result:
     prices: tuple[dict[str, Any], ...]
     assumptions: tuple[Assumption, ...]
     warnings: tuple[str, ...] = ()
+    # the annual rates of change of prices the plan assumed: key -> rate
+    trends: tuple[tuple[str, float], ...] = ()
 
     @property
     def recommended(self) -> ScenarioResult:
@@ -223,6 +245,8 @@ class Result:
             "commitments": [c.to_dict() for s in self.scenarios for c in s.commitments],
             "retirements": [r.to_dict() for s in self.scenarios for r in s.retirements],
             "cash_flows": [c.to_dict() for s in self.scenarios for c in s.cash_flows],
+            "price_paths": [p.to_dict() for s in self.scenarios for p in s.price_paths],
+            "trends": dict(self.trends),
             "prices": list(self.prices),
             "assumptions": [a.to_dict() for a in self.assumptions],
             "warnings": list(self.warnings),

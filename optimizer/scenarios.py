@@ -112,9 +112,12 @@ def solve(plan: LoadedPlan | Plan | PlanFile | dict[str, Any], catalog: Catalog 
     out = _with_savings(p, out)
     feasible = [s for s in out if s.feasible and s.npv_usd is not None]
     recommended = min(feasible, key=lambda s: s.npv_usd or 0.0).name if feasible else None
+    t = p.trends
+    trends = (("cloud", t.cloud), *((f"cloud_by_gpu.{g}", r) for g, r in t.cloud_by_gpu.items()),
+              ("servers", t.servers), ("electricity", t.electricity))
     return Result(p.plan.name, p.plan.start, p.plan.months, tuple(out), recommended,
                   tuple(_prices(catalog)), loaded.assumptions,
-                  tuple(_warnings(catalog, today or dt.date.today())))
+                  (*loaded.warnings, *_warnings(catalog, today or dt.date.today())), trends)
 
 
 def _size(plan: Plan, catalog: Catalog, scenario: Scenario) -> int:
@@ -143,7 +146,8 @@ def _rename(res: ScenarioResult, name: str) -> ScenarioResult:
                    procurement=tuple(replace(x, scenario=name) for x in res.procurement),
                    commitments=tuple(replace(c, scenario=name) for c in res.commitments),
                    retirements=tuple(replace(r, scenario=name) for r in res.retirements),
-                   cash_flows=tuple(replace(f, scenario=name) for f in res.cash_flows))
+                   cash_flows=tuple(replace(f, scenario=name) for f in res.cash_flows),
+                   price_paths=tuple(replace(p, scenario=name) for p in res.price_paths))
 
 
 def _within(a: Scenario, b: Scenario) -> bool:

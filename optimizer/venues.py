@@ -198,7 +198,10 @@ def offers_for(plan: Plan, catalog: Catalog, scenario: Scenario, venues: dict[st
             if (reachable is not None and site.name not in reachable) or site.name in excluded:
                 continue
             for server in plan.onprem.servers:
-                if server.gpu in speeds:
+                # a type available only after the horizon can never serve
+                later = (server.available_from is not None
+                         and plan.offset(server.available_from) >= plan.plan.months)
+                if server.gpu in speeds and not later:
                     offers.servers.append((site.name, server))
     return offers, dict(pools)
 

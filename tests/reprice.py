@@ -35,6 +35,10 @@ def month_index(start: str, label: str) -> int:
     return (y1 - y0) * 12 + (m1 - m0)
 
 
+def grow(rate: float, month: int) -> float:
+    return (1 + rate) ** (month / 12)
+
+
 def value(server: Any, age: int, month: int, trend: float = 0.0) -> float:
     new = (server.price_usd + (server.network_usd or 0.0)) * (1 + trend) ** (month / 12)
     if server.residual_fraction is not None:
@@ -52,6 +56,10 @@ def reprice(plan: Any, catalog: Any, s: Any) -> dict[tuple[str, int], float]:
               for r in catalog.compute}
     discount = {p.value if hasattr(p, "value") else p: d
                 for p, d in plan.cloud.discounts.items()}
+    trends = plan.trends
+
+    def cloud(gpu: str, month: int) -> float:
+        return grow(trends.cloud_by_gpu.get(gpu, trends.cloud), month)
     servers = {z.name: z for z in plan.onprem.servers}
     sites = {x.name: x for x in plan.onprem.sites}
 
@@ -63,12 +71,15 @@ def reprice(plan: Any, catalog: Any, s: Any) -> dict[tuple[str, int], float]:
             rate = r.usd_per_hour / r.gpu_count
             if a.purchase == "on_demand":
                 rate *= 1 - discount.get(a.provider, 0.0)
-            out[("cloud_compute", m)] += a.gpu_hours * rate
+            out[("cloud_compute", m)] += a.gpu_hours * rate * cloud(a.gpu, m)
     # reservations, every month of the term
     for c in s.commitments:
         r = offers[(c.provider, c.region, c.instance_type, c.purchase)]
-        monthly = c.count * r.usd_per_hour * (1 - discount.get(c.provider, 0.0)) * H
-        for m in range(month_index(start, c.start_month), month_index(start, c.end_month) + 1):
+        first = month_index(start, c.start_month)
+        # the start month's price, for the whole term
+        monthly = c.count * r.usd_per_hour * (1 - discount.get(c.provider, 0.0)) * H * cloud(
+            r.gpu, first)
+        for m in range(first, month_index(start, c.end_month) + 1):
             out[("cloud_reserved", m)] += monthly
 
     # owned servers: cohorts from the plan's fleet and the procurement, less retirements
@@ -80,9 +91,13 @@ def reprice(plan: Any, catalog: Any, s: Any) -> dict[tuple[str, int], float]:
     for p in s.procurement:
         z = servers[p.server]
         arrival = month_index(start, p.arrival_month)
+        if z.available_from is not None:
+            assert arrival >= month_index(start, z.available_from), p
+        price = (z.price_usd + (z.network_usd or 0)) * grow(
+            trends.servers, month_index(start, p.order_month))
         cohorts[(p.site, p.server, f"ordered[{p.order_month}]")] = {
-            "count": p.count, "arrival": arrival, "capex": z.price_usd + (z.network_usd or 0)}
-        out[("onprem_capex", arrival)] += p.count * (z.price_usd + (z.network_usd or 0))
+            "count": p.count, "arrival": arrival, "capex": price}
+        out[("onprem_capex", arrival)] += p.count * price
     retired: dict[tuple[str, str, str], list[tuple[int, int]]] = defaultdict(list)
     for r in s.retirements:
         z = servers[r.server]
@@ -91,7 +106,7 @@ def reprice(plan: Any, catalog: Any, s: Any) -> dict[tuple[str, int], float]:
         assert key in cohorts, key
         assert r.age_months == m - cohorts[key]["arrival"]
         retired[key].append((m, r.count))
-        out[("residual_credit", m)] -= r.count * value(z, r.age_months, m) * (
+        out[("residual_credit", m)] -= r.count * value(z, r.age_months, m, trends.servers) * (
             1 - (z.resale_fee_fraction or 0.0))
         out[("decommission", m)] += r.count * z.decommission_usd
     used: dict[tuple[str, str, int], float] = defaultdict(float)
@@ -104,7 +119,8 @@ def reprice(plan: Any, catalog: Any, s: Any) -> dict[tuple[str, int], float]:
         alive = c["count"]
         for m in range(max(0, c["arrival"]), min(life_end, months)):
             alive -= sum(n for month, n in retired[(site_name, server_name, key)] if month == m)
-            idle = site.pue * site.electricity_usd_per_kwh * z.power_kw * H * z.idle_power_fraction
+            idle = (site.pue * site.electricity_usd_per_kwh * grow(trends.electricity, m)
+                    * z.power_kw * H * z.idle_power_fraction)
             capex = c["capex"] if c["capex"] is not None else z.price_usd + (z.network_usd or 0)
             out[("energy", m)] += alive * idle
             out[("colo", m)] += alive * site.colo_usd_per_kw_month * z.power_kw
@@ -114,14 +130,15 @@ def reprice(plan: Any, catalog: Any, s: Any) -> dict[tuple[str, int], float]:
         alive -= sum(n for month, n in retired[(site_name, server_name, key)]
                      if month >= min(life_end, months))
         if life_end >= months and alive > 0:
-            out[("residual_credit", months)] -= alive * value(z, months - c["arrival"], months)
+            out[("residual_credit", months)] -= alive * value(z, months - c["arrival"], months,
+                                                              trends.servers)
         else:
             assert alive == 0, (key, alive)
     for (site_name, server_name, m), hours in used.items():
         z, site = servers[server_name], sites[site_name]
         per_hour = site.pue * site.electricity_usd_per_kwh * z.power_kw * (
             1 - z.idle_power_fraction) / z.gpus
-        out[("energy", m)] += hours * per_hour
+        out[("energy", m)] += hours * per_hour * grow(trends.electricity, m)
 
     # storage in every venue a workload uses in a month; a dataset copied out pays egress once
     workloads = {w.name: w for w in plan.workloads}
