@@ -65,12 +65,12 @@ def _amounts(model: Model) -> _Amounts:
             out.by_cap[id(tag)] += amount
         elif tag is not None:
             out.by_tag[(tag, category, m)] += amount  # type: ignore[index]
-    for category, months, term, coef, tag in ledger.recurring:
+    for category, months, term, rates, tag in ledger.recurring:
         level = _val(term)
         if level == 0:
             continue
         for i, m in enumerate(months):
-            amount = level * monthly(coef, i)
+            amount = level * monthly(rates, i)
             out.by_month[(category, m)] += amount
             if tag is not None:
                 out.by_tag[(tag, category, m)] += amount  # type: ignore[index]

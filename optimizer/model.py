@@ -192,9 +192,9 @@ class Model:
         for category, m, term, coef, _ in self.ledger.flows:
             if category != "residual_credit":
                 total += (value(term) or 0.0) * coef * self.discount(m)
-        for category, months, term, coef, _ in self.ledger.recurring:
+        for category, months, term, rates, _ in self.ledger.recurring:
             if category != "residual_credit":
-                total += (value(term) or 0.0) * present(coef, months, self.discount,
+                total += (value(term) or 0.0) * present(rates, months, self.discount,
                                                          self.discount_sum)
         return total
 
