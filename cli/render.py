@@ -154,7 +154,7 @@ def notes(result: Result) -> list[str]:
         out += list(result.recommended.notes)
         moving = [(k, r) for k, r in result.trends if r]
         if moving:
-            out.append("Prices over time (annual): " + ", ".join(f"{k} {r:+.0%}"
+            out.append("Prices over time (annual): " + ", ".join(f"{k} {r * 100:+g}%"
                                                                for k, r in moving))
     else:
         out.append("No scenario is feasible.")
