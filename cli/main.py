@@ -171,6 +171,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
         f"{args.plan}: ok — {len(p.workloads)} workload(s), {len(p.onprem.sites)} site(s), "
         f"{len(p.onprem.servers)} server type(s), {p.plan.months} months from {p.plan.start}; "
         f"{len(loaded.assumptions)} default(s) assumed", markup=False, highlight=False)
+    for warning in loaded.warnings:
+        _console(stderr=True).print(f"warning: {warning}", style="yellow", markup=False,
+                                    highlight=False)
     return EXIT_OK
 
 
