@@ -10,9 +10,11 @@ import sys
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
+from tco.analysis.criteria import Criterion
 from tco.optimizer.errors import PlanError
 from tco.optimizer.solver import SolverName
 from tco.pricing.catalog import load_catalog, matches, write_catalog_file
@@ -21,6 +23,9 @@ from tco.pricing.files import atomic_write_text
 from tco.pricing.models import CLOUD_PURCHASES, Catalog, Provider
 
 from .formats import CsvTable, OutputFormat
+
+if TYPE_CHECKING:
+    from tco.optimizer.plan import LoadedPlan
 
 EXIT_OK = 0
 EXIT_INFEASIBLE = 1
@@ -42,20 +47,38 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     cmp_ = sub.add_parser("compare", help="price every way to run a plan and recommend one")
-    cmp_.add_argument("plan", help="the plan file (workload.toml)")
-    cmp_.add_argument("--format", choices=[f.value for f in OutputFormat], default="table")
+    _plan_options(cmp_)
     cmp_.add_argument("--table", choices=[t.value for t in CsvTable], default="allocations",
                       help="the table --format csv writes")
-    cmp_.add_argument("--output", "-o", help="write the report to FILE instead of stdout")
-    cmp_.add_argument("--catalog", help="plan with exactly this catalog file and no other source")
-    cmp_.add_argument("--offline", action="store_true",
-                      help="never touch the network (cached live prices, else the snapshot)")
-    cmp_.add_argument("--refresh", action="store_true",
-                      help="refresh every provider's live prices first")
-    cmp_.add_argument("--solver", choices=[s.value for s in SolverName],
-                      help="default: the plan's, or highs")
-    cmp_.add_argument("--time-limit", type=float, metavar="S",
-                      help="seconds each scenario may take to solve")
+
+    sens = sub.add_parser("sensitivity", help="how the plan's NPV and decisions move with each "
+                          "lever, a swing either way")
+    _plan_options(sens)
+    sens.add_argument("--param", action="append", metavar="P",
+                      help="a lever or numeric key path (repeatable; default: every named "
+                           "lever the plan uses)")
+    sens.add_argument("--swing", type=float, default=0.2,
+                      help="multipliers at 1 -/+ SWING, absolute levers at base -/+ SWING x "
+                           "|base| (default 0.2)")
+    _executor_options(sens)
+
+    be = sub.add_parser("breakeven", help="where the recommended decisions change as one "
+                        "lever moves")
+    _plan_options(be)
+    be.add_argument("--param", required=True, metavar="P", help="a lever or numeric key path")
+    be.add_argument("--low", type=float, help="default: 0.5 for a multiplier, else half the base")
+    be.add_argument("--high", type=float, help="default: 1.5 for a multiplier, else 1.5 x base")
+    be.add_argument("--points", type=int, default=11,
+                    help="values sampled across the range before bisection (default 11)")
+    _executor_options(be)
+
+    rk = sub.add_parser("risk", help="the candidate plans across many futures ([uncertainty])")
+    _plan_options(rk)
+    rk.add_argument("--samples", type=int, default=200, help="futures drawn (default 200)")
+    rk.add_argument("--seed", type=int, default=0, help="the random seed (default 0)")
+    rk.add_argument("--criterion", choices=[c.value for c in Criterion], default="mean",
+                    help="how the recommendation is chosen (default mean)")
+    _executor_options(rk)
 
     val = sub.add_parser("validate", help="check a plan without solving it")
     val.add_argument("plan")
@@ -88,6 +111,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _plan_options(cmd: argparse.ArgumentParser) -> None:
+    """The plan, the output and the price and solver options every solving command takes."""
+    cmd.add_argument("plan", help="the plan file (workload.toml)")
+    cmd.add_argument("--format", choices=[f.value for f in OutputFormat], default="table")
+    cmd.add_argument("--output", "-o", help="write the report to FILE instead of stdout")
+    cmd.add_argument("--catalog", help="plan with exactly this catalog file and no other source")
+    cmd.add_argument("--offline", action="store_true",
+                     help="never touch the network (cached live prices, else the snapshot)")
+    cmd.add_argument("--refresh", action="store_true",
+                     help="refresh every provider's live prices first")
+    cmd.add_argument("--solver", choices=[s.value for s in SolverName],
+                     help="default: the plan's, or highs")
+    cmd.add_argument("--time-limit", type=float, metavar="S",
+                     help="seconds each scenario may take to solve")
+
+
+def _executor_options(cmd: argparse.ArgumentParser) -> None:
+    cmd.add_argument("--executor", default="local", metavar="local|dask://HOST:PORT",
+                     help="where the solves run: a local process pool (default) or a running "
+                          "Dask scheduler")
+    cmd.add_argument("--workers", type=int, metavar="K",
+                     help="local processes (default: one per core)")
+
+
 WIDE = 200  # columns for tables written to a pipe or a file, where nothing wraps them
 
 
@@ -104,6 +151,77 @@ def _catalog(args: argparse.Namespace, providers: list[str] | None = None,
                         providers=providers, refresh=refresh)
 
 
+def _plan_catalog(args: argparse.Namespace, loaded: LoadedPlan) -> Catalog:
+    """The catalog a solving command uses: the --catalog file, or the snapshot with live
+    prices over it as the plan's ``[prices] refresh`` and the options say."""
+    err = _console(stderr=True)
+    refresh = "always" if args.refresh else loaded.plan.prices.refresh
+    providers = [p.value for p in loaded.plan.cloud.providers]
+    if args.catalog is None and not args.offline and refresh != "never":
+        with err.status("checking live prices...", spinner="dots") if err.is_terminal \
+                else _nullcontext():
+            return _catalog(args, providers, "always" if refresh == "always" else "auto")
+    return _catalog(args, providers if args.catalog is None else None)
+
+
+def cmd_analysis(args: argparse.Namespace) -> int:
+    """``tco sensitivity``, ``tco breakeven`` and ``tco risk``."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from tco.analysis import breakeven, executor, risk, sensitivity
+    from tco.analysis.levers import lever
+    from tco.optimizer import load_plan
+
+    from .analysis import render
+
+    loaded = load_plan(args.plan)
+    plan = loaded.plan
+    if args.command == "risk":
+        for name in plan.uncertainty:     # a bad lever is bad input, found before any solve
+            lever(name, plan, f"{args.plan}: uncertainty.{name}")
+    catalog = _plan_catalog(args, loaded)
+    err = _console(stderr=True)
+    fmt = OutputFormat(args.format)
+    with Progress(BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err,
+                  transient=True, disable=not err.is_terminal) as bar, \
+            executor(args.executor, args.workers) as pool:
+        task = bar.add_task("solving", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+        common: dict[str, Any] = {"executor": pool, "solver": args.solver,
+                                  "time_limit": args.time_limit, "progress": progress}
+        result: Any
+        if args.command == "sensitivity":
+            result = sensitivity(loaded, catalog, args.param, args.swing, **common)
+            feasible = result.base.recommended is not None
+        elif args.command == "breakeven":
+            result = breakeven(loaded, catalog, args.param, args.low, args.high, args.points,
+                               **common)
+            feasible = any(p.outcome.recommended for p in result.curve)
+        else:
+            result = risk(loaded, catalog, args.samples, args.seed, args.criterion, **common)
+            feasible = result.recommended is not None
+    if args.output:
+        if fmt == OutputFormat.TABLE:
+            file_console = Console(record=True, width=WIDE, file=io.StringIO(),
+                                   color_system=None)
+            render(result, fmt, file_console)
+            text = file_console.export_text().rstrip("\n") + "\n"
+        else:
+            text = render(result, fmt, _console()) or ""
+        atomic_write_text(args.output, text)
+        err.print(f"wrote {args.output}", highlight=False)
+    else:
+        shown = render(result, fmt, _console())
+        if shown is not None:
+            sys.stdout.write(shown)
+    if not feasible:
+        err.print("tco: no feasible plan", style="red", markup=False, highlight=False)
+        return EXIT_INFEASIBLE
+    return EXIT_OK
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
     from tco.optimizer import load_plan, solve
 
@@ -111,14 +229,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     loaded = load_plan(args.plan)
     err = _console(stderr=True)
-    refresh = "always" if args.refresh else loaded.plan.prices.refresh
-    providers = [p.value for p in loaded.plan.cloud.providers]
-    if args.catalog is None and not args.offline and refresh != "never":
-        with err.status("checking live prices...", spinner="dots") if err.is_terminal \
-                else _nullcontext():
-            catalog = _catalog(args, providers, "always" if refresh == "always" else "auto")
-    else:
-        catalog = _catalog(args, providers if args.catalog is None else None)
+    catalog = _plan_catalog(args, loaded)
     show_progress = args.format == "table" and err.is_terminal
     with err.status("solving...", spinner="dots") if show_progress else _nullcontext() as status:
         def progress(event: str, scenario: str) -> None:
@@ -290,7 +401,8 @@ def cmd_cache(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"compare": cmd_compare, "validate": cmd_validate, "init": cmd_init,
-            "prices": cmd_prices, "cache": cmd_cache}
+            "prices": cmd_prices, "cache": cmd_cache, "sensitivity": cmd_analysis,
+            "breakeven": cmd_analysis, "risk": cmd_analysis}
 
 
 def exit_code_for(exc: TcoError) -> int:

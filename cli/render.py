@@ -162,9 +162,11 @@ def notes(result: Result) -> list[str]:
     return out
 
 
-def render_table(result: Result, console: Console) -> None:
-    console.print(f"[bold]{result.plan_name}[/bold]: {result.months} months from {result.start}")
-    for title, headers, rows, numeric in sections(result):
+def print_sections(console: Console, heading: str, parts: list[Section],
+                   lines: list[str]) -> None:
+    """A report on the terminal: a heading, its tables, and notes below them."""
+    console.print(heading)
+    for title, headers, rows, numeric in parts:
         if not rows:
             console.print(f"[dim]{title}: none[/dim]")
             continue
@@ -175,26 +177,37 @@ def render_table(result: Result, console: Console) -> None:
         for row in rows:
             table.add_row(*row)
         console.print(table)
-    for line in notes(result):
+    for line in lines:
         style = "yellow" if line.startswith("warning") else "bold green"
         console.print(line, style=style, markup=False, highlight=False)
 
 
-def render_markdown(result: Result) -> str:
-    lines = [f"# {result.plan_name}", "", f"{result.months} months from {result.start}.", ""]
-    for title, headers, rows, numeric in sections(result):
-        lines += [f"## {title}", ""]
+def markdown(title: str, subtitle: str, parts: list[Section], lines: list[str]) -> str:
+    """A report as Markdown: its tables and notes."""
+    out = [f"# {title}", "", subtitle, ""]
+    for heading, headers, rows, numeric in parts:
+        out += [f"## {heading}", ""]
         if not rows:
-            lines += ["None.", ""]
+            out += ["None.", ""]
             continue
-        lines.append("| " + " | ".join(headers) + " |")
-        lines.append("| " + " | ".join("---:" if i in numeric else "---"
-                                       for i in range(len(headers))) + " |")
+        out.append("| " + " | ".join(headers) + " |")
+        out.append("| " + " | ".join("---:" if i in numeric else "---"
+                                     for i in range(len(headers))) + " |")
         for row in rows:
-            lines.append("| " + " | ".join(c.replace("|", "\\|") for c in row) + " |")
-        lines.append("")
-    lines += [f"- {n}" for n in notes(result)]
-    return "\n".join(lines) + "\n"
+            out.append("| " + " | ".join(c.replace("|", "\\|") for c in row) + " |")
+        out.append("")
+    out += [f"- {n}" for n in lines]
+    return "\n".join(out) + "\n"
+
+
+def render_table(result: Result, console: Console) -> None:
+    print_sections(console, f"[bold]{result.plan_name}[/bold]: {result.months} months from "
+                   f"{result.start}", sections(result), notes(result))
+
+
+def render_markdown(result: Result) -> str:
+    return markdown(result.plan_name, f"{result.months} months from {result.start}.",
+                    sections(result), notes(result))
 
 
 ALLOCATION_FIELDS = ["scenario", "workload", "month", "venue", "provider", "region",

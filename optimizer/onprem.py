@@ -68,8 +68,10 @@ def value_fraction(server: Server, age_months: int) -> float:
 
 
 def value_usd(server: Server, age_months: int, month: int, trend: float = 0.0) -> float:
-    """What one server of ``age_months`` is worth when sold in ``month``."""
-    return new_server_usd(server, month, trend) * value_fraction(server, age_months)
+    """What one server of ``age_months`` is worth when sold in ``month`` (times the type's
+    ``value_factor``, 1 unless a decision analysis varies it)."""
+    value = new_server_usd(server, month, trend) * value_fraction(server, age_months)
+    return value if server.value_factor == 1.0 else value * server.value_factor
 
 
 def sale_proceeds_usd(server: Server, age_months: int, month: int, trend: float = 0.0) -> float:

@@ -20,7 +20,7 @@ from . import planfile
 from .defaults import Default, defaults
 from .errors import PlanError
 from .months import month_label, month_offset
-from .planfile import PlanFile, WorkloadKind
+from .planfile import PlanFile, Spread, WorkloadKind
 from .solver import SolverName
 
 __all__ = ["Assumption", "Cloud", "Existing", "LatLon", "LoadedPlan", "OnPrem", "Plan", "Quota",
@@ -146,6 +146,7 @@ class Server:
     lead_time_months: int
     max_utilization: float
     available_from: str | None = None    # the first month a server of the type can arrive
+    value_factor: float = 1.0            # times its value (the resale lever; 1 in a plan file)
 
 
 @dataclass(frozen=True)
@@ -193,6 +194,8 @@ class Plan:
     workloads: tuple[Workload, ...]
     latency: dict[str, dict[str, float]] = field(default_factory=dict)
     trends: Trends = field(default_factory=Trends)
+    # [uncertainty]: lever -> how it may vary (``tco risk``; the levers are tco.analysis's)
+    uncertainty: dict[str, Spread] = field(default_factory=dict)
 
     @property
     def months(self) -> int:
@@ -366,7 +369,8 @@ def resolve(file: PlanFile, origin: str = "<plan>") -> LoadedPlan:
     if r.missing:
         raise PlanError(planfile.join(origin, r.missing))
     plan = Plan(settings, cloud, Prices(file.prices.refresh), onprem, tuple(workloads),
-                {metro: dict(table) for metro, table in file.latency.items()}, trends)
+                {metro: dict(table) for metro, table in file.latency.items()}, trends,
+                dict(file.uncertainty))
     return LoadedPlan(plan, tuple(r.assumptions), origin, tuple(_warnings(file)))
 
 

@@ -198,6 +198,68 @@ class TrendsSection(_Strict):
     electricity: Rate | None = None
 
 
+class Dist(StrEnum):
+    """The distributions a lever may be drawn from (SPEC 12, ``[uncertainty]``)."""
+
+    UNIFORM = "uniform"
+    TRIANGULAR = "triangular"
+    NORMAL = "normal"
+    LOGNORMAL = "lognormal"
+    CHOICE = "choice"
+
+
+_PARAMS: dict[Dist, tuple[set[str], set[str]]] = {   # required, optional
+    Dist.UNIFORM: ({"low", "high"}, set()),
+    Dist.TRIANGULAR: ({"low", "mode", "high"}, set()),
+    Dist.NORMAL: ({"mean", "sd"}, {"low", "high"}),
+    Dist.LOGNORMAL: ({"median", "sigma"}, set()),
+    Dist.CHOICE: ({"values"}, {"weights"}),
+}
+
+
+class Spread(_Strict):
+    """How one lever may vary: ``{ dist = "uniform", low = 0.8, high = 1.4 }`` and the like.
+    A normal distribution may be truncated to ``[low, high]``."""
+
+    dist: Dist
+    low: float | None = None
+    high: float | None = None
+    mode: float | None = None
+    mean: float | None = None
+    sd: Annotated[float, Field(gt=0)] | None = None
+    median: Annotated[float, Field(gt=0)] | None = None
+    sigma: Annotated[float, Field(gt=0)] | None = None
+    values: list[float] | None = None
+    weights: list[Annotated[float, Field(ge=0)]] | None = None
+
+    @model_validator(mode="after")
+    def _parameters(self) -> Spread:
+        required, optional = _PARAMS[self.dist]
+        given = {k for k in ("low", "high", "mode", "mean", "sd", "median", "sigma", "values",
+                             "weights") if getattr(self, k) is not None}
+        missing = sorted(required - given)
+        if missing:
+            raise ValueError(f"a {self.dist.value} distribution needs "
+                             + ", ".join(f"'{k}'" for k in missing))
+        extra = sorted(given - required - optional)
+        if extra:
+            raise ValueError(f"a {self.dist.value} distribution takes no "
+                             + ", ".join(f"'{k}'" for k in extra))
+        low, high = self.low, self.high
+        if low is not None and high is not None and not low < high:
+            raise ValueError(f"'low' ({low:g}) must be less than 'high' ({high:g})")
+        if self.dist == Dist.TRIANGULAR and not (low or 0) <= (self.mode or 0) <= (high or 0):
+            raise ValueError(f"'mode' ({self.mode:g}) must lie between 'low' and 'high'")
+        if self.dist == Dist.CHOICE:
+            if not self.values:
+                raise ValueError("'values' must list at least one value")
+            if self.weights is not None and (len(self.weights) != len(self.values)
+                                             or sum(self.weights) <= 0):
+                raise ValueError("'weights' must give one non-negative weight per value, "
+                                 "not all 0")
+        return self
+
+
 class PlanFile(_Strict):
     plan: PlanSection
     cloud: CloudSection = Field(default_factory=CloudSection)
@@ -206,6 +268,7 @@ class PlanFile(_Strict):
     trends: TrendsSection = Field(default_factory=TrendsSection)
     workloads: list[WorkloadSection]
     latency: dict[str, dict[str, Positive]] = Field(default_factory=dict)
+    uncertainty: dict[str, Spread] = Field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------------------------

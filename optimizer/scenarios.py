@@ -23,6 +23,7 @@ from tco.pricing.errors import NoPriceSourceError
 from tco.pricing.models import Catalog
 
 from .build import define_program, prepare
+from .cuts import add_shortfall_cuts
 from .decisions import DecisionsError, fix
 from .diagnosis import diagnose, precheck
 from .errors import PlanError
@@ -231,9 +232,10 @@ def _warnings(catalog: Catalog, today: dt.date) -> list[str]:
 def solve_scenario(plan: Plan, catalog: Catalog, scenario: Scenario,
                    solver: SolverName = SolverName.HIGHS,
                    time_limit: float | None = None, *, fixed: Decisions | None = None,
-                   bound: float | None = None, target: float | None = None) -> ScenarioResult:
+                   bound: float | None = None, target: float | None = None,
+                   fixed_gap: float = 0.0) -> ScenarioResult:
     """Build, solve and read back one scenario. With ``fixed``, those first-stage decisions
-    are held and only the hourly use is optimized (to optimality, or until a plan of NPV
+    are held and only the hourly use is optimized (to ``fixed_gap``, or until a plan of NPV
     ``target`` or less is found); ``bound`` is a lower bound on the scenario's plans known
     from elsewhere, against which the gap is measured."""
     model = prepare(plan, catalog, scenario)
@@ -246,7 +248,7 @@ def solve_scenario(plan: Plan, catalog: Catalog, scenario: Scenario,
             fix(model, fixed)
         except DecisionsError as exc:
             return ScenarioResult(scenario.name, False, str(exc))
-        info = run(model.prob, solver, time_limit, 0.0, target=target)
+        info = _solve_fixed(model, solver, time_limit, fixed_gap, target)
         if info.status.has_solution:
             info = _judged_against(model, info, bound)
     else:
@@ -261,6 +263,40 @@ def solve_scenario(plan: Plan, catalog: Catalog, scenario: Scenario,
                               f"the solver stopped without a plan ({info.status.value}"
                               f"{', time limit reached' if time_limit else ''})", solver=info)
     return extract(model, info)
+
+
+def _solve_fixed(model: Model, solver: SolverName, time_limit: float | None, gap: float,
+                 target: float | None = None) -> SolveInfo:
+    """The hourly use of a program whose first-stage decisions are held, to ``gap`` (a share
+    of the plan's spending, as ``optimize`` measures it: the relaxation's spending, no larger
+    than the plan's, is the scale)."""
+    scale = None
+    if gap > 0:
+        relaxed = run(model.prob, solver, time_limit, 0.0, relax=True)
+        if relaxed.status == SolveStatus.OPTIMAL:
+            add_shortfall_cuts(model)
+            scale = max(model.spend(), 1.0)
+    return run(model.prob, solver, time_limit, gap, target=target,
+               abs_gap=None if scale is None else gap * scale)
+
+
+def committed_npv(plan: Plan, catalog: Catalog, scenario: Scenario, decisions: Decisions,
+                  solver: SolverName = SolverName.HIGHS, time_limit: float | None = None,
+                  gap: float | None = None) -> float | None:
+    """The NPV of a plan whose first-stage decisions are ``decisions``, the hourly use
+    re-optimized in ``scenario`` (to the plan's gap unless ``gap``): the program's objective,
+    without a report. None when no hourly use meets demand, or the decisions do not fit."""
+    model = prepare(plan, catalog, scenario)
+    if precheck(model):
+        return None
+    define_program(model)
+    try:
+        fix(model, decisions)
+    except DecisionsError:
+        return None
+    info = _solve_fixed(model, solver, time_limit,
+                        plan.plan.mip_gap if gap is None else gap)
+    return model.prob.cost() if info.status.has_solution else None
 
 
 def _judged_against(model: Model, info: SolveInfo, bound: float | None) -> SolveInfo:

@@ -124,7 +124,9 @@ def _define_latency(model: Model, w: Workload, m: int, reach: dict[str, set[str]
             if within >= set(terms):
                 continue
             share = sum(users[u] for u in subset)
-            model.constrain([*((terms[v], 1.0) for v in within if v in terms), (need, -share)],
+            # in a fixed order: a set of names iterates in an order that varies by process
+            model.constrain([*((terms[v], 1.0) for v in sorted(within) if v in terms),
+                             (need, -share)],
                             GE, 0.0,
                             _n(f"latency[{w.name},{'+'.join(subset)},{model.label(m)}]"))
 

@@ -1,0 +1,194 @@
+"""Rendering ``tco sensitivity``, ``tco breakeven`` and ``tco risk``: tables with text bars on a
+terminal, the same tables as Markdown, the JSON documents of SPEC 12, and CSV rows."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable
+from typing import Any
+
+from rich.console import Console
+
+from tco.analysis import BreakevenResult, RiskResult, SensitivityResult
+
+from .formats import OutputFormat
+from .render import Section, markdown, print_sections, usd
+
+AnalysisResult = SensitivityResult | BreakevenResult | RiskResult
+BAR = 24           # the widest bar, in characters
+
+
+def _bar(value: float, most: float, width: int = BAR) -> str:
+    """A bar of ``value / most`` of ``width`` characters, in eighths of a block."""
+    if most <= 0 or value <= 0:
+        return ""
+    eighths = round(8 * width * min(value, most) / most)
+    return "█" * (eighths // 8) + ("" if eighths % 8 == 0 else "▏▎▍▌▋▊▉"[eighths % 8 - 1])
+
+
+def _num(x: float) -> str:
+    return f"{x:,.4g}"
+
+
+# --- sensitivity --------------------------------------------------------------------------------
+
+def sensitivity_sections(r: SensitivityResult) -> list[Section]:
+    base = r.base.npv_usd or 0.0
+    most = max((abs(v - base) for p in r.parameters for v in (p.npv_low_usd, p.npv_high_usd)
+                if v is not None), default=0.0)
+    tornado = []
+    for p in r.parameters:
+        left = _bar(base - p.npv_low_usd if p.npv_low_usd is not None else 0.0, most, BAR // 2)
+        right = _bar(p.npv_high_usd - base if p.npv_high_usd is not None else 0.0, most,
+                     BAR // 2)
+        tornado.append([p.param, f"{_num(p.low)} .. {_num(p.high)}", usd(p.npv_low_usd),
+                        usd(p.npv_high_usd), f"{left:>{BAR // 2}}|{right}"])
+    held = [[p.param, usd(p.committed_npv_low_usd), usd(p.regret_low_usd),
+             _changed(p.decision_changes_low, p.recommended_low),
+             usd(p.committed_npv_high_usd), usd(p.regret_high_usd),
+             _changed(p.decision_changes_high, p.recommended_high)] for p in r.parameters]
+    return [((f"Sensitivity: NPV re-optimized at each lever's low and high value (swing "
+              f"{r.swing:.0%}; base {usd(r.base.npv_usd)}, {r.base.recommended})"),
+             ["lever", "low .. high", "NPV low", "NPV high", "lower ← base → higher"], tornado,
+             {2, 3}),
+            ("Base decisions held (committed NPV) and what re-optimizing saves (regret)",
+             ["lever", "held, low", "regret", "decisions", "held, high", "regret",
+              "decisions"], held, {1, 2, 4, 5})]
+
+
+def _changed(changed: bool, scenario: str | None) -> str:
+    return f"change ({scenario})" if changed else "same"
+
+
+def sensitivity_notes(r: SensitivityResult) -> list[str]:
+    out = []
+    flips = [p.param for p in r.parameters if p.decision_changes_low or p.decision_changes_high]
+    if flips:
+        out.append("The first-stage decisions change within the swing of: " + ", ".join(flips)
+                   + "; run tco breakeven on them to find where")
+    else:
+        out.append("No lever changes the first-stage decisions within the swing.")
+    out += [f"warning: {p}: a solve failed twice; it is left out" for p in r.failed]
+    return out
+
+
+def sensitivity_rows(r: SensitivityResult) -> list[dict[str, Any]]:
+    return [p.to_dict() for p in r.parameters]
+
+
+# --- break-even ---------------------------------------------------------------------------------
+
+def _decisions(point: dict[str, Any]) -> str:
+    servers = ", ".join(f"{n} {s}" for s, n in point["servers"].items()) or "no servers"
+    reserved = ", ".join(f"{c['count']} {c['instance_type']} {c['purchase']}"
+                         for c in point["commitments"]) or "no reservations"
+    return f"{point['recommended']}: {servers}; {reserved}"
+
+
+def breakeven_sections(r: BreakevenResult) -> list[Section]:
+    doc = r.to_dict()
+    flips = [[_num(f["value"]), _decisions(f["before"]), _decisions(f["after"]),
+              usd(f["before"]["npv_usd"]), usd(f["after"]["npv_usd"])] for f in doc["flips"]]
+    npvs = [c["npv_usd"] for c in doc["curve"] if c["npv_usd"] is not None]
+    low, high = (min(npvs), max(npvs)) if npvs else (0.0, 0.0)
+    curve = [[_num(c["value"]), usd(c["npv_usd"]), c["recommended"] or "none",
+              _bar((c["npv_usd"] or low) - low + (high - low) * 0.05, (high - low) * 1.05)]
+             for c in doc["curve"]]
+    return [((f"Break-even: where the recommendation changes as {r.param} goes from "
+              f"{_num(r.low)} to {_num(r.high)} (located to {r.tolerance:.1%} of the range)"),
+             ["value", "below it", "above it", "NPV below", "NPV above"], flips, {0, 3, 4}),
+            (f"NPV across {r.param}", ["value", "NPV", "recommended", ""], curve, {0, 1})]
+
+
+def breakeven_notes(r: BreakevenResult) -> list[str]:
+    out = [f"{len(r.flips)} change(s) of the recommended decisions between {_num(r.low)} and "
+           f"{_num(r.high)}" if r.flips else
+           f"No change of the recommended decisions between {_num(r.low)} and {_num(r.high)}"]
+    out += [f"warning: {r.param} = {_num(v)}: a solve failed twice; left out" for v in r.failed]
+    return out
+
+
+def breakeven_rows(r: BreakevenResult) -> list[dict[str, Any]]:
+    return list(r.to_dict()["curve"])
+
+
+# --- risk ---------------------------------------------------------------------------------------
+
+def risk_sections(r: RiskResult) -> list[Section]:
+    finite = [x for c in r.candidates for x in (c.p10_usd, c.p90_usd) if x is not None]
+    low, high = (min(finite), max(finite)) if finite else (0.0, 1.0)
+    span = (high - low) or 1.0
+    rows = []
+    for c in r.candidates:
+        mark = " *" if c.scenario == r.recommended else ""
+        name = c.scenario + mark + (f" (= {', '.join(c.same_as)})" if c.same_as else "")
+        if c.p10_usd is not None and c.p90_usd is not None:
+            start = round(BAR * (c.p10_usd - low) / span)
+            end = max(start + 1, round(BAR * (c.p90_usd - low) / span))
+            band = " " * start + "━" * (end - start)
+        else:
+            band = ""
+        rows.append([name, usd(c.mean_usd), usd(c.p10_usd), usd(c.p50_usd), usd(c.p90_usd),
+                     usd(c.cvar90_usd), f"{c.p_cheapest:.0%}", f"{c.p_infeasible:.0%}", band])
+    return [((f"Risk: committed NPV of each candidate over {r.samples} samples (seed "
+              f"{r.seed}; * = best by {r.criterion.value}; - = infinitely expensive where "
+              f"infeasible)"),
+             ["candidate", "mean", "P10", "P50", "P90", "CVaR 90%", "cheapest", "infeasible",
+              "P10 ━ P90"], rows, {1, 2, 3, 4, 5, 6, 7})]
+
+
+def risk_notes(r: RiskResult) -> list[str]:
+    out = []
+    if r.recommended:
+        out.append(f"Recommended by {r.criterion.value}: {r.recommended} (base NPV "
+                   f"{usd(r.base_npv_usd)})")
+    else:
+        out.append("No candidate is feasible in every sample.")
+    if r.failed_samples:
+        out.append(f"warning: samples {', '.join(map(str, r.failed_samples))} failed twice and "
+                   f"are left out")
+    return out
+
+
+def risk_rows(r: RiskResult) -> list[dict[str, Any]]:
+    return [c.to_dict() for c in r.candidates]
+
+
+# --- dispatch -----------------------------------------------------------------------------------
+
+def _parts(r: AnalysisResult) -> tuple[str, list[Section], list[str], list[dict[str, Any]]]:
+    if isinstance(r, SensitivityResult):
+        return "Sensitivity", sensitivity_sections(r), sensitivity_notes(r), sensitivity_rows(r)
+    if isinstance(r, BreakevenResult):
+        return "Break-even", breakeven_sections(r), breakeven_notes(r), breakeven_rows(r)
+    return "Risk", risk_sections(r), risk_notes(r), risk_rows(r)
+
+
+def _csv(rows: list[dict[str, Any]]) -> str:
+    buf = io.StringIO()
+    if rows:
+        flat = [{k: (json.dumps(v) if isinstance(v, list | dict) else v) for k, v in r.items()}
+                for r in rows]
+        writer = csv.DictWriter(buf, fieldnames=list(flat[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(flat)
+    return buf.getvalue()
+
+
+RENDERERS: dict[OutputFormat, Callable[[AnalysisResult], str]] = {
+    OutputFormat.JSON: lambda r: json.dumps(r.to_dict(), indent=2) + "\n",
+    OutputFormat.CSV: lambda r: _csv(_parts(r)[3]),
+    OutputFormat.MARKDOWN: lambda r: markdown(f"{_parts(r)[0]}: {r.plan_name}", "",
+                                              _parts(r)[1], _parts(r)[2]),
+}
+
+
+def render(result: AnalysisResult, fmt: OutputFormat, console: Console) -> str | None:
+    """Text for a file or stdout; the table format prints to ``console`` and returns None."""
+    if fmt == OutputFormat.TABLE:
+        kind, parts, lines, _ = _parts(result)
+        print_sections(console, f"[bold]{kind}: {result.plan_name}[/bold]", parts, lines)
+        return None
+    return RENDERERS[fmt](result)
