@@ -56,8 +56,12 @@ def relevant(plan: Plan, catalog: Catalog) -> Catalog:
     providers, other GPU classes): what every task carries and every lever re-prices."""
     providers = {p.value for p in plan.cloud.providers}
     wanted = {g for w in plan.workloads for g in w.speeds}
-    return replace(catalog, compute=tuple(r for r in catalog.compute
-                                          if r.provider in providers and r.gpu in wanted))
+    kept = [r for r in catalog.compute if r.provider in providers and r.gpu in wanted]
+    # a provider none of whose prices fit keeps them all, so that the plan solves as it does
+    # in ``tco compare`` (where such a provider is priced, and simply not used)
+    unfit = providers - {r.provider for r in kept}
+    kept += [r for r in catalog.compute if r.provider in unfit]
+    return replace(catalog, compute=tuple(kept))
 
 
 def at(plan: Plan, catalog: Catalog, values: Mapping[str, float]) -> tuple[Plan, Catalog]:

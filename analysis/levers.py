@@ -20,9 +20,11 @@ from typing import Any
 
 from tco.optimizer.errors import PlanError
 from tco.optimizer.plan import Plan, Server, Site, Trends, Workload
+from tco.optimizer.planfile import Dist, Spread
 from tco.pricing.models import Catalog, ComputePrice, Purchase
 
-__all__ = ["NAMED", "Lever", "LeverError", "Scale", "apply", "lever", "plan_levers"]
+__all__ = ["NAMED", "Lever", "LeverError", "Scale", "apply", "lever", "plan_levers",
+           "uncertain"]
 
 
 class LeverError(PlanError):
@@ -167,23 +169,25 @@ def _trend(name: str, rest: str, plan: Plan, where: str) -> Lever:
 _STEP = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
 
-def _steps(path: str) -> list[str | int]:
+def _steps(path: str, where: str) -> list[str | int]:
     out: list[str | int] = []
     for part in path.split("."):
         pos = 0
         for m in _STEP.finditer(part):
             if m.start() != pos:
-                raise LeverError(f"'{path}': not a key path")
+                raise LeverError(f"{where}: '{path}': not a key path (keys joined by dots, list "
+                                 f"entries indexed, as onprem.sites[0].pue)")
             out.append(int(m.group(2)) if m.group(2) is not None else m.group(1))
             pos = m.end()
         if pos != len(part) or not part:
-            raise LeverError(f"'{path}': not a key path")
+            raise LeverError(f"{where}: '{path}': not a key path (keys joined by dots, list "
+                                 f"entries indexed, as onprem.sites[0].pue)")
     return out
 
 
 def _key_path(name: str, plan: Plan, where: str) -> Lever:
     """A numeric value of the resolved plan at a plan-file key path."""
-    steps = _steps(name)
+    steps = _steps(name, where)
     node: Any = plan
     for i, step in enumerate(steps):
         at = _shown(steps[:i + 1])
@@ -204,6 +208,9 @@ def _key_path(name: str, plan: Plan, where: str) -> Lever:
                 raise LeverError(f"{where}: '{name}': no key '{step}' at {_shown(steps[:i])}"
                                  f"{_suggest(step, list(keys))}")
             node = node[keys[step]]
+        elif isinstance(node, tuple):
+            raise LeverError(f"{where}: '{name}': {_shown(steps[:i])} is a list: index it, as "
+                             f"{_shown(steps[:i])}[0]")
         else:
             raise LeverError(f"{where}: '{name}': {_shown(steps[:i])} has no keys")
     if isinstance(node, bool) or not isinstance(node, int | float):
@@ -266,3 +273,39 @@ def plan_levers(plan: Plan) -> list[str]:
         out.append("discount_rate")
     return out
 
+
+
+def _support(spread: Spread) -> tuple[float, float]:
+    """The smallest and largest value ``spread`` can draw."""
+    inf = float("inf")
+    if spread.dist == Dist.CHOICE:
+        values = spread.values or [0.0]
+        return min(values), max(values)
+    if spread.dist == Dist.LOGNORMAL:
+        return 0.0, inf
+    low = -inf if spread.low is None else spread.low
+    high = inf if spread.high is None else spread.high
+    return low, high
+
+
+def uncertain(plan: Plan, where: str = "uncertainty") -> dict[str, Lever]:
+    """The levers of the plan's ``[uncertainty]`` table, each checked against the plan and
+    against the values its distribution can draw: a multiplier, a trend or the discount rate
+    must stay above -1 (a multiplier at 0 or above), as the plan file's own keys must."""
+    out = {}
+    for name, spread in plan.uncertainty.items():
+        key = f"{where}.{name}" if "." not in name else f'{where}."{name}"'
+        lv = lever(name, plan, key)
+        low, _ = _support(spread)
+        if lv.scale == Scale.MULTIPLIER and low < 0:
+            hint = (" (truncate it: a normal distribution takes 'low' and 'high')"
+                    if spread.dist == Dist.NORMAL else "")
+            raise LeverError(f"{key}: a multiplier cannot be negative, but this "
+                             f"{spread.dist.value} distribution can draw {low:g}{hint}")
+        if (name == "discount_rate" or name.startswith("trends.")) and low <= -1:
+            hint = (" (truncate it: a normal distribution takes 'low' and 'high')"
+                    if spread.dist == Dist.NORMAL else "")
+            raise LeverError(f"{key}: a rate must stay above -1, but this "
+                             f"{spread.dist.value} distribution can draw {low:g}{hint}")
+        out[name] = lv
+    return out

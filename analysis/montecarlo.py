@@ -25,7 +25,7 @@ from tco.pricing.models import Catalog
 
 from .criteria import Criterion
 from .evaluate import committed, relevant
-from .levers import lever
+from .levers import uncertain
 from .runner import AnalysisError, Failed, Progress, run
 from .sampling import sample
 
@@ -172,8 +172,7 @@ def risk(plan: LoadedPlan | Plan, catalog: Catalog, samples: int = 200, seed: in
                             "sigma = 0.25 }")
     if samples < 1:
         raise AnalysisError("--samples must be at least 1")
-    for key in p.uncertainty:
-        lever(key, p, f"uncertainty.{key}")
+    uncertain(p)
     chosen_criterion = Criterion(criterion)
     name = SolverName(solver) if solver else None
     chosen, base = candidates(p, catalog, name, time_limit)

@@ -19,11 +19,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from tco.optimizer.processes import process_context
 from tco.pricing.errors import TcoError
 
 __all__ = ["AnalysisError", "Failed", "Progress", "executor", "run"]
 
 T = TypeVar("T")
+# what a local worker process imports before its first task
+PRELOAD = ("tco.optimizer.scenarios", "tco.analysis.swing", "tco.analysis.flips",
+           "tco.analysis.montecarlo")
 Progress = Callable[[int, int], None]       # (tasks done, tasks in all)
 
 
@@ -45,8 +49,7 @@ def executor(spec: str = "local", workers: int | None = None) -> Iterator[Execut
     by default) or ``dask://HOST:PORT`` (a running Dask scheduler's workers)."""
     if spec == "local":
         jobs = max(1, workers or os.cpu_count() or 1)
-        method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context(method)) as pool:
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=process_context(PRELOAD)) as pool:
             yield pool
         return
     if spec.startswith("dask://"):
@@ -85,12 +88,51 @@ def _replacement(pool: Executor) -> Executor:
     return ProcessPoolExecutor(max_workers=workers, mp_context=context)
 
 
+def _as_completed(futures: dict[Future[Any], int]) -> Iterator[Future[Any]]:
+    remaining = set(futures)
+    while remaining:
+        finished, remaining = wait(remaining, return_when="FIRST_COMPLETED")
+        yield from sorted(finished, key=futures.__getitem__)
+
+
+def _pass(fn: Callable[..., Any], tasks: Sequence[tuple[Any, ...]], indices: Sequence[int],
+          pool: Executor, finish: Callable[[int, Any], None], reasons: dict[int, str],
+          ) -> tuple[list[int], bool]:
+    """The tasks ``indices`` submitted to ``pool`` at once: those that finish are passed to
+    ``finish``; returns those whose worker died (why, in ``reasons``), and whether the pool
+    itself broke."""
+    futures: dict[Future[Any], int] = {}
+    try:
+        for i in indices:
+            futures[pool.submit(fn, *tasks[i])] = i
+    except BrokenProcessPool:
+        # it broke while tasks were still being handed to it
+        unsent = [i for i in indices if i not in futures.values()]
+        return sorted([*unsent, *futures.values()]), True
+    died: list[int] = []
+    broke = False
+    for future in _as_completed(futures):
+        i = futures[future]
+        exc = future.exception()
+        if exc is None:
+            finish(i, future.result())
+        elif _died(exc):
+            broke = broke or isinstance(exc, BrokenProcessPool)
+            died.append(i)
+            reasons[i] = f"{type(exc).__name__}: {exc}"
+        else:
+            raise exc
+    return sorted(died), broke
+
+
 def run(fn: Callable[..., T], tasks: Sequence[tuple[Any, ...]], pool: Executor | None = None,
         progress: Progress | None = None) -> list[T | Failed]:
     """``fn(*task)`` for every task, in task order. With no ``pool`` they run here, one after
     the other. A task whose worker dies is run once more (on a new process pool when the pool
     itself broke, as a process pool does when one of its processes is killed); one that fails
-    again comes back as :class:`Failed`. An exception a task raises itself is raised."""
+    again comes back as :class:`Failed` (when a process pool breaks again, its tasks are run
+    one at a time to tell the one that kills its worker from those that were beside it). An
+    exception a task raises itself is raised."""
     total = len(tasks)
     out: list[Any] = [_NOTHING] * total
     if pool is None:
@@ -100,43 +142,44 @@ def run(fn: Callable[..., T], tasks: Sequence[tuple[Any, ...]], pool: Executor |
                 progress(i + 1, total)
         return out
     done = 0
-    pending = list(range(total))
+
+    def finish(i: int, value: Any) -> None:
+        nonlocal done
+        out[i] = value
+        done += 1
+        if progress:
+            progress(done, total)
+
     spare: Executor | None = None        # a replacement pool this run made, shut down after
+
+    def fresh(old: Executor) -> Executor:
+        nonlocal spare
+        if spare is not None:
+            spare.shutdown(wait=True)
+        spare = _replacement(old)
+        return spare
+
     try:
-        for attempt in range(2):
-            futures: dict[Future[T], int] = {}
-            try:
-                for i in pending:
-                    futures[pool.submit(fn, *tasks[i])] = i
-            except BrokenProcessPool:
-                spare = pool = _replacement(pool)
-                futures = {pool.submit(fn, *tasks[i]): i for i in pending}
-            retry: list[int] = []
-            broke = False
-            remaining = set(futures)
-            while remaining:
-                finished, remaining = wait(remaining, return_when="FIRST_COMPLETED")
-                for future in finished:
-                    i = futures[future]
-                    exc = future.exception()
-                    if exc is None:
-                        out[i] = future.result()
-                    elif _died(exc):
-                        broke = broke or isinstance(exc, BrokenProcessPool)
-                        if attempt == 0:
-                            retry.append(i)
-                            continue
-                        out[i] = Failed(i, f"{type(exc).__name__}: {exc}")
-                    else:
-                        raise exc
-                    done += 1
-                    if progress:
-                        progress(done, total)
-            if not retry:
-                break
-            if broke:
-                spare = pool = _replacement(pool)
-            pending = sorted(retry)
+        reasons: dict[int, str] = {}
+        died, broke = _pass(fn, tasks, range(total), pool, finish, reasons)
+        if not died:
+            return out
+        if broke:
+            pool = fresh(pool)
+        died, broke = _pass(fn, tasks, died, pool, finish, reasons)
+        if broke:
+            # a process pool breaks as a whole, failing every task it held, the one that
+            # killed it among them: each is run alone to tell which
+            pool = fresh(pool)
+            for i in died:
+                try:
+                    finish(i, pool.submit(fn, *tasks[i]).result())
+                except BrokenProcessPool as exc:
+                    finish(i, Failed(i, f"{type(exc).__name__}: {exc}"))
+                    pool = fresh(pool)
+        else:
+            for i in died:
+                finish(i, Failed(i, f"its worker died twice ({reasons[i]})"))
     finally:
         if spare is not None:
             spare.shutdown(wait=True)

@@ -169,16 +169,10 @@ def cmd_analysis(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from tco.analysis import breakeven, executor, risk, sensitivity
-    from tco.analysis.levers import lever
-    from tco.optimizer import load_plan
 
     from .analysis import render
 
-    loaded = load_plan(args.plan)
-    plan = loaded.plan
-    if args.command == "risk":
-        for name in plan.uncertainty:     # a bad lever is bad input, found before any solve
-            lever(name, plan, f"{args.plan}: uncertainty.{name}")
+    loaded = _load_plan(args.plan)
     catalog = _plan_catalog(args, loaded)
     err = _console(stderr=True)
     fmt = OutputFormat(args.format)
@@ -222,12 +216,23 @@ def cmd_analysis(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _load_plan(path: str) -> LoadedPlan:
+    """The plan file at ``path``, its ``[uncertainty]`` levers checked too: a misspelt one is
+    bad input whichever command reads the plan, found before any solve."""
+    from tco.analysis.levers import uncertain
+    from tco.optimizer import load_plan
+
+    loaded = load_plan(path)
+    uncertain(loaded.plan, f"{path}: uncertainty")
+    return loaded
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
-    from tco.optimizer import load_plan, solve
+    from tco.optimizer import solve
 
     from .render import render
 
-    loaded = load_plan(args.plan)
+    loaded = _load_plan(args.plan)
     err = _console(stderr=True)
     catalog = _plan_catalog(args, loaded)
     show_progress = args.format == "table" and err.is_terminal
@@ -274,9 +279,7 @@ class _nullcontext:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from tco.optimizer import load_plan
-
-    loaded = load_plan(args.plan)
+    loaded = _load_plan(args.plan)
     p = loaded.plan
     _console().print(
         f"{args.plan}: ok — {len(p.workloads)} workload(s), {len(p.onprem.sites)} site(s), "

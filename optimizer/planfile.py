@@ -12,6 +12,7 @@ import difflib
 import math
 import re
 import tomllib
+import typing
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -290,13 +291,18 @@ def _path(loc: tuple[int | str, ...]) -> str:
 def _fields_at(loc: tuple[int | str, ...]) -> list[str]:
     """Field names of the model at ``loc`` (for "did you mean")."""
     model: Any = PlanFile
+    keyed = False                     # the model is a dict's value: the next part is its key
     for part in loc:
         if isinstance(part, int) or model is None:
+            continue
+        if keyed:
+            keyed = False
             continue
         field = model.model_fields.get(part) if hasattr(model, "model_fields") else None
         if field is None:
             return []
         ann = field.annotation
+        keyed = typing.get_origin(ann) is dict
         model = None
         for candidate in _models_in(ann):
             model = candidate

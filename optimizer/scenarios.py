@@ -11,7 +11,6 @@ limits (capex budget, site power, quotas) bind.
 from __future__ import annotations
 
 import datetime as dt
-import multiprocessing as mp
 import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -29,13 +28,14 @@ from .diagnosis import diagnose, precheck
 from .errors import PlanError
 from .extract import extract
 from .model import Model
-from .optimize import optimize
+from .optimize import drop_unused_venues, optimize
 from .plan import LoadedPlan, Plan, plan_from_dict
 from .planfile import PlanFile
+from .processes import process_context
 from .result import Decisions, Result, ScenarioResult
 from .solver import SolveInfo, SolverName, SolveStatus, run
 from .venues import Scenario
-from .warmstart import relative_gap
+from .warmstart import relative_gap, warm_start
 
 Progress = Callable[[str, str], None]
 STALE_AFTER_DAYS = 90
@@ -88,8 +88,6 @@ def solve(plan: LoadedPlan | Plan | PlanFile | dict[str, Any], catalog: Catalog 
     for scenario in sorted(scenarios_for(p), key=lambda s: -_size(p, catalog, s)):
         distinct.setdefault(key(scenario), scenario)
     jobs = max(1, min(workers or os.cpu_count() or 1, len(distinct)))
-    if "fork" not in mp.get_all_start_methods():
-        jobs = 1  # the worker processes inherit the plan and catalog by forking
     if jobs == 1:
         for k, scenario in distinct.items():
             if progress:
@@ -97,7 +95,7 @@ def solve(plan: LoadedPlan | Plan | PlanFile | dict[str, Any], catalog: Catalog 
             results[k] = solve_scenario(p, catalog, scenario, solver_name, time_limit)
     else:
         # scenarios are independent programs: solve them side by side, one per core
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("fork")) as pool:
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=process_context()) as pool:
             futures = {pool.submit(solve_scenario, p, catalog, scenario, solver_name, time_limit): k
                        for k, scenario in distinct.items()}
             if progress:
@@ -269,15 +267,40 @@ def _solve_fixed(model: Model, solver: SolverName, time_limit: float | None, gap
                  target: float | None = None) -> SolveInfo:
     """The hourly use of a program whose first-stage decisions are held, to ``gap`` (a share
     of the plan's spending, as ``optimize`` measures it: the relaxation's spending, no larger
-    than the plan's, is the scale)."""
+    than the plan's, is the scale), or until a plan of NPV ``target`` or less is found.
+
+    What is left free is still a whole-number program (which venues a workload uses each
+    month, where a single-venue workload runs, the tiers), so it starts as ``optimize`` does:
+    from the warm start, which is the answer when it is within the gap of the relaxation;
+    and storage is not paid where nothing runs (``drop_unused_venues``)."""
+    start = warm_start(model, solver, time_limit) if gap > 0 else None
+    if start is not None and start.gap <= gap and (target is None or start.objective <= target):
+        start.load()
+        seconds = start.seconds + drop_unused_venues(model, solver)
+        return SolveInfo(SolverName(solver).value, SolveStatus.OPTIMAL, seconds,
+                         relative_gap(model.prob.cost(), start.bound, model.spend()),
+                         start.bound)
     scale = None
-    if gap > 0:
+    if start is not None:
+        scale = max(start.spend, 1.0)
+    elif gap > 0:
         relaxed = run(model.prob, solver, time_limit, 0.0, relax=True)
         if relaxed.status == SolveStatus.OPTIMAL:
             add_shortfall_cuts(model)
             scale = max(model.spend(), 1.0)
-    return run(model.prob, solver, time_limit, gap, target=target,
+    info = run(model.prob, solver, time_limit, gap, target=target,
+               start=start.values if start is not None else None,
                abs_gap=None if scale is None else gap * scale)
+    if start is not None:
+        info = replace(info, seconds=info.seconds + start.seconds)
+        found = model.prob.cost() if info.status.has_solution else None
+        if found is None or start.objective < found - 1e-6 * max(1.0, abs(start.objective)):
+            # the solver kept nothing better within its time: the start is the plan
+            start.load()
+            info = replace(info, status=SolveStatus.FEASIBLE)
+    if info.status.has_solution:
+        info = replace(info, seconds=info.seconds + drop_unused_venues(model, solver))
+    return info
 
 
 def committed_npv(plan: Plan, catalog: Catalog, scenario: Scenario, decisions: Decisions,
@@ -294,6 +317,7 @@ def committed_npv(plan: Plan, catalog: Catalog, scenario: Scenario, decisions: D
         fix(model, decisions)
     except DecisionsError:
         return None
+    time_limit = DEFAULT_TIME_LIMIT_S if time_limit is None else time_limit
     info = _solve_fixed(model, solver, time_limit,
                         plan.plan.mip_gap if gap is None else gap)
     return model.prob.cost() if info.status.has_solution else None

@@ -128,17 +128,38 @@ def warm_start(model: Model, solver: SolverName, budget_s: float | None) -> Star
 
     try:
         if picks:
-            best: dict[str, tuple[Var | None, float]] = defaultdict(lambda: (None, -1.0))
-            for (workload, _), var in picks.items():
-                if (var.varValue or 0.0) > best[workload][1]:
-                    best[workload] = (var, var.varValue or 0.0)
-            for (workload, _), var in picks.items():
-                value = 1.0 if best[workload][0] is var else 0.0
-                bound(var, value, value)
+            # each single-venue workload where the relaxation put most of it; when that
+            # leaves no plan (the fleet held cannot take all of a workload the relaxation
+            # split), one workload at a time, most certain first, each at the first venue
+            # in the relaxation's order that still leaves a plan
+            options: dict[str, list[tuple[float, int, Var]]] = defaultdict(list)
+            for k, ((workload, _), var) in enumerate(picks.items()):
+                options[workload].append((-(var.varValue or 0.0), k, var))
+            for choices in options.values():
+                choices.sort(key=lambda c: (c[0], c[1]))
+
+            def place(workload: str, chosen: Var) -> None:
+                for _, _, var in options[workload]:
+                    value = 1.0 if var is chosen else 0.0
+                    bound(var, value, value)
+
+            for workload, choices in options.items():
+                place(workload, choices[0][2])
             again = run(model.prob, solver, left(0.1), 0.0, relax=True)
             seconds += again.seconds
             if not again.status.has_solution:
-                return None
+                for choices in options.values():
+                    for _, _, var in choices:
+                        bound(var, 0.0, 1.0)
+                for workload in sorted(options, key=lambda w: options[w][0][:2]):
+                    for _, _, var in options[workload]:
+                        place(workload, var)
+                        again = run(model.prob, solver, left(0.1), 0.0, relax=True)
+                        seconds += again.seconds
+                        if again.status.has_solution:
+                            break
+                    else:
+                        return None
         relaxed = {var: var.varValue or 0.0 for var, _ in reservations.values()}
         for var, value in relaxed.items():
             bound(var, float(math.floor(value + _EPS)), float(math.ceil(value - _EPS)))

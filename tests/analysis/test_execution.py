@@ -1,0 +1,123 @@
+"""Where an analysis runs: in this process, on a local process pool, or on a Dask cluster the
+test starts on loopback. The results are bit-identical whichever runs them; a worker that dies
+is replaced and its task run again once, then reported."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from tco.analysis import AnalysisError, breakeven, executor, risk, sensitivity
+from tco.analysis.runner import Failed, run
+
+from .test_closed_form import CLOUD, UNIFORM, plan
+
+LOOPBACK = [pytest.mark.enable_socket, pytest.mark.allow_hosts(["127.0.0.1"])]
+
+
+def _risk(pool):
+    res = risk(plan(UNIFORM), CLOUD, samples=24, seed=5, executor=pool)
+    return json.dumps(res.to_dict(), sort_keys=True), res.npvs
+
+
+@pytest.fixture(scope="module")
+def in_process():
+    return _risk(None)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_risk_is_the_same_on_a_process_pool(in_process, workers):
+    with executor("local", workers) as pool:
+        assert _risk(pool) == in_process
+
+
+@pytest.mark.enable_socket
+@pytest.mark.allow_hosts(["127.0.0.1"])
+def test_risk_is_the_same_on_a_dask_cluster(in_process):
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as cluster:
+        spec = "dask://" + cluster.scheduler_address.removeprefix("tcp://")
+        with executor(spec) as pool:
+            assert _risk(pool) == in_process
+            # the other analyses run there too, and agree with a run in this process
+            here = sensitivity(plan(), CLOUD, ["electricity"]).to_dict()
+            assert sensitivity(plan(), CLOUD, ["electricity"], executor=pool).to_dict() == here
+            flips = breakeven(plan(), CLOUD, "cloud_prices", 0.5, 1.5, points=3,
+                              executor=pool).to_dict()
+            assert flips == breakeven(plan(), CLOUD, "cloud_prices", 0.5, 1.5,
+                                      points=3).to_dict()
+
+
+def test_progress_counts_every_sample():
+    seen = []
+    risk(plan(UNIFORM), CLOUD, samples=10, seed=1, progress=lambda d, t: seen.append((d, t)))
+    assert seen[-1] == (10, 10)
+    assert all(t == 10 for _, t in seen) and [d for d, _ in seen] == sorted(d for d, _ in seen)
+
+
+# --- a worker that dies --------------------------------------------------------------------
+
+def _dies_once(marker: str, i: int) -> int:
+    """Kills its worker process the first time it runs task 1, succeeds the second time."""
+    flag = Path(marker) / f"ran-{i}"
+    if i == 1 and not flag.exists():
+        flag.write_text("")
+        os._exit(1)
+    return i * i
+
+
+def _always_dies(i: int) -> int:
+    if i == 2:
+        os._exit(1)
+    return i
+
+
+def test_a_task_whose_worker_dies_is_run_again(tmp_path):
+    with executor("local", 2) as pool:
+        out = run(_dies_once, [(str(tmp_path), i) for i in range(4)], pool)
+    assert out == [0, 1, 4, 9]
+    assert (tmp_path / "ran-1").exists()
+
+
+def test_a_task_that_kills_its_worker_twice_is_reported():
+    with executor("local", 2) as pool:
+        out = run(_always_dies, [(i,) for i in range(4)], pool)
+    failed = [x for x in out if isinstance(x, Failed)]
+    assert [f.index for f in failed] == [2]
+    assert "BrokenProcessPool" in failed[0].reason
+    # the tasks that shared the broken pool ran again: all but the culprit came back
+    assert [x for x in out if not isinstance(x, Failed)] == [0, 1, 3]
+
+
+def _raises(i: int) -> int:
+    raise ValueError(f"task {i} is wrong")
+
+
+def test_a_task_that_raises_is_not_retried():
+    with executor("local", 1) as pool, pytest.raises(ValueError, match="task 0 is wrong"):
+        run(_raises, [(0,)], pool)
+
+
+def test_an_executor_that_is_not_one():
+    with pytest.raises(AnalysisError, match="expected 'local' or 'dask://HOST:PORT'"), \
+            executor("threads"):
+        pass
+
+
+@pytest.mark.enable_socket
+@pytest.mark.allow_hosts(["127.0.0.1"])
+def test_an_unreachable_dask_scheduler_is_a_clear_error():
+    import socket
+
+    with socket.socket() as s:          # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(AnalysisError, match=f"cannot reach the Dask scheduler at "
+                                            f"tcp://127.0.0.1:{port}"), \
+            executor(f"dask://127.0.0.1:{port}"):
+        pass
