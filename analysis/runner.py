@@ -25,9 +25,6 @@ from tco.pricing.errors import TcoError
 __all__ = ["AnalysisError", "Failed", "Progress", "executor", "run"]
 
 T = TypeVar("T")
-# what a local worker process imports before its first task
-PRELOAD = ("tco.optimizer.scenarios", "tco.analysis.swing", "tco.analysis.flips",
-           "tco.analysis.montecarlo")
 Progress = Callable[[int, int], None]       # (tasks done, tasks in all)
 
 
@@ -49,7 +46,7 @@ def executor(spec: str = "local", workers: int | None = None) -> Iterator[Execut
     by default) or ``dask://HOST:PORT`` (a running Dask scheduler's workers)."""
     if spec == "local":
         jobs = max(1, workers or os.cpu_count() or 1)
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=process_context(PRELOAD)) as pool:
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=process_context()) as pool:
             yield pool
         return
     if spec.startswith("dask://"):

@@ -177,7 +177,60 @@ def _csv(rows: list[dict[str, Any]]) -> str:
     return buf.getvalue()
 
 
+def _figures(r: AnalysisResult) -> list[tuple[str, str]]:
+    from . import charts
+
+    if isinstance(r, SensitivityResult):
+        if not r.parameters or r.base.npv_usd is None:
+            return []
+        return [((f"Tornado: NPV re-optimized with each lever {r.swing:.0%} below (blue) and "
+                 f"above (orange) its value; the line is the base plan's "
+                 f"{usd(r.base.npv_usd)}"),
+                 charts.tornado(r.base.npv_usd, [(p.param, p.npv_low_usd, p.npv_high_usd)
+                                                 for p in r.parameters]))]
+    if isinstance(r, BreakevenResult):
+        return [((f"NPV of the recommended plan across {r.param}; dashed: where the "
+                 f"recommended decisions change"),
+                 charts.breakeven_curve(r.param, [(p.value, p.outcome.npv_usd)
+                                                  for p in r.curve],
+                                        [f.value for f in r.flips]))]
+    if not r.candidates:
+        return []
+    columns = [[row[k] for row in r.npvs] for k in range(len(r.candidates))]
+    return [(f"Committed NPV of each candidate over {len(r.npvs)} samples",
+             charts.risk_distribution([c.scenario for c in r.candidates], columns))]
+
+
+# the text bars of the terminal's tables, which the HTML page draws as charts instead
+_BAR_COLUMNS = {"lower ← base → higher", "P10 ━ P90", ""}
+
+
+def _without_bars(section: Section) -> Section:
+    title, headers, rows, numeric = section
+    keep = [i for i, h in enumerate(headers) if h not in _BAR_COLUMNS]
+    return (title, [headers[i] for i in keep], [[row[i] for i in keep] for row in rows],
+            {keep.index(i) for i in numeric if i in keep})
+
+
+def _html(r: AnalysisResult) -> str:
+    from .html import page
+
+    kind, parts, lines, _ = _parts(r)
+    return page(f"{kind}: {r.plan_name}", _subtitle(r), _figures(r),
+                [_without_bars(p) for p in parts], lines)
+
+
+def _subtitle(r: AnalysisResult) -> str:
+    if isinstance(r, SensitivityResult):
+        return (f"Each lever {r.swing:.0%} either way; base NPV {usd(r.base.npv_usd)} "
+                f"({r.base.recommended}).")
+    if isinstance(r, BreakevenResult):
+        return f"{r.param} from {_num(r.low)} to {_num(r.high)}."
+    return f"{r.samples} samples, seed {r.seed}, best by {r.criterion.value}."
+
+
 RENDERERS: dict[OutputFormat, Callable[[AnalysisResult], str]] = {
+    OutputFormat.HTML: _html,
     OutputFormat.JSON: lambda r: json.dumps(r.to_dict(), indent=2) + "\n",
     OutputFormat.CSV: lambda r: _csv(_parts(r)[3]),
     OutputFormat.MARKDOWN: lambda r: markdown(f"{_parts(r)[0]}: {r.plan_name}", "",

@@ -251,10 +251,18 @@ def render_json(result: Result) -> str:
     return json.dumps(result.to_dict(), indent=2) + "\n"
 
 
+def render_html(result: Result) -> str:
+    from .html import page
+
+    return page(result.plan_name, f"{result.months} months from {result.start}.", [],
+                sections(result), notes(result))
+
+
 TEXT_RENDERERS: dict[OutputFormat, Callable[[Result], str]] = {
     OutputFormat.JSON: render_json,
     OutputFormat.CSV: render_csv,
     OutputFormat.MARKDOWN: render_markdown,
+    OutputFormat.HTML: render_html,
 }
 
 

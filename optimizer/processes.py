@@ -1,25 +1,21 @@
 """Worker processes for solves run side by side.
 
-They are started from a clean server process (``forkserver``), not forked from the process
-that asks for them: once a solver has run in a process it holds threads and locks that a
-forked copy inherits half-made, and HiGHS in such a copy can spin forever. The server imports
-the modules named once, so each worker starts in milliseconds rather than importing the solver
-again; where there is no fork server (Windows, macOS before it), workers are spawned.
+Where the platform can fork (Linux), workers are forked: they start with every module already
+imported, and a script that starts them needs no ``if __name__ == "__main__":`` guard (a
+fork server or spawned workers import the script's main module again). Forking a process
+that has already solved is safe here because every solve runs HiGHS on one thread
+(``solver.py``): the parent holds no solver threads whose locks a forked copy could inherit
+half-made. Elsewhere (Windows, macOS) workers are spawned.
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
-from collections.abc import Sequence
 from multiprocessing.context import BaseContext
 
 __all__ = ["process_context"]
 
 
-def process_context(preload: Sequence[str] = ("tco.optimizer.scenarios",)) -> BaseContext:
-    """The start method for solver worker processes, ``preload`` imported by their server."""
-    if "forkserver" in mp.get_all_start_methods():
-        ctx = mp.get_context("forkserver")
-        ctx.set_forkserver_preload(list(preload))
-        return ctx
-    return mp.get_context("spawn")
+def process_context() -> BaseContext:
+    """The start method for solver worker processes."""
+    return mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")

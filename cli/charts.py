@@ -1,0 +1,111 @@
+"""Charts for the HTML reports, drawn with matplotlib as SVG that a page embeds: no script and
+no network, so a report opens the same offline, in a mail client or years later.
+
+Each function returns one ``<svg>`` element as text. Text stays text (``svg.fonttype =
+"none"``: searchable and small) and the drawing carries no date and fixed element ids, so the
+same result gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = ["breakeven_curve", "risk_distribution", "tornado"]
+
+WIDTH_IN = 8.0
+BLUE, ORANGE, GREY, RED = "#3b6ea8", "#d9822b", "#8a8a8a", "#b03a2e"
+
+
+def _figure(height_in: float) -> tuple[Any, Any]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update({"svg.fonttype": "none", "svg.hashsalt": "tco", "font.size": 9,
+                         "axes.spines.top": False, "axes.spines.right": False})
+    fig, ax = plt.subplots(figsize=(WIDTH_IN, height_in))
+    return fig, ax
+
+
+def _svg(fig: Any) -> str:
+    import matplotlib.pyplot as plt
+
+    buf = io.StringIO()
+    fig.tight_layout()
+    fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
+    plt.close(fig)
+    text = buf.getvalue()
+    return text[text.index("<svg"):]
+
+
+def _dollars(ax: Any, axis: str = "x") -> None:
+    from matplotlib.ticker import FuncFormatter
+
+    def fmt(v: float, _: int) -> str:
+        sign = "-" if v < 0 else ""
+        v = abs(v)
+        if v >= 1e6:
+            return f"{sign}${v / 1e6:,.2f}M"
+        if v >= 1e3:
+            return f"{sign}${v / 1e3:,.0f}k"
+        return f"{sign}${v:,.0f}"
+    (ax.xaxis if axis == "x" else ax.yaxis).set_major_formatter(FuncFormatter(fmt))
+
+
+def tornado(base_usd: float, rows: Sequence[tuple[str, float | None, float | None]]) -> str:
+    """Each lever's re-optimized NPV at its low and high value as bars from the base NPV, the
+    widest swing on top. ``rows``: (label, NPV low, NPV high)."""
+    fig, ax = _figure(0.45 * len(rows) + 1.2)
+    for k, (label, low, high) in enumerate(reversed(rows)):
+        for value, color in ((low, BLUE), (high, ORANGE)):
+            if value is not None:
+                ax.barh(k, value - base_usd, left=base_usd, color=color, height=0.6)
+    ax.set_yticks(range(len(rows)), [r[0] for r in reversed(rows)])
+    ax.axvline(base_usd, color="black", linewidth=0.8)
+    ax.set_xlabel("NPV re-optimized (blue: the lever's low value, orange: its high value)")
+    _dollars(ax)
+    return _svg(fig)
+
+
+def breakeven_curve(param: str, points: Sequence[tuple[float, float | None]],
+                    flips: Sequence[float]) -> str:
+    """The recommended plan's NPV across the range of ``param``, each flip a dashed line."""
+    fig, ax = _figure(3.2)
+    xs = [x for x, y in points if y is not None]
+    ys = [y for _, y in points if y is not None]
+    ax.plot(xs, ys, color=BLUE, marker="o", markersize=3)
+    for x in flips:
+        ax.axvline(x, color=RED, linestyle="--", linewidth=1)
+        ax.annotate(f"{x:.4g}", (x, 1.0), xycoords=("data", "axes fraction"), color=RED,
+                    ha="center", va="bottom")
+    ax.set_xlabel(param)
+    ax.set_ylabel("NPV of the recommended plan")
+    _dollars(ax, "y")
+    return _svg(fig)
+
+
+def risk_distribution(names: Sequence[str], columns: Sequence[Sequence[float | None]]) -> str:
+    """Each candidate's committed NPV over the samples: a box from P10 to P90 with the median,
+    and every sample as a dot; infeasible samples are counted in the label."""
+    fig, ax = _figure(0.55 * len(names) + 1.2)
+    for k, (name, column) in enumerate(zip(reversed(names), reversed(columns), strict=True)):
+        finite = sorted(x for x in column if x is not None and math.isfinite(x))
+        if not finite:
+            continue
+        n = len(finite)
+        p10, p50, p90 = (finite[max(1, math.ceil(q * n)) - 1] for q in (0.1, 0.5, 0.9))
+        ax.barh(k, p90 - p10, left=p10, height=0.5, color=BLUE, alpha=0.35)
+        ax.plot([p50, p50], [k - 0.25, k + 0.25], color=BLUE, linewidth=2)
+        ax.scatter(finite, [k] * n, s=4, color=GREY, alpha=0.5, zorder=3)
+    labels = []
+    for name, column in zip(reversed(names), reversed(columns), strict=True):
+        missing = sum(1 for x in column if x is None)
+        labels.append(f"{name} ({missing} infeasible)" if missing else name)
+    ax.set_yticks(range(len(names)), labels)
+    ax.set_xlabel("committed NPV per sample (box: P10 to P90, line: median)")
+    _dollars(ax)
+    return _svg(fig)

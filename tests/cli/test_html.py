@@ -1,0 +1,116 @@
+"""HTML reports: one self-contained page (no script, no network), its charts inline SVG, the
+same bytes for the same result; and opened in a real headless Chromium, which lays the page
+out with its charts and tables."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from tco.cli.main import main
+from tests.analysis.test_commands import CATALOG, PLAN, UNCERTAINTY
+
+
+class Page(HTMLParser):
+    """The tags of a page, and its text."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+        self.text: list[str] = []
+        self.refs: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        self.refs += [v or "" for k, v in attrs if k in ("src", "href")]
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> tuple[Path, Path]:
+    plan = tmp_path / "box.toml"
+    plan.write_text(PLAN + UNCERTAINTY)
+    cat = tmp_path / "catalog.json"
+    cat.write_text(json.dumps(CATALOG))
+    return plan, cat
+
+
+def html_of(files, tmp_path: Path, *args: str) -> str:
+    plan, cat = files
+    out = tmp_path / f"{args[0]}.html"
+    workers = [] if args[0] == "compare" else ["--workers", "1"]
+    assert main([args[0], str(plan), "--catalog", str(cat), *workers, *args[1:],
+                 "--format", "html", "--output", str(out)]) == 0
+    return out.read_text()
+
+
+REPORTS = [
+    ("sensitivity", "--param", "electricity", "--param", "server_prices"),
+    ("breakeven", "--param", "cloud_prices", "--low", "0.5", "--high", "1.5", "--points", "5"),
+    ("risk", "--samples", "12"),
+    ("compare",),
+]
+
+
+@pytest.mark.parametrize("args", REPORTS, ids=[r[0] for r in REPORTS])
+def test_a_self_contained_page(files, tmp_path, args):
+    text = html_of(files, tmp_path, *args)
+    page = Page()
+    page.feed(text)
+    assert "script" not in page.tags           # nothing to run, nothing to fetch
+    assert not [r for r in page.refs if r.startswith(("http", "//"))]
+    assert "table" in page.tags
+    if args[0] != "compare":
+        assert "svg" in page.tags and "figure" in page.tags
+    # the same result, the same bytes
+    assert html_of(files, tmp_path, *args) == text
+
+
+def test_the_sensitivity_page_says_what_the_table_says(files, tmp_path):
+    page = Page()
+    page.feed(html_of(files, tmp_path, *REPORTS[0]))
+    text = " ".join(page.text)
+    # electricity x 0.8 and x 1.2: 53,160 -/+ 1,752 (tests/analysis/test_closed_form.py)
+    assert "$51,408" in text and "$54,912" in text
+    assert "server_prices" in text and "Tornado" in text
+
+
+def _browser() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome", "chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+@pytest.mark.parametrize("args", REPORTS[:3], ids=[r[0] for r in REPORTS[:3]])
+def test_chromium_lays_out_the_page(files, tmp_path, args):
+    browser = _browser()
+    if browser is None:
+        if os.environ.get("TCO_REQUIRE_BROWSER"):
+            pytest.fail("no Chromium on this machine, and TCO_REQUIRE_BROWSER is set")
+        pytest.skip("no Chromium on this machine (.ci/run installs it)")
+    page = tmp_path / "page.html"
+    page.write_text(html_of(files, tmp_path, *args))
+    common = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+              f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1100,1400"]
+    dom = subprocess.run([*common, "--dump-dom", page.as_uri()], capture_output=True,
+                         text=True, timeout=120, check=False)
+    assert dom.returncode == 0, dom.stderr
+    assert "<svg" in dom.stdout and "<table>" in dom.stdout
+    shot = tmp_path / "page.png"
+    done = subprocess.run([*common, f"--screenshot={shot}", page.as_uri()], capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    png = shot.read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    # a blank page compresses to a few kilobytes; text, tables and a chart do not
+    assert len(png) > 20_000
