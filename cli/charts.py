@@ -13,7 +13,8 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["breakeven_curve", "risk_distribution", "tornado"]
+__all__ = ["breakdown", "breakeven_curve", "cumulative_cash", "hours_by_venue", "risk_distribution",
+           "tornado"]
 
 WIDTH_IN = 8.0
 BLUE, ORANGE, GREY, RED = "#3b6ea8", "#d9822b", "#8a8a8a", "#b03a2e"
@@ -108,4 +109,74 @@ def risk_distribution(names: Sequence[str], columns: Sequence[Sequence[float | N
     ax.set_yticks(range(len(names)), labels)
     ax.set_xlabel("committed NPV per sample (box: P10 to P90, line: median)")
     _dollars(ax)
+    return _svg(fig)
+
+
+def _month_ticks(ax: Any, labels: Sequence[str]) -> None:
+    """Every month on the axis, labelled each January and at the ends (``YYYY-MM``)."""
+    keep = [i for i, m in enumerate(labels) if m.endswith("-01") or i in (0, len(labels) - 1)]
+    ax.set_xticks(keep, [labels[i] for i in keep], rotation=0)
+
+
+PALETTE = ("#3b6ea8", "#d9822b", "#5a9e4b", "#b03a2e", "#7b5ea7", "#8c6d46", "#c76aa8",
+           "#7f7f7f", "#b5b82c", "#2fa8b8")
+
+
+def _legend_below(ax: Any, entries: int, at: float = -0.16) -> None:
+    ax.legend(fontsize=8, frameon=False, ncols=min(5, max(1, entries)), loc="upper center",
+              bbox_to_anchor=(0.5, at))
+
+
+def cumulative_cash(months: Sequence[str], series: Sequence[tuple[str, Sequence[float]]],
+                    highlight: str | None = None) -> str:
+    """Cumulative cash flow by month, one line per scenario; ``highlight`` drawn thicker."""
+    fig, ax = _figure(3.4)
+    for k, (name, values) in enumerate(series):
+        ax.plot(range(len(months)), values, label=name, color=PALETTE[k % len(PALETTE)],
+                linewidth=2.4 if name == highlight else 1.2)
+    ax.axhline(0, color="black", linewidth=0.6)
+    _month_ticks(ax, months)
+    ax.set_ylabel("cash spent so far (undiscounted)")
+    _dollars(ax, "y")
+    _legend_below(ax, len(series))
+    return _svg(fig)
+
+
+def breakdown(names: Sequence[str], parts: Sequence[tuple[str, Sequence[float]]]) -> str:
+    """Each scenario's cost by category as a stacked bar: costs to the right of 0, credits
+    (resale) to the left; ``parts`` are (category, value per scenario)."""
+    fig, ax = _figure(0.5 * len(names) + 1.6)
+    right = [0.0] * len(names)
+    left = [0.0] * len(names)
+    ys = list(range(len(names)))[::-1]
+    for k, (category, values) in enumerate(parts):
+        starts = [right[i] if v >= 0 else left[i] for i, v in enumerate(values)]
+        ax.barh(ys, values, left=starts, height=0.6, label=category,
+                color=PALETTE[k % len(PALETTE)])
+        for i, v in enumerate(values):
+            if v >= 0:
+                right[i] += v
+            else:
+                left[i] += v
+    ax.set_yticks(ys, list(names))
+    ax.axvline(0, color="black", linewidth=0.6)
+    ax.set_xlabel("total over the horizon (undiscounted); credits to the left of 0")
+    _dollars(ax)
+    _legend_below(ax, len(parts), -0.28)
+    return _svg(fig)
+
+
+def hours_by_venue(months: Sequence[str], series: Sequence[tuple[str, Sequence[float]]]) -> str:
+    """GPU-hours by venue by month, stacked."""
+    fig, ax = _figure(3.2)
+    bottom = [0.0] * len(months)
+    for k, (venue, values) in enumerate(series):
+        ax.bar(range(len(months)), values, bottom=bottom, width=0.85, label=venue,
+               color=PALETTE[k % len(PALETTE)])
+        bottom = [b + v for b, v in zip(bottom, values, strict=True)]
+    _month_ticks(ax, months)
+    ax.set_ylabel("GPU-hours")
+    from matplotlib.ticker import FuncFormatter
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    _legend_below(ax, len(series))
     return _svg(fig)

@@ -251,11 +251,63 @@ def render_json(result: Result) -> str:
     return json.dumps(result.to_dict(), indent=2) + "\n"
 
 
+def figures(result: Result) -> list[tuple[str, str]]:
+    """The compare report's charts: cumulative cash flow by month per scenario, the cost
+    breakdown per scenario, and GPU-hours by venue by month for the recommended plan; each
+    read from the report's own cash flows, breakdown and allocations."""
+    from tco.optimizer.ledger import CATEGORIES
+    from tco.optimizer.months import month_label
+
+    from . import charts
+
+    feasible = [s for s in result.scenarios if s.feasible]
+    if not feasible:
+        return []
+    last = max([result.months - 1] + [_offset(result.start, f.month) for s in feasible
+                                      for f in s.cash_flows])
+    months = [month_label(result.start, m) for m in range(last + 1)]
+    series = []
+    for s in feasible:
+        by_month = [0.0] * len(months)
+        for f in s.cash_flows:
+            by_month[_offset(result.start, f.month)] += f.usd
+        running, total = [], 0.0
+        for v in by_month:
+            total += v
+            running.append(total)
+        series.append((s.name, running))
+    out = [(("Cumulative cash flow by month, per scenario (the recommended plan's line is "
+            "thicker; sales of servers show as steps down)"),
+            charts.cumulative_cash(months, series, result.recommended_name))]
+    categories = [c for c in CATEGORIES
+                  if any(abs(s.breakdown.get(c, 0.0)) > 0.005 for s in feasible)]
+    out.append(("Cost breakdown per scenario, over the horizon",
+                charts.breakdown([s.name for s in feasible],
+                                 [(c, [s.breakdown.get(c, 0.0) for s in feasible])
+                                  for c in categories])))
+    rec = result.recommended if result.feasible else None
+    if rec is not None and rec.allocations:
+        horizon = months[:result.months]
+        venues = sorted({a.venue for a in rec.allocations})
+        hours = {v: [0.0] * len(horizon) for v in venues}
+        for a in rec.allocations:
+            hours[a.venue][_offset(result.start, a.month)] += a.gpu_hours
+        out.append((f"GPU-hours by venue by month: {rec.name}",
+                    charts.hours_by_venue(horizon, [(v, hours[v]) for v in venues])))
+    return out
+
+
+def _offset(start: str, month: str) -> int:
+    from tco.optimizer.months import month_offset
+
+    return month_offset(start, month)
+
+
 def render_html(result: Result) -> str:
     from .html import page
 
-    return page(result.plan_name, f"{result.months} months from {result.start}.", [],
-                sections(result), notes(result))
+    return page(result.plan_name, f"{result.months} months from {result.start}.",
+                figures(result), sections(result), notes(result))
 
 
 TEXT_RENDERERS: dict[OutputFormat, Callable[[Result], str]] = {

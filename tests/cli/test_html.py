@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from html.parser import HTMLParser
@@ -91,8 +92,11 @@ def _browser() -> str | None:
     return None
 
 
-@pytest.mark.parametrize("args", REPORTS[:3], ids=[r[0] for r in REPORTS[:3]])
-def test_chromium_lays_out_the_page(files, tmp_path, args):
+FIGURES = {"sensitivity": 1, "breakeven": 1, "risk": 1, "compare": 3}
+
+
+@pytest.mark.parametrize("args", REPORTS, ids=[r[0] for r in REPORTS])
+def test_chromium_shows_every_chart_offline_without_console_errors(files, tmp_path, args):
     browser = _browser()
     if browser is None:
         if os.environ.get("TCO_REQUIRE_BROWSER"):
@@ -101,11 +105,19 @@ def test_chromium_lays_out_the_page(files, tmp_path, args):
     page = tmp_path / "page.html"
     page.write_text(html_of(files, tmp_path, *args))
     common = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-              f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1100,1400"]
+              f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1100,1400",
+              # no name resolves: the page must need nothing from the network
+              "--host-resolver-rules=MAP * ~NOTFOUND", "--enable-logging=stderr", "--v=0"]
     dom = subprocess.run([*common, "--dump-dom", page.as_uri()], capture_output=True,
                          text=True, timeout=120, check=False)
     assert dom.returncode == 0, dom.stderr
-    assert "<svg" in dom.stdout and "<table>" in dom.stdout
+    # every chart laid out: one figure per chart, each with its drawing
+    figures = re.findall(r"<figure>(.*?)</figure>", dom.stdout, flags=re.DOTALL)
+    assert len(figures) == FIGURES[args[0]]
+    for figure in figures:
+        assert "<svg" in figure and ("<path" in figure or "<rect" in figure)
+    assert "<table>" in dom.stdout
+    assert "CONSOLE" not in dom.stderr, dom.stderr
     shot = tmp_path / "page.png"
     done = subprocess.run([*common, f"--screenshot={shot}", page.as_uri()], capture_output=True,
                           text=True, timeout=120, check=False)
@@ -114,3 +126,17 @@ def test_chromium_lays_out_the_page(files, tmp_path, args):
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     # a blank page compresses to a few kilobytes; text, tables and a chart do not
     assert len(png) > 20_000
+
+
+def test_the_console_check_sees_an_error(tmp_path):
+    """The browser check above would see a page's console errors: a page with one shows it."""
+    browser = _browser()
+    if browser is None:
+        pytest.skip("no Chromium on this machine (.ci/run installs it)")
+    page = tmp_path / "bad.html"
+    page.write_text("<html><body><script>missing();</script></body></html>")
+    done = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu",
+                           f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr",
+                           "--v=0", "--dump-dom", page.as_uri()], capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert "CONSOLE" in done.stderr and "missing is not defined" in done.stderr
