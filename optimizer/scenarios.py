@@ -28,6 +28,7 @@ from .diagnosis import diagnose, precheck
 from .errors import PlanError
 from .extract import extract
 from .model import Model
+from .notices import price_warnings
 from .optimize import drop_unused_venues, optimize
 from .plan import LoadedPlan, Plan, plan_from_dict
 from .planfile import PlanFile
@@ -38,7 +39,6 @@ from .venues import Scenario
 from .warmstart import relative_gap, warm_start
 
 Progress = Callable[[str, str], None]
-STALE_AFTER_DAYS = 90
 DEFAULT_TIME_LIMIT_S = 60.0
 _EPS = 1e-6
 
@@ -116,7 +116,7 @@ def solve(plan: LoadedPlan | Plan | PlanFile | dict[str, Any], catalog: Catalog 
               ("servers", t.servers), ("electricity", t.electricity))
     return Result(p.plan.name, p.plan.start, p.plan.months, tuple(out), recommended,
                   tuple(_prices(catalog)), loaded.assumptions,
-                  (*loaded.warnings, *_warnings(catalog, today or dt.date.today())), trends)
+                  (*loaded.warnings, *_warnings(p, catalog, today or dt.date.today())), trends)
 
 
 def _size(plan: Plan, catalog: Catalog, scenario: Scenario) -> int:
@@ -213,15 +213,9 @@ def _prices(catalog: Catalog) -> list[dict[str, object]]:
     return [p.to_dict() for p in catalog.provenance()]
 
 
-def _warnings(catalog: Catalog, today: dt.date) -> list[str]:
-    out = list(catalog.warnings)
-    for p in catalog.provenance():
-        age = (today - p.as_of).days
-        if age > STALE_AFTER_DAYS:
-            out.append(f"{p.provider}: prices as of {p.as_of.isoformat()} are {age} days old "
-                       f"(over {STALE_AFTER_DAYS}); run 'tco prices refresh' or pass a current "
-                       f"price list with --catalog before committing to a purchase")
-    return out
+def _warnings(plan: Plan, catalog: Catalog, today: dt.date) -> list[str]:
+    """About the prices: only offers the plan could use, a line per kind and per provider."""
+    return price_warnings(plan, catalog, today)
 
 
 # --------------------------------------------------------------------------------------------

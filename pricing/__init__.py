@@ -13,8 +13,10 @@ from .models import (
     Catalog,
     ComputePrice,
     EgressPrice,
+    NoticeKind,
     Provider,
     Purchase,
+    RecordNotice,
     Source,
     StoragePrice,
 )
@@ -22,7 +24,7 @@ from .tiers import tiered_cost
 
 __all__ = [
     "HOURS_PER_MONTH", "Catalog", "CatalogError", "ComputePrice", "EgressPrice",
-    "MissingCredentialsError", "NoPriceSourceError", "PricingError", "Provider", "Purchase",
-    "Source", "StoragePrice", "TcoError", "filter_catalog", "load_catalog", "matches",
-    "read_catalog_file", "tiered_cost", "write_catalog_file",
+    "MissingCredentialsError", "NoPriceSourceError", "NoticeKind", "PricingError", "Provider",
+    "Purchase", "RecordNotice", "Source", "StoragePrice", "TcoError", "filter_catalog",
+    "load_catalog", "matches", "read_catalog_file", "tiered_cost", "write_catalog_file",
 ]

@@ -553,6 +553,11 @@ class AwsAdapter:
     def pricing(self) -> Any:
         return self.client("pricing", PRICING_REGION)
 
+    @property
+    def endpoint(self) -> str:
+        """The Price List API's URL, the first a fetch calls (as boto3 resolves it)."""
+        return str(self.pricing.meta.endpoint_url)
+
     # -- fetch
 
     def fetch(self, regions: Sequence[str] | None = None,

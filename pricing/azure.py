@@ -689,6 +689,11 @@ class AzureAdapter:
         self.price_sheet = price_sheet
         self.today = today
 
+    @property
+    def endpoint(self) -> str:
+        """The Retail Prices API's URL."""
+        return self.retail_url
+
     def fetch(self, regions: Sequence[str] | None = None,
               progress: Progress | None = None) -> FetchResult:
         """Compute, storage and egress prices for ``regions`` (every region when None)."""

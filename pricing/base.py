@@ -6,6 +6,10 @@ cannot be. ``fetch`` returns normalized records with ``source = live``, ``as_of`
 date and ``source_ref`` = the provider's SKU / meter / offer id. Adapters never import one
 another, never write caches themselves, and wrap SDK errors in
 :class:`~tco.pricing.errors.PricingError` (``raise ... from``).
+
+An adapter may also name its ``endpoint``: the URL of the API its fetch calls first. An
+automatic refresh checks that it can be reached (``live.probe``) before fetching, so that a
+machine without a network pays about a second, not a timeout and retries per request.
 """
 
 from __future__ import annotations

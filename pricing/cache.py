@@ -5,7 +5,7 @@ Layout under ``settings.cache_dir``::
 
     http.sqlite              requests-cache responses (Azure), see http.py
     prices/<provider>.json   {"schema": 1, "provider", "fetched_at", "regions", "compute", ...}
-    prices/<provider>.failed.json   {"at", "error"} of the last failed refresh
+    prices/<provider>.failed.json   {"at", "error", "retry_after"} of the last failed refresh
 
 A file that cannot be read back is set aside (``.corrupt-<time>``) with a warning, never fatal.
 Credentials never enter the cache: only price records are written.
@@ -25,9 +25,9 @@ from .errors import CatalogError
 from .files import atomic_write_text
 from .models import Catalog, Source
 from .records import compute_from_row, egress_from_dict, storage_from_dict
-from .settings import PricingSettings
+from .settings import DEFAULT_RETRY_FAILED_AFTER_S, PricingSettings
 
-RETRY_FAILED_AFTER_S = 3600
+RETRY_FAILED_AFTER_S = DEFAULT_RETRY_FAILED_AFTER_S
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,20 @@ class CachedPrices:
 
     def fresh(self, settings: PricingSettings, now: dt.datetime | None = None) -> bool:
         return self.age_s(now) < settings.ttl_s
+
+
+@dataclass(frozen=True)
+class Failure:
+    """The last failed refresh of a provider: when, why (a short reason), and the time before
+    which an automatic refresh does not try again."""
+
+    provider: str
+    at: dt.datetime
+    error: str
+    retry_after: dt.datetime
+
+    def cooling(self, now: dt.datetime | None = None) -> bool:
+        return (now or _now()) < self.retry_after
 
 
 def _now() -> dt.datetime:
@@ -106,40 +120,69 @@ class RecordCache:
     def failure_path(self, provider: str) -> Path:
         return self.folder / f"{provider}.failed.json"
 
-    def record_failure(self, provider: str, message: str) -> None:
-        atomic_write_text(self.failure_path(provider),
-                          json.dumps({"at": _now().isoformat(), "error": message}) + "\n")
+    def record_failure(self, provider: str, message: str,
+                       at: dt.datetime | None = None) -> Failure:
+        """Remember a failed refresh; automatic refreshes skip ``provider`` until its
+        ``retry_after`` (``settings.retry_failed_after_s`` later)."""
+        at = at or _now()
+        failure = Failure(provider, at, message,
+                          at + dt.timedelta(seconds=self.settings.retry_failed_after_s))
+        atomic_write_text(self.failure_path(provider), json.dumps(
+            {"at": at.isoformat(), "error": message,
+             "retry_after": failure.retry_after.isoformat()}) + "\n")
+        return failure
 
-    def recent_failure(self, provider: str, now: dt.datetime | None = None) -> str | None:
-        """The error of a failed refresh less than an hour ago, if any."""
+    def failure(self, provider: str) -> Failure | None:
+        """The last failed refresh of ``provider``, however long ago (None: none since the
+        last success). An unreadable record is dropped."""
         path = self.failure_path(provider)
         try:
             doc = json.loads(path.read_text(encoding="utf-8"))
             at = dt.datetime.fromisoformat(doc["at"])
+            after = doc.get("retry_after")
+            retry_after = (dt.datetime.fromisoformat(after) if after else
+                           at + dt.timedelta(seconds=RETRY_FAILED_AFTER_S))
+            return Failure(provider, at, str(doc.get("error") or "failed"), retry_after)
         except FileNotFoundError:
             return None
         except (OSError, ValueError, KeyError, TypeError):
             path.unlink(missing_ok=True)
             return None
-        if ((now or _now()) - at).total_seconds() < RETRY_FAILED_AFTER_S:
-            return str(doc.get("error", "failed"))
-        return None
+
+    def recent_failure(self, provider: str, now: dt.datetime | None = None) -> str | None:
+        """The error of a failed refresh whose cool-down has not ended, if any."""
+        failure = self.failure(provider)
+        return failure.error if failure is not None and failure.cooling(now) else None
 
     def info(self) -> list[dict[str, Any]]:
+        """Per provider with cached prices or a failed refresh on record: what is cached, and
+        the last failure with the time the next automatic attempt may be made (None: the next
+        run may try)."""
         rows: list[dict[str, Any]] = []
-        for path in sorted(self.folder.glob("*.json")) if self.folder.exists() else []:
-            if path.name.endswith(".failed.json"):
+        if not self.folder.exists():
+            return rows
+        names = sorted({p.name.removesuffix(".failed.json") if p.name.endswith(".failed.json")
+                        else p.stem for p in self.folder.glob("*.json")})
+        for provider in names:
+            cached = self.load(provider) if self.settings.records_path(provider).exists() else None
+            failure = self.failure(provider)
+            if cached is None and failure is None:
                 continue
-            cached = self.load(path.stem)
-            if cached is None:
-                continue
-            rows.append({"provider": cached.provider, "fetched_at": cached.fetched_at.isoformat(),
-                         "age_hours": round(cached.age_s() / 3600, 1),
-                         "fresh": cached.fresh(self.settings),
-                         "records": len(cached.catalog.compute) + len(cached.catalog.storage)
-                         + len(cached.catalog.egress),
-                         "bytes": path.stat().st_size,
-                         "last_failure": self.recent_failure(cached.provider)})
+            row: dict[str, Any] = {"provider": provider, "fetched_at": None, "age_hours": None,
+                                   "fresh": False, "records": 0, "bytes": 0}
+            if cached is not None:
+                row.update({"fetched_at": cached.fetched_at.isoformat(),
+                            "age_hours": round(cached.age_s() / 3600, 1),
+                            "fresh": cached.fresh(self.settings),
+                            "records": len(cached.catalog.compute) + len(cached.catalog.storage)
+                            + len(cached.catalog.egress),
+                            "bytes": self.settings.records_path(provider).stat().st_size})
+            row.update({
+                "last_failure": failure.error if failure else None,
+                "failed_at": failure.at.isoformat() if failure else None,
+                "next_attempt": (failure.retry_after.isoformat()
+                                 if failure is not None and failure.cooling() else None)})
+            rows.append(row)
         return rows
 
     def clear(self) -> int:

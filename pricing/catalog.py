@@ -88,7 +88,7 @@ def read_catalog_file(path: str | os.PathLike[str]) -> Catalog:
     except json.JSONDecodeError as exc:
         raise CatalogError(f"{p}: line {exc.lineno}, column {exc.colno}: invalid JSON "
                            f"({exc.msg})") from exc
-    return catalog_from_dict(doc, str(p))
+    return replace(catalog_from_dict(doc, str(p)), origin=str(path))
 
 
 def write_catalog_file(catalog: Catalog, path: str | os.PathLike[str]) -> None:
@@ -103,8 +103,9 @@ def load_catalog(*, offline: bool = True, path: str | os.PathLike[str] | None = 
     With ``path``, exactly that catalog file and no other source. Otherwise the bundled
     snapshot with cached live prices laid over it; ``refresh`` (``never``, ``auto``,
     ``always``) says when to fetch live prices first, and ``offline`` forbids any network
-    access. Records failing the integrity rules are excluded and listed in
-    ``catalog.warnings``.
+    access. Records failing the integrity rules are excluded; they and the softer anomalies
+    are listed in ``catalog.notices``, each with its record, and ``catalog.origin`` names the
+    catalog file when there is one.
     """
     if path is not None:
         base = read_catalog_file(path)

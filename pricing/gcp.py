@@ -614,6 +614,11 @@ class GcpAdapter:
         self.settings = settings
         self.today = today
 
+    @property
+    def endpoint(self) -> str:
+        """The Cloud Billing Catalog API's host (or URL, with an endpoint override)."""
+        return str(self.client.api_endpoint)
+
     def list_skus(self, service: str) -> list[Sku]:
         """Every priced SKU of ``service``, over all pages."""
         import requests

@@ -136,6 +136,27 @@ def _record_dict(record: object) -> dict[str, object]:
     return out
 
 
+class NoticeKind(StrEnum):
+    """What a catalog check found about one record (see ``integrity.check_catalog``)."""
+
+    EXCLUDED = "excluded"                          # unusable data: left out of the catalog
+    SPOT_NOT_CHEAPER = "spot_not_cheaper"
+    RESERVED_NOT_CHEAPER = "reserved_not_cheaper"
+    GPU_FACTS_DIFFER = "gpu_facts_differ"
+
+
+@dataclass(frozen=True)
+class RecordNotice:
+    """A finding about one catalog record, kept with the record so that a report can say it
+    only when the plan could use that offer. ``other`` is the record it was compared with (the
+    on-demand price, the record with different GPU facts); ``text`` says it in full."""
+
+    kind: NoticeKind
+    record: ComputePrice | StoragePrice | EgressPrice
+    text: str
+    other: ComputePrice | None = None
+
+
 @dataclass(frozen=True)
 class ProviderProvenance:
     """Which source a catalog used for one provider, and how old its prices are."""
@@ -158,6 +179,10 @@ class Catalog:
     storage: tuple[StoragePrice, ...] = ()
     egress: tuple[EgressPrice, ...] = ()
     warnings: tuple[str, ...] = field(default=(), compare=False)
+    # findings about single records, for a report to filter by what a plan could use
+    notices: tuple[RecordNotice, ...] = field(default=(), compare=False)
+    # the catalog file it was read from (``--catalog``); None for the snapshot and the cache
+    origin: str | None = field(default=None, compare=False)
 
     def compute_of(self, providers: tuple[str, ...]) -> tuple[ComputePrice, ...]:
         """The compute records of ``providers``, in catalog order; each choice of providers is

@@ -13,7 +13,12 @@ from pathlib import Path
 
 DEFAULT_TTL_S = 24 * 3600
 DEFAULT_TIMEOUT_S = 10.0
+# an automatic refresh first checks, this long at most, that a provider's API can be reached:
+# without a network, a run pays about this once, not a timeout and retries per request
+DEFAULT_CONNECT_TIMEOUT_S = 1.0
 DEFAULT_RETRIES = 3
+# after a failed refresh, automatic refreshes leave the provider alone this long
+DEFAULT_RETRY_FAILED_AFTER_S = 3600
 
 
 class Refresh(StrEnum):
@@ -32,6 +37,8 @@ class PricingSettings:
     timeout_s: float = DEFAULT_TIMEOUT_S
     retries: int = DEFAULT_RETRIES
     backoff_s: float = 0.5
+    connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S
+    retry_failed_after_s: int = DEFAULT_RETRY_FAILED_AFTER_S
 
     @classmethod
     def from_env(cls, *, offline: bool = False) -> PricingSettings:
