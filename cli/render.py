@@ -8,6 +8,7 @@ import json
 from collections import defaultdict
 from collections.abc import Callable
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -33,24 +34,66 @@ Section = tuple[str, list[str], list[list[str]], set[int]]
 
 
 def scenario_rows(result: Result) -> Section:
+    best = result.recommended.npv_usd if result.feasible else None
     rows = []
     for s in result.scenarios:
         mark = " *" if s.name == result.recommended_name else ""
-        if s.feasible and s.unproven:
-            rows.append([s.name + mark, "unproven", usd(s.npv_usd), usd(s.total_usd),
-                         usd(s.capex_usd), usd(s.opex_usd), _rate(s.usd_per_gpu_hour),
-                         usd(s.savings_vs_best_single_usd), _gap(s)])
-        elif s.feasible:
-            rows.append([s.name + mark, "yes", usd(s.npv_usd), usd(s.total_usd), usd(s.capex_usd),
-                         usd(s.opex_usd), _rate(s.usd_per_gpu_hour),
-                         usd(s.savings_vs_best_single_usd), _gap(s)])
+        if s.feasible:
+            delta = (s.npv_usd - best) if s.npv_usd is not None and best is not None else None
+            rows.append([s.name + mark, "unproven" if s.unproven else "yes", usd(s.npv_usd),
+                         _delta(delta), usd(s.total_usd), usd(s.capex_usd), usd(s.opex_usd),
+                         _rate(s.usd_per_gpu_hour), _gap(s)])
         else:
-            rows.append([s.name, "no: " + (s.reason or "infeasible"), "-", "-", "-", "-", "-", "-",
-                         "-"])
-    return (("Scenarios (* = recommended; NPV is the objective; gap = how far the plan may be "
-             "from the optimum, as a share of its spending; unproven = gap over 5%)"),
-            ["scenario", "feasible", "NPV", "total", "capex", "opex", "$/GPU-hour",
-             "saves vs best single venue", "gap"], rows, {2, 3, 4, 5, 6, 7, 8})
+            rows.append([s.name, f"no [{_note_number(result, s)}]", "-", "-", "-", "-", "-",
+                         "-", "-"])
+    return (("Scenarios (* = recommended: the lowest NPV; Δ NPV = how much more than the "
+             "recommended plan; gap = how far a plan may be from the best, as a share of its "
+             "spending)"),
+            ["scenario", "feasible", "NPV", "Δ NPV", "total", "capex", "opex", "$/GPU-hour",
+             "gap"], rows, {2, 3, 4, 5, 6, 7, 8})
+
+
+def _delta(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return "0" if abs(value) < 0.5 else f"+{usd(value)}"
+
+
+def ranking_note(result: Result) -> str | None:
+    """A note when the scenarios' totals rank them differently from their NPVs, so that a
+    recommendation that spends more in all is read for what it is."""
+    feasible = [s for s in result.scenarios if s.feasible and s.total_usd is not None]
+    if not result.feasible or len(feasible) < 2:
+        return None
+    rec = result.recommended
+    cheapest = min(feasible, key=lambda s: s.total_usd or 0.0)
+    if rec.total_usd is None or cheapest.total_usd is None or \
+            cheapest.total_usd >= rec.total_usd - 0.5:
+        return None
+    return (f"{rec.name} is recommended on NPV, though {cheapest.name} spends less in total "
+            f"({usd(cheapest.total_usd)} against {usd(rec.total_usd)}): the NPV discounts "
+            f"later cash flows, and {rec.name} spends later or is paid back earlier")
+
+
+def infeasible_notes(result: Result) -> list[str]:
+    """Each infeasible scenario's reason, numbered as the scenarios table refers to it."""
+    return [f"[{_note_number(result, s)}] {s.name} is not feasible: {s.reason or 'infeasible'}"
+            for s in result.scenarios if not s.feasible]
+
+
+def _note_number(result: Result, scenario: ScenarioResult) -> int:
+    return [s.name for s in result.scenarios if not s.feasible].index(scenario.name) + 1
+
+
+def venue_rows(s: ScenarioResult) -> Section:
+    rows = [[v.venue, f"{v.gpu_hours:,.0f}", usd(v.running_usd),
+             _rate(v.running_usd_per_gpu_hour), usd(v.all_in_usd),
+             _rate(v.all_in_usd_per_gpu_hour)] for v in s.venues]
+    return ((f"Venues: {s.name} (running: hours, reservation fees, a fleet's energy, colo, "
+             f"maintenance and staff; all-in adds the servers: price or value at the start, "
+             f"less sales and value at the end)"),
+            ["venue", "GPU-hours", "running", "$/GPU-h", "all-in", "all-in $/GPU-h"], rows,
+            {1, 2, 3, 4, 5})
 
 
 def _gap(s: ScenarioResult) -> str:
@@ -68,7 +111,7 @@ def allocation_rows(s: ScenarioResult) -> Section:
         item[1] = a.month if item[1] is None else max(item[1], a.month)
         item[2] += a.gpu_hours
         item[3] += a.cost_usd
-    rows = [[w, v, it, g, p, f"{first}..{last}" if first != last else first, f"{hours:,.0f}",
+    rows = [[w, v, it, g, p, f"{first} .. {last}" if first != last else first, f"{hours:,.0f}",
              usd(cost)] for (w, v, it, g, p), (first, last, hours, cost) in sorted(agg.items())]
     return (f"Allocation: {s.name}",
             ["workload", "venue", "instance/server", "GPU", "purchase", "months", "GPU-hours",
@@ -92,12 +135,15 @@ def retirement_rows(s: ScenarioResult) -> Section:
 
 
 def commitment_rows(s: ScenarioResult) -> Section:
-    rows = [[c.provider, c.region, c.instance_type, c.purchase, c.start_month, c.end_month,
-             str(c.count), usd(c.usd_per_month), usd(c.upfront_usd) if c.upfront_usd else "-",
-             str(c.months_past_horizon) if c.months_past_horizon else "-"] for c in s.commitments]
-    return (f"Commitments: {s.name}",
-            ["provider", "region", "instance", "term", "from", "to", "count", "per month",
-             "upfront fee (amortized in per month)", "months past horizon"], rows, {6, 7, 8, 9})
+    rows = [[f"{c.provider}:{c.region}", c.instance_type, c.purchase.removeprefix("reserved_"),
+             c.start_month, c.end_month, str(c.count), usd(c.usd_per_month),
+             usd(c.upfront_usd) if c.upfront_usd else "-",
+             str(c.months_past_horizon) if c.months_past_horizon else "-"]
+            for c in s.commitments]
+    return ((f"Commitments: {s.name} (term in years; an upfront fee is also spread over the "
+            f"months, in per month)"),
+            ["venue", "instance", "term", "from", "to", "count", "per month", "upfront fee",
+             "months past horizon"], rows, {5, 6, 7, 8})
 
 
 def price_path_rows(s: ScenarioResult) -> Section:
@@ -130,8 +176,8 @@ def sections(result: Result) -> list[Section]:
     out = [scenario_rows(result)]
     if result.recommended_name:
         rec = result.recommended
-        out += [allocation_rows(rec), procurement_rows(rec), retirement_rows(rec),
-                commitment_rows(rec), breakdown_rows(rec)]
+        out += [allocation_rows(rec), venue_rows(rec), procurement_rows(rec),
+                retirement_rows(rec), commitment_rows(rec), breakdown_rows(rec)]
         if rec.price_paths:
             out.append(price_path_rows(rec))
     out += [price_rows(result), assumption_rows(result)]
@@ -139,7 +185,10 @@ def sections(result: Result) -> list[Section]:
 
 
 def notes(result: Result) -> list[str]:
-    out = []
+    out = infeasible_notes(result)
+    ranking = ranking_note(result)
+    if ranking:
+        out.append(ranking)
     if result.recommended_name:
         out.append(f"Recommended: {result.recommended_name} "
                    f"(NPV {usd(result.recommended.npv_usd)} over {result.months} months from "
@@ -162,24 +211,90 @@ def notes(result: Result) -> list[str]:
     return out
 
 
+# Columns a table drops, first to last, when it does not fit the terminal: detail that the
+# JSON and CSV keep, never a name or an amount the table is about.
+OPTIONAL_COLUMNS = ("age (days)", "origin", "$/hour", "upfront",
+                    "upfront fee", "months past horizon", "cohort",
+                    "instance/server", "arrives", "opex", "capex", "GPU", "$/GPU-h", "running",
+                    "age", "$/GPU-hour", "gap", "decommission", "recommended", "NPV low",
+                    "NPV high", "low .. high", "P10 ━ P90", "lower ← base → higher", "P10",
+                    "CVaR 90%", "unit")
+
+
+def _min_width(header: str, cells: list[str], number: bool) -> int:
+    """The narrowest a column can be without breaking a number or a word."""
+    words = [*header.split(), *(c for cell in cells
+                                for c in ([cell] if number else cell.split()))]
+    return max((len(w) for w in words), default=1)
+
+
+def _table(title: str, headers: list[str], rows: list[list[str]], numeric: set[int],
+           keep: list[int], widths: dict[int, int]) -> Table:
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
+                  show_edge=False)
+    for i in keep:
+        table.add_column(headers[i], justify="right" if i in numeric else "left",
+                         no_wrap=i in numeric, overflow="fold", width=widths[i])
+    for row in rows:
+        table.add_row(*(row[i] for i in keep))
+    return table
+
+
+def fitted(console: Console, title: str, headers: list[str], rows: list[list[str]],
+           numeric: set[int]) -> Table | None:
+    """The table at the console's width, optional columns dropped (``OPTIONAL_COLUMNS``) until
+    no number and no word has to be broken; None when even then it does not fit. Text columns
+    narrower than their longest cell wrap between words; every width is set here."""
+    least = [_min_width(h, [r[i] for r in rows], i in numeric) for i, h in enumerate(headers)]
+    most = [max(least[i], *(len(r[i]) for r in rows), len(h)) for i, h in enumerate(headers)]
+    keep = list(range(len(headers)))
+    order = sorted((i for i, h in enumerate(headers) if h in OPTIONAL_COLUMNS),
+                   key=lambda i: OPTIONAL_COLUMNS.index(headers[i]))
+
+    def room() -> int:
+        # columns are three characters apart (padding, a space, padding), with no outer edge
+        return console.width - 3 * (len(keep) - 1)
+
+    while sum(least[i] for i in keep) > room():
+        if not order:
+            return None
+        keep.remove(order.pop(0))
+    widths = {i: most[i] for i in keep}
+    excess = sum(widths.values()) - room()
+    while excess > 0:
+        # narrow the column with the most room to give, a character at a time
+        i = max(keep, key=lambda k: (widths[k] - least[k], -k))
+        if widths[i] <= least[i]:
+            break
+        widths[i] -= 1
+        excess -= 1
+    return _table(title, headers, rows, numeric, keep, widths)
+
+
 def print_sections(console: Console, heading: str, parts: list[Section],
                    lines: list[str]) -> None:
-    """A report on the terminal: a heading, its tables, and notes below them."""
-    console.print(heading)
+    """A report on the terminal: a heading, its tables and notes below them, at the console's
+    width. A table too wide for it drops optional columns; one still too wide prints a line
+    per row, which the terminal wraps between words."""
+    console.print(heading, soft_wrap=False)
     for title, headers, rows, numeric in parts:
         if not rows:
-            console.print(f"[dim]{title}: none[/dim]")
+            console.print(f"{title}: none", style="dim", markup=False, highlight=False,
+                          soft_wrap=False)
             continue
-        table = Table(title=title, title_justify="left", show_lines=False)
-        for i, h in enumerate(headers):
-            table.add_column(h, justify="right" if i in numeric else "left",
-                             overflow="fold")
+        table = fitted(console, title, headers, rows, numeric)
+        if table is not None:
+            console.print(table, soft_wrap=False)
+            continue
+        console.print(title, markup=False, highlight=False, soft_wrap=False)
         for row in rows:
-            table.add_row(*row)
-        console.print(table)
+            console.print("  " + " · ".join(f"{h}: {c}" for h, c in zip(headers, row,
+                                                                        strict=True) if c),
+                          markup=False, highlight=False, soft_wrap=False)
     for line in lines:
         style = "yellow" if line.startswith("warning") else "bold green"
-        console.print(line, style=style, markup=False, highlight=False)
+        # wrapped between words at the console's width
+        console.print(line, style=style, markup=False, highlight=False, soft_wrap=False)
 
 
 def markdown(title: str, subtitle: str, parts: list[Section], lines: list[str]) -> str:

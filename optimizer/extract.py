@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from tco.pricing.models import HOURS_PER_MONTH, Purchase
 
+from . import onprem
 from .ledger import CATEGORIES, Tag, monthly
 from .model import Model
 from .onprem import Retired
@@ -30,6 +31,7 @@ from .result import (
     Procurement,
     Retirement,
     ScenarioResult,
+    VenueCost,
 )
 from .solver import SolveInfo
 
@@ -100,14 +102,49 @@ def extract(model: Model, info: SolveInfo, notes: tuple[str, ...] = ()) -> Scena
     gpu_hours = sum(sum(d) for d in model.demand.values())
     commitments, commit_notes = _commitments(model, amounts)
     notes = (*notes, *commit_notes, *_held_back(model))
+    allocations = _allocations(model, amounts)
     return ScenarioResult(
         name, True, None, npv_usd=npv_total, total_usd=total, capex_usd=capex, opex_usd=opex,
         breakdown=breakdown, breakdown_npv=breakdown_npv, gpu_hours=gpu_hours,
-        allocations=tuple(_allocations(model, amounts)),
+        allocations=tuple(allocations), venues=tuple(_venues(model, amounts, allocations)),
         procurement=tuple(_procurement(model, amounts)),
         commitments=tuple(commitments), retirements=tuple(_retirements(model, amounts)),
         cash_flows=tuple(flows), price_paths=tuple(_price_paths(model)), solver=info,
         notes=notes, decisions=decisions_of(model))
+
+
+def _venues(model: Model, amounts: _Amounts, allocations: list[Allocation]) -> list[VenueCost]:
+    """Each venue's GPU-hours, running cost and all-in cost (``VenueCost``), from the ledger:
+    the running cost is every amount of its hours (on-demand and spot, every reservation fee
+    whether its hours were used or not, an owned fleet's running costs in every month, used
+    or idle); the all-in cost adds at a site the amounts tagged to its servers' orders,
+    retirements and value held at the end, and the start value of the servers it already
+    owned."""
+    hours: dict[str, float] = defaultdict(float)
+    for a in allocations:
+        hours[a.venue] += a.gpu_hours
+    running: dict[str, float] = defaultdict(float)
+    for c in model.caps:
+        running[c.venue] += amounts.by_cap.get(id(c), 0.0)
+    assets: dict[str, float] = defaultdict(float)
+    for (tag, _, _), amount in amounts.by_tag.items():
+        if tag.kind in ("reservation", "fleet"):
+            running[str(tag.key[0])] += amount
+        elif tag.kind in ("order", "retire", "held"):
+            assets[str(tag.key[0])] += amount
+    trend = model.plan.trends.servers
+    for plan_ in model.fleet.cohorts:
+        co = plan_.cohort
+        if co.existing:
+            net = (onprem.sale_proceeds_usd(co.server, co.age(0), 0, trend)
+                   - onprem.decommission_usd(co.server))
+            assets[co.site] += co.count * net
+    name = model.scenario.name
+    venues = {v for v in (*hours, *running, *assets)
+              if hours.get(v, 0.0) > 0 or abs(running.get(v, 0.0)) > 0.005
+              or abs(assets.get(v, 0.0)) > 0.005}
+    return [VenueCost(name, v, hours.get(v, 0.0), running.get(v, 0.0),
+                      running.get(v, 0.0) + assets.get(v, 0.0)) for v in sorted(venues)]
 
 
 def _held_back(model: Model) -> list[str]:

@@ -119,6 +119,38 @@ class PricePath:
 
 
 @dataclass(frozen=True)
+class VenueCost:
+    """What a venue's GPU-hours cost in a plan. ``running_usd`` is what the allocations
+    carry: cloud hours and reservation fees, or an owned fleet's energy, colocation,
+    maintenance and staff. ``all_in_usd`` adds, at a site, the servers themselves: the price
+    of those ordered, the value at the plan's start of those already owned (what selling them
+    then would have brought in, less decommissioning: their cost to keep), less what their
+    sales and the value still held at the end bring back, plus decommissioning. A cloud
+    venue's all-in cost is its running cost."""
+
+    scenario: str
+    venue: str
+    gpu_hours: float
+    running_usd: float
+    all_in_usd: float
+
+    @property
+    def running_usd_per_gpu_hour(self) -> float | None:
+        return self.running_usd / self.gpu_hours if self.gpu_hours > 0 else None
+
+    @property
+    def all_in_usd_per_gpu_hour(self) -> float | None:
+        return self.all_in_usd / self.gpu_hours if self.gpu_hours > 0 else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"scenario": self.scenario, "venue": self.venue,
+                "gpu_hours": round(self.gpu_hours, 2), "running_usd": round(self.running_usd, 2),
+                "all_in_usd": round(self.all_in_usd, 2),
+                "running_usd_per_gpu_hour": _r(self.running_usd_per_gpu_hour, 4),
+                "all_in_usd_per_gpu_hour": _r(self.all_in_usd_per_gpu_hour, 4)}
+
+
+@dataclass(frozen=True)
 class Decisions:
     """The first-stage decisions of a plan, which must be signed now (SPEC 12): servers to
     order, servers to retire (sold before their end of life) and reservations, each keyed the
@@ -157,6 +189,7 @@ class ScenarioResult:
     retirements: tuple[Retirement, ...] = ()
     cash_flows: tuple[CashFlow, ...] = ()
     price_paths: tuple[PricePath, ...] = ()
+    venues: tuple[VenueCost, ...] = ()
     solver: SolveInfo | None = None
     savings_vs_best_single_usd: float | None = None
     notes: tuple[str, ...] = ()
@@ -239,13 +272,16 @@ class Result:
         return {
             "plan": {"name": self.plan_name, "start": self.start, "months": self.months},
             "recommended": self.recommended_name,
-            "scenarios": [s.summary() for s in self.scenarios],
+            "scenarios": [{**s.summary(), "delta_npv_vs_recommended_usd": _r(
+                s.npv_usd - rec.npv_usd if s.npv_usd is not None and rec.npv_usd is not None
+                and self.feasible else None)} for s in self.scenarios],
             "allocations": [a.to_dict() for s in self.scenarios for a in s.allocations],
             "procurement": [p.to_dict() for s in self.scenarios for p in s.procurement],
             "commitments": [c.to_dict() for s in self.scenarios for c in s.commitments],
             "retirements": [r.to_dict() for s in self.scenarios for r in s.retirements],
             "cash_flows": [c.to_dict() for s in self.scenarios for c in s.cash_flows],
             "price_paths": [p.to_dict() for s in self.scenarios for p in s.price_paths],
+            "venues": [v.to_dict() for s in self.scenarios for v in s.venues],
             "trends": dict(self.trends),
             "prices": list(self.prices),
             "assumptions": [a.to_dict() for a in self.assumptions],

@@ -1,0 +1,67 @@
+"""Terminal output fits the terminal, 80 columns included, piped or not: no line is wider than
+``COLUMNS``, and no amount or name is broken across lines (each appears whole)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tco.cli.main import main
+from tco.cli.render import usd
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory) -> dict[str, dict]:
+    out = {}
+    for name in ("research-lab", "llm-platform"):
+        path = tmp_path_factory.mktemp("json") / f"{name}.json"
+        assert main(["compare", str(ROOT / "examples" / f"{name}.toml"), "--offline",
+                     "--format", "json", "-o", str(path)]) in (0, 4)
+        out[name] = json.loads(path.read_text())
+    return out
+
+
+@pytest.mark.parametrize("name", ["research-lab", "llm-platform"])
+@pytest.mark.parametrize("columns", [80, 100, 160])
+def test_compare_fits_and_breaks_no_amount(name, columns, reports, monkeypatch, capsys):
+    monkeypatch.setenv("COLUMNS", str(columns))
+    assert main(["compare", str(ROOT / "examples" / f"{name}.toml"), "--offline"]) in (0, 4)
+    text = capsys.readouterr().out
+    lines = text.splitlines()
+    assert max(len(line) for line in lines) <= columns
+    doc = reports[name]
+    words = {w for line in lines for w in line.split()}
+    for s in doc["scenarios"]:
+        assert s["name"] in words or f"{s['name']}" in text
+        if s["npv_usd"] is not None:
+            assert usd(s["npv_usd"]) in words, (s["name"], usd(s["npv_usd"]))
+    for p in doc["procurement"]:
+        if p["scenario"] == doc["recommended"]:
+            assert usd(p["capex_usd"]) in words
+            assert p["server"] in words and p["order_month"] in words
+    for r in doc["retirements"]:
+        if r["scenario"] == doc["recommended"]:
+            assert usd(r["resale_usd"]) in words
+
+
+def test_infeasible_reasons_are_numbered_notes(reports, monkeypatch, capsys):
+    monkeypatch.setenv("COLUMNS", "80")
+    main(["compare", str(ROOT / "examples" / "llm-platform.toml"), "--offline"])
+    text = capsys.readouterr().out
+    infeasible = [s["name"] for s in reports["llm-platform"]["scenarios"] if not s["feasible"]]
+    assert infeasible
+    for k, name in enumerate(infeasible, start=1):
+        assert f"no [{k}]" in text
+        assert f"[{k}] {name} is not feasible:" in text
+
+
+def test_a_wide_pipe_shows_every_column(monkeypatch, capsys):
+    monkeypatch.setenv("COLUMNS", "200")
+    main(["compare", str(ROOT / "examples" / "research-lab.toml"), "--offline"])
+    text = capsys.readouterr().out
+    for header in ("capex", "opex", "$/GPU-hour", "instance/server", "cohort", "all-in $/GPU-h"):
+        assert header in text
