@@ -11,7 +11,6 @@ when it does not fit; :meth:`Lever.apply` returns the plan and catalog with it s
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -22,6 +21,7 @@ from tco.optimizer.errors import PlanError
 from tco.optimizer.plan import Plan, Server, Site, Trends, Workload
 from tco.optimizer.planfile import Dist, Spread
 from tco.pricing.models import Catalog, ComputePrice, Purchase
+from tco.pricing.names import did_you_mean
 
 __all__ = ["NAMED", "Lever", "LeverError", "Scale", "apply", "lever", "plan_levers",
            "uncertain"]
@@ -244,8 +244,7 @@ def _shown(steps: list[str | int]) -> str:
 
 
 def _suggest(value: str, known: Iterable[str]) -> str:
-    close = difflib.get_close_matches(value, list(known), n=1, cutoff=0.5)
-    return f"; did you mean '{close[0]}'?" if close else ""
+    return did_you_mean(value, known)
 
 
 def apply(plan: Plan, catalog: Catalog, levers: Mapping[Lever, float]) -> tuple[Plan, Catalog]:

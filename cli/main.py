@@ -6,6 +6,8 @@ import argparse
 import datetime as dt
 import io
 import json
+import os
+import shlex
 import sys
 from collections.abc import Sequence
 from importlib import resources
@@ -80,8 +82,18 @@ def build_parser() -> argparse.ArgumentParser:
                     help="how the recommendation is chosen (default mean)")
     _executor_options(rk)
 
-    val = sub.add_parser("validate", help="check a plan without solving it")
+    dif = sub.add_parser("diff", help="what changed between two reports of tco compare "
+                         "--format json")
+    dif.add_argument("old", metavar="OLD.json", help="the earlier report")
+    dif.add_argument("new", metavar="NEW.json", help="the later report")
+    dif.add_argument("--format", choices=["table", "json", "markdown"], default="table")
+    dif.add_argument("--output", "-o", metavar="FILE",
+                     help="write the differences to FILE instead of stdout")
+
+    val = sub.add_parser("validate", help="check a plan without solving it: its keys, and "
+                         "the checks that rule a scenario out before solving")
     val.add_argument("plan")
+    val.add_argument("--catalog", help="check against exactly this catalog file")
 
     init = sub.add_parser("init", help="write a commented starter plan")
     init.add_argument("file", nargs="?", default="workload.toml")
@@ -135,13 +147,22 @@ def _executor_options(cmd: argparse.ArgumentParser) -> None:
                      help="local processes (default: one per core)")
 
 
-WIDE = 200  # columns for tables written to a pipe or a file, where nothing wraps them
+WIDE = 120  # columns for tables written to a file, or to a pipe when COLUMNS is not set
+
+
+def _width() -> int | None:
+    """``COLUMNS`` when it is set to a number: the width a pipe's reader asked for."""
+    try:
+        return max(40, int(os.environ["COLUMNS"]))
+    except (KeyError, ValueError):
+        return None
 
 
 def _console(stderr: bool = False) -> Console:
     console = Console(stderr=stderr, highlight=False, soft_wrap=True)
     if not console.is_terminal:
-        console = Console(stderr=stderr, highlight=False, soft_wrap=True, width=WIDE)
+        console = Console(stderr=stderr, highlight=False, soft_wrap=True,
+                          width=_width() or WIDE)
     return console
 
 
@@ -279,15 +300,38 @@ class _nullcontext:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    """The plan's keys and references, then each scenario through the checks that need no
+    solver (the same as ``tco compare`` runs first), against the prices at hand: the
+    snapshot and the cache, or ``--catalog``; never the network."""
+    from tco.optimizer.build import prepare
+    from tco.optimizer.diagnosis import precheck
+    from tco.optimizer.scenarios import scenarios_for
+
     loaded = _load_plan(args.plan)
     p = loaded.plan
-    _console().print(
-        f"{args.plan}: ok — {len(p.workloads)} workload(s), {len(p.onprem.sites)} site(s), "
-        f"{len(p.onprem.servers)} server type(s), {p.plan.months} months from {p.plan.start}; "
-        f"{len(loaded.assumptions)} default(s) assumed", markup=False, highlight=False)
+    out, err = _console(), _console(stderr=True)
+    out.print(f"{args.plan}: ok — {len(p.workloads)} workload(s), {len(p.onprem.sites)} site(s), "
+              f"{len(p.onprem.servers)} server type(s), {p.plan.months} months from "
+              f"{p.plan.start}; {len(loaded.assumptions)} default(s) assumed", markup=False,
+              highlight=False)
     for warning in loaded.warnings:
-        _console(stderr=True).print(f"warning: {warning}", style="yellow", markup=False,
-                                    highlight=False)
+        err.print(f"warning: {warning}", style="yellow", markup=False, highlight=False)
+    catalog = _catalog(args, [prov.value for prov in p.cloud.providers]
+                       if args.catalog is None else None)
+    ruled_out = []
+    scenarios = scenarios_for(p)
+    for scenario in scenarios:
+        reason = precheck(prepare(p, catalog, scenario))
+        if reason:
+            ruled_out.append(scenario.name)
+            out.print(f"{scenario.name}: ruled out before solving: {reason}", markup=False,
+                      highlight=False)
+    if len(ruled_out) == len(scenarios):
+        err.print("tco: no scenario can be served; tco compare would find no feasible plan",
+                  style="red", markup=False, highlight=False)
+        return EXIT_INFEASIBLE
+    left = [s.name for s in scenarios if s.name not in ruled_out]
+    out.print(f"scenarios to solve: {', '.join(left)}", markup=False, highlight=False)
     return EXIT_OK
 
 
@@ -300,10 +344,39 @@ def cmd_init(args: argparse.Namespace) -> int:
     if path.exists() and not args.force:
         raise PlanError(f"{path}: already exists; not overwriting it (use --force, or another "
                         f"name)")
-    atomic_write_text(path, starter_plan())
-    _console().print(f"wrote {path}; edit it, then run: tco compare {path}", markup=False,
+    # the file's own name in its comments; no other "{file}" is in the template
+    atomic_write_text(path, starter_plan().replace("{file}", shlex.quote(str(path))))
+    _console().print(f"wrote {path}; edit it, then run: tco compare {shlex.quote(str(path))}", markup=False,
                      highlight=False)
     return EXIT_OK
+
+
+class UsageError(TcoError):
+    """An option given a value tco does not know."""
+
+
+def _check_filters(args: argparse.Namespace, catalog: Catalog) -> None:
+    """Every ``--provider``, ``--gpu`` and ``--region`` value names something tco knows (in
+    its reference data or the catalog), so that a typo is an error rather than an empty list."""
+    from tco.pricing.names import did_you_mean
+    from tco.pricing.reference import gpu_classes, regions
+
+    known = {
+        "--provider": sorted(p.value for p in Provider),
+        "--gpu": sorted({*gpu_classes(), *(r.gpu for r in catalog.compute)}),
+        "--region": sorted({*(r for _, r in regions()), *(r.region for r in catalog.compute)}),
+    }
+    given = {"--provider": args.provider, "--gpu": args.gpu, "--region": args.region}
+    for option, values in given.items():
+        folded = {k.lower() for k in known[option]}
+        for value in values or ():
+            if value.lower() not in folded:
+                shown = ", ".join(known[option]) if len(known[option]) <= 20 else \
+                    f"{len(known[option])} of them; `tco prices list` shows them"
+                what = {"--provider": "provider", "--gpu": "GPU class",
+                        "--region": "region"}[option]
+                raise UsageError(f"{option} {value}: not a known {what}"
+                                 f"{did_you_mean(value, known[option])} (known: {shown})")
 
 
 def cmd_prices(args: argparse.Namespace) -> int:
@@ -319,6 +392,7 @@ def cmd_prices(args: argparse.Namespace) -> int:
                                     f"{len(catalog.storage)} storage and {len(catalog.egress)} "
                                     f"egress records to {path}", markup=False, highlight=False)
         return EXIT_OK
+    _check_filters(args, catalog)
     records = [r for r in catalog.compute
                if matches(r, provider=args.provider, gpu=args.gpu, region=args.region,
                           purchase=args.purchase)]
@@ -326,20 +400,17 @@ def cmd_prices(args: argparse.Namespace) -> int:
     if args.format == "json":
         sys.stdout.write(json.dumps([r.to_dict() for r in records], indent=1) + "\n")
         return EXIT_OK
-    from rich.table import Table
+    from .render import print_sections
 
-    table = Table(title=f"{len(records)} compute prices", title_justify="left")
     today = dt.date.today()
-    for h in ("provider", "region", "instance", "GPU", "GPUs", "purchase", "$/hour", "$/GPU-hour",
-              "upfront", "source", "as of", "age (days)"):
-        table.add_column(h, justify="right" if h in ("GPUs", "$/hour", "$/GPU-hour", "upfront")
-                         else "left")
-    for r in records:
-        table.add_row(r.provider, r.region, r.instance_type, r.gpu, str(r.gpu_count),
-                      r.purchase.value, f"{r.usd_per_hour:,.4f}", f"{r.usd_per_gpu_hour:,.4f}",
-                      f"{r.upfront_usd:,.0f}" if r.upfront_usd else "-", r.source.value,
-                      r.as_of.isoformat(), str((today - r.as_of).days))
-    _console().print(table)
+    headers = ["provider", "region", "instance", "GPU", "GPUs", "purchase", "$/hour",
+               "$/GPU-hour", "upfront", "origin", "as of", "age (days)"]
+    rows = [[r.provider, r.region, r.instance_type, r.gpu, str(r.gpu_count), r.purchase.value,
+             f"{r.usd_per_hour:,.4f}", f"{r.usd_per_gpu_hour:,.4f}",
+             f"{r.upfront_usd:,.0f}" if r.upfront_usd else "-", r.source.value,
+             r.as_of.isoformat(), str((today - r.as_of).days)] for r in records]
+    print_sections(_console(), f"{len(records)} compute prices",
+                   [("", headers, rows, {4, 6, 7, 8, 11})], [])
     return EXIT_OK
 
 
@@ -395,17 +466,30 @@ def cmd_cache(args: argparse.Namespace) -> int:
         out.print("no live prices cached; plans use the bundled snapshot", markup=False)
     for r in rows:
         state = "fresh" if r["fresh"] else "stale"
-        failure = f"; last refresh failed: {r['last_failure']}" if r["last_failure"] else ""
-        out.print(f"{r['provider']}: {r['records']} records fetched {r['fetched_at']} "
-                  f"({r['age_hours']} h ago, {state}), {r['bytes']} bytes{failure}", markup=False)
+        line = (f"{r['provider']}: {r['records']} records fetched {r['fetched_at']} "
+                f"({r['age_hours']} h ago, {state}), {r['bytes']} bytes" if r["fetched_at"]
+                else f"{r['provider']}: no live prices cached (plans use the bundled snapshot)")
+        if r["last_failure"]:
+            at = dt.datetime.fromisoformat(r["failed_at"])
+            when = (f"not before {dt.datetime.fromisoformat(r['next_attempt']):%Y-%m-%d %H:%M} UTC"
+                    if r["next_attempt"] else "on the next run")
+            line += (f"; last refresh failed {at:%Y-%m-%d %H:%M} UTC: {r['last_failure']}; "
+                     f"next automatic attempt {when}")
+        out.print(line, markup=False)
     for warning in cache.warnings:
         out.print(f"warning: {warning}", markup=False)
     return EXIT_OK
 
 
+def cmd_diff(args: argparse.Namespace) -> int:
+    from .diff import cmd_diff as run
+
+    return run(args)
+
+
 COMMANDS = {"compare": cmd_compare, "validate": cmd_validate, "init": cmd_init,
             "prices": cmd_prices, "cache": cmd_cache, "sensitivity": cmd_analysis,
-            "breakeven": cmd_analysis, "risk": cmd_analysis}
+            "breakeven": cmd_analysis, "risk": cmd_analysis, "diff": cmd_diff}
 
 
 def exit_code_for(exc: TcoError) -> int:

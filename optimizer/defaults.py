@@ -39,3 +39,26 @@ def defaults() -> dict[str, Default]:
                                       r.get("source", "").strip(), r.get("as_of", "").strip(),
                                       r.get("note", "").strip())
             for r in rows if r.get("key")}
+
+
+@dataclass(frozen=True)
+class Plausible:
+    """The range of published figures for one plan key: a value outside it is allowed, but
+    named in a warning with the figures it is compared to (``plausible.csv``)."""
+
+    key: str
+    low: float
+    high: float
+    unit: str
+    source: str
+    note: str
+
+
+@cache
+def plausible() -> dict[str, Plausible]:
+    path = resources.files("tco.pricing").joinpath("data", "plausible.csv")
+    with io.StringIO(path.read_text(encoding="utf-8"), newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    return {r["key"].strip(): Plausible(r["key"].strip(), float(r["low"]), float(r["high"]),
+                                        r["unit"].strip(), r["source"].strip(), r["note"].strip())
+            for r in rows if r.get("key")}

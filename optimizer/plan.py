@@ -17,7 +17,7 @@ from tco.pricing.models import Provider, Purchase
 from tco.pricing.settings import Refresh
 
 from . import planfile
-from .defaults import Default, defaults
+from .defaults import Default, defaults, plausible
 from .errors import PlanError
 from .months import month_label, month_offset
 from .planfile import PlanFile, Spread, WorkloadKind
@@ -371,7 +371,33 @@ def resolve(file: PlanFile, origin: str = "<plan>") -> LoadedPlan:
     plan = Plan(settings, cloud, Prices(file.prices.refresh), onprem, tuple(workloads),
                 {metro: dict(table) for metro, table in file.latency.items()}, trends,
                 dict(file.uncertainty))
-    return LoadedPlan(plan, tuple(r.assumptions), origin, tuple(_warnings(file)))
+    return LoadedPlan(plan, tuple(r.assumptions), origin,
+                      (*_warnings(file), *_implausible(plan)))
+
+
+def _implausible(plan: Plan) -> list[str]:
+    """Site and server figures far outside the range of published ones (``plausible.csv``):
+    allowed, but named with their key path and what they are compared to."""
+    ranges = plausible()
+    out = []
+
+    def check(key: str, where: str, value: float) -> None:
+        r = ranges.get(key)
+        if r is not None and not r.low <= value <= r.high:
+            side = "above" if value > r.high else "below"
+            bound = r.high if value > r.high else r.low
+            out.append(f"{where} = {value:,.6g} {r.unit} is {side} {bound:,.6g}, far from "
+                       f"published figures: {r.note}")
+    for i, site in enumerate(plan.onprem.sites):
+        for name in ("electricity_usd_per_kwh", "pue", "colo_usd_per_kw_month",
+                      "staff_usd_per_server_month"):
+            check(f"sites.{name}", f"onprem.sites[{i}].{name}", getattr(site, name))
+    for i, server in enumerate(plan.onprem.servers):
+        check("servers.price_usd_per_gpu", f"onprem.servers[{i}].price_usd / gpus",
+              server.price_usd / server.gpus)
+        check("servers.maintenance_rate", f"onprem.servers[{i}].maintenance_rate",
+              server.maintenance_rate)
+    return out
 
 
 def _warnings(file: PlanFile) -> list[str]:

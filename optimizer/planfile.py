@@ -20,6 +20,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from tco.pricing.models import CLOUD_PURCHASES, Provider, Purchase
+from tco.pricing.names import did_you_mean
 from tco.pricing.reference import gpu_classes, metros, regions
 from tco.pricing.settings import Refresh
 
@@ -392,8 +393,7 @@ def join(origin: str, lines: list[str]) -> str:
 
 
 def _suggest(value: str, known: list[str]) -> str:
-    close = difflib.get_close_matches(value, known, n=1, cutoff=0.5)
-    return f"; did you mean '{close[0]}'?" if close else ""
+    return did_you_mean(value, known)
 
 
 def _check_references(plan: PlanFile) -> list[str]:

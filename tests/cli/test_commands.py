@@ -136,9 +136,13 @@ def test_prices_list_filters_and_json(capsys):
 
 
 def test_init_writes_a_plan_that_validates(tmp_path, capsys):
-    target = tmp_path / "workload.toml"
+    target = tmp_path / "my plan.toml"
     assert main(["init", str(target)]) == 0
-    assert target.read_text() == starter_plan()
+    text = target.read_text()
+    # the file's own name, quoted for a shell, in the commands its comments suggest
+    quoted = f"'{target}'"
+    assert f"tco validate {quoted}" in text and f"tco compare {quoted}" in text
+    assert text == starter_plan().replace("{file}", quoted)
     assert main(["validate", str(target)]) == 0
     assert "ok" in capsys.readouterr().out
 
