@@ -26,10 +26,22 @@ def _rows(name: str) -> list[dict[str, str]]:
 
 @dataclass(frozen=True)
 class GpuClass:
+    """One GPU class (``gpus.csv``). ``memory_gib`` is the vendor's published figure per GPU
+    (80 for H100 SXM; vendors print it as GB); the compute and bandwidth figures are ``None``
+    where no vendor publishes them (the A10G)."""
+
     name: str
     vendor: str
     memory_gib: float
     source: str
+    bf16_dense_tflops: float | None = None   # peak dense BF16 tensor (FP16 for T4 and V100)
+    memory_bandwidth_gbps: float | None = None
+    tdp_w: float | None = None
+    as_of: str = ""
+
+
+def _number(text: str) -> float | None:
+    return float(text) if text else None
 
 
 @dataclass(frozen=True)
@@ -45,7 +57,10 @@ class Place:
 
 @cache
 def gpu_classes() -> dict[str, GpuClass]:
-    return {r["gpu"]: GpuClass(r["gpu"], r["vendor"], float(r["memory_gib"]), r["source"])
+    return {r["gpu"]: GpuClass(r["gpu"], r["vendor"], float(r["memory_gib"]), r["source"],
+                               _number(r.get("bf16_dense_tflops", "")),
+                               _number(r.get("memory_bandwidth_gbps", "")),
+                               _number(r.get("tdp_w", "")), r.get("as_of", ""))
             for r in _rows("gpus.csv")}
 
 
