@@ -85,8 +85,8 @@ def test_coverage_per_provider(snapshot, provider):
 
 @pytest.mark.parametrize("provider,gpus", [
     ("aws", {"H100", "A100-40GB", "A100-80GB", "L4", "A10G", "L40S"}),
-    ("gcp", {"H100", "A100-40GB", "A100-80GB", "L4"}),
-    ("azure", {"H100", "H200", "A100-40GB", "A100-80GB"}),
+    ("gcp", {"H100", "H200", "B200", "A100-40GB", "A100-80GB", "L4"}),
+    ("azure", {"H100", "H100-NVL", "H200", "A100-40GB", "A100-80GB"}),
 ])
 def test_gpu_classes_offered(snapshot, provider, gpus):
     assert gpus <= {r.gpu for r in snapshot.compute if r.provider == provider}
@@ -100,7 +100,7 @@ def test_known_prices_are_read_exactly(snapshot):
                                                                       purchase)]
         return r.usd_per_hour
     assert price("aws", "us-east-1", "p5.48xlarge", "on_demand") == 55.04
-    assert price("gcp", "us-central1", "a3-highgpu-8g", "on_demand") == pytest.approx(88.49, abs=0.005)
+    assert price("gcp", "us-central1", "a3-highgpu-8g", "on_demand") == 88.49
     # Azure reservations are term totals: 551,221 / 8,760 h
     assert price("azure", "eastus", "Standard_ND96isr_H100_v5", "reserved_1y") == pytest.approx(
         551_221 / 8760, rel=1e-9)
