@@ -22,9 +22,25 @@ def test_every_default_used_is_an_assumption_with_a_source():
         assert a.source, a
     p = loaded.plan
     assert p.plan.discount_rate == defaults()["plan.discount_rate"].value
-    assert p.cloud.region_availability == 0.9995
+    assert p.cloud.region_availability == 0.9999
     assert p.workloads[0].window == ("2027-01", "2027-12")
     assert [x.value for x in p.cloud.providers] == ["aws", "gcp", "azure"]
+
+
+def test_an_interruptible_workload_takes_the_sourced_spot_overhead():
+    doc = {"plan": {"start": "2027-01", "months": 12},
+           "workloads": [{"name": "train", "kind": "training", "gpu": "H100",
+                          "gpu_hours": 1000, "interruptible": True}]}
+    loaded = plan_from_dict(doc)
+    assert loaded.plan.workloads[0].spot_overhead == 0.10
+    (a,) = [a for a in loaded.assumptions if a.key == "workloads[0].spot_overhead (train)"]
+    assert a.value == "0.1" and "skypilot-org/spot-traces" in a.source
+    # a stated value is not an assumption; without spot there is nothing to default
+    stated = plan_from_dict({**doc, "workloads": [{**doc["workloads"][0], "spot_overhead": 0.3}]})
+    assert stated.plan.workloads[0].spot_overhead == 0.3
+    assert not [a for a in stated.assumptions if "spot_overhead" in a.key]
+    no_spot = plan_from_dict({**doc, "cloud": {"purchase_options": ["on_demand"]}})
+    assert no_spot.plan.workloads[0].spot_overhead == 0.0
 
 
 def test_stated_values_are_not_assumptions():
