@@ -105,6 +105,8 @@ def breakeven(plan: LoadedPlan | Plan, catalog: Catalog, param: str,
         raise AnalysisError(f"--low ({lo:g}) must be less than --high ({hi:g})")
     if points < 2:
         raise AnalysisError("breakeven needs at least 2 points")
+    if param in ("mfu", "throughput") and lo <= 0:
+        raise AnalysisError(f"--low ({lo:g}) must be above 0: {param} is a multiplier on a rate")
     name = SolverName(solver) if solver else None
     width = tolerance * (hi - lo)
     grid = [lo + (hi - lo) * k / (points - 1) for k in range(points)]

@@ -100,7 +100,20 @@ NAMED: dict[str, Change] = {
         z, max_utilization=min(1.0, z.max_utilization * x))), c),
     "resale": lambda p, c, x: (_servers(p, lambda z: replace(
         z, value_factor=z.value_factor * x)), c),
+    # the rates a model's workload was sized with (SPEC 14): x times the MFU of every class
+    # divides a training run's GPU-hours by x; x times the throughput divides the GPUs
+    "mfu": lambda p, c, x: (_workloads(p, lambda w: _demand(w, _per("mfu", x)) if (
+        w.training and w.from_model) else w), c),
+    "throughput": lambda p, c, x: (_workloads(p, lambda w: _demand(w, _per("throughput", x))
+                                              if not w.training and w.from_model else w), c),
 }
+_RATES = ("mfu", "throughput")      # multipliers on a rate: they must stay above 0
+
+
+def _per(name: str, x: float) -> float:
+    if x <= 0:
+        raise LeverError(f"{name}: a multiplier on a rate must be above 0 (got {x:g})")
+    return 1 / x
 _ABSOLUTE_NAMES = ("discount_rate", "trends.cloud", "trends.servers", "trends.electricity",
                    "trends.cloud_by_gpu.<GPU>")
 _FAMILIES = ("cloud_prices.<provider>", "demand.<workload>")
@@ -258,7 +271,8 @@ def plan_levers(plan: Plan) -> list[str]:
     """The named levers this plan's result can depend on (the default of ``tco
     sensitivity``): cloud prices when it uses a cloud, spot prices when a workload may run on
     spot, server prices, electricity, utilization and resale when it has sites and servers,
-    demand always, the discount rate when it is not 0."""
+    demand always, MFU and throughput when a workload is sized from its model, the discount
+    rate when it is not 0."""
     out = []
     if plan.cloud.providers:
         out.append("cloud_prices")
@@ -268,6 +282,10 @@ def plan_levers(plan: Plan) -> list[str]:
     if plan.onprem.sites and plan.onprem.servers:
         out += ["server_prices", "electricity", "utilization", "resale"]
     out.append("demand")
+    if any(w.training and w.from_model for w in plan.workloads):
+        out.append("mfu")
+    if any(not w.training and w.from_model for w in plan.workloads):
+        out.append("throughput")
     if plan.plan.discount_rate:
         out.append("discount_rate")
     return out
@@ -296,6 +314,9 @@ def uncertain(plan: Plan, where: str = "uncertainty") -> dict[str, Lever]:
         key = f"{where}.{name}" if "." not in name else f'{where}."{name}"'
         lv = lever(name, plan, key)
         low, _ = _support(spread)
+        if name in _RATES and low <= 0:
+            raise LeverError(f"{key}: a multiplier on a rate must stay above 0, but this "
+                             f"{spread.dist.value} distribution can draw {low:g}")
         if lv.scale == Scale.MULTIPLIER and low < 0:
             hint = (" (truncate it: a normal distribution takes 'low' and 'high')"
                     if spread.dist == Dist.NORMAL else "")

@@ -7,6 +7,7 @@ import io
 import json
 from collections import defaultdict
 from collections.abc import Callable
+from typing import Any
 
 from rich import box
 from rich.console import Console
@@ -162,9 +163,47 @@ def breakdown_rows(s: ScenarioResult) -> Section:
 
 
 def price_rows(result: Result) -> Section:
-    rows = [[str(p["provider"]), str(p["source"]), str(p["as_of"]), str(p["records"])]
-            for p in result.prices]
-    return ("Prices used", ["provider", "source", "as of", "records"], rows, {3})
+    rows = [[str(p["provider"]), str(p["source"]), str(p["as_of"]), _spot_dates(p),
+             str(p["records"])] for p in result.prices]
+    return ("Prices used (as of: the oldest record; spot prices are indicative)",
+            ["provider", "source", "as of", "spot as of", "records"], rows, {4})
+
+
+def _spot_dates(p: dict[str, Any]) -> str:
+    dates = p.get("spot_as_of")
+    if not dates:
+        return "-"
+    return dates[0] if dates[0] == dates[1] else f"{dates[0]} .. {dates[1]}"
+
+
+def spot_note(result: Result) -> str | None:
+    """Spot prices are indicative: when the plan could buy spot, say so with their dates."""
+    dated = [f"{p['provider']} {_spot_dates(p)}" for p in result.prices if p.get("spot_as_of")]
+    if not dated:
+        return None
+    return ("Spot prices are indicative: they move with demand, often by tens of percent "
+            "within weeks, and the ones used date from " + ", ".join(dated) + ". "
+            "Refresh them (tco prices refresh) before relying on a plan's spot use.")
+
+
+def sizing_rows(result: Result) -> Section:
+    """Each workload given as a model: its figures, and per class what it needs and why."""
+    rows = []
+    for z in result.sizings:
+        rows.append([z.workload, "model", "", "", "", z.basis, ""])
+        for c in z.classes:
+            if c.excluded is not None:
+                rows.append(["", c.gpu, "left out", "", "", c.excluded, ""])
+                continue
+            assert c.amount is not None and c.speed is not None
+            needs = (f"{c.amount:,.0f} GPU-h/run" if z.quantity == "gpu_hours"
+                     else f"{c.amount:,.2f} GPUs")
+            rows.append(["", c.gpu, needs, f"{c.speed:.3g}",
+                         "" if c.min_gpus is None else str(c.min_gpus), c.figure, c.source])
+    return (("Workloads sized from their models (needs on each class, speed against the "
+             "first; min GPUs: per instance or server, to hold the weights)"),
+            ["workload", "class", "needs", "speed", "min GPUs", "from", "cited"], rows,
+            {2, 3, 4})
 
 
 def assumption_rows(result: Result) -> Section:
@@ -180,6 +219,8 @@ def sections(result: Result) -> list[Section]:
                 retirement_rows(rec), commitment_rows(rec), breakdown_rows(rec)]
         if rec.price_paths:
             out.append(price_path_rows(rec))
+    if result.sizings:
+        out.append(sizing_rows(result))
     out += [price_rows(result), assumption_rows(result)]
     return out
 
@@ -189,6 +230,9 @@ def notes(result: Result) -> list[str]:
     ranking = ranking_note(result)
     if ranking:
         out.append(ranking)
+    spot = spot_note(result)
+    if spot:
+        out.append(spot)
     if result.recommended_name:
         out.append(f"Recommended: {result.recommended_name} "
                    f"(NPV {usd(result.recommended.npv_usd)} over {result.months} months from "
@@ -218,7 +262,7 @@ OPTIONAL_COLUMNS = ("age (days)", "origin", "$/hour", "upfront",
                     "instance/server", "arrives", "opex", "capex", "GPU", "$/GPU-h", "running",
                     "age", "$/GPU-hour", "gap", "decommission", "recommended", "NPV low",
                     "NPV high", "low .. high", "P10 ━ P90", "lower ← base → higher", "P10",
-                    "CVaR 90%", "unit")
+                    "CVaR 90%", "unit", "cited")
 
 
 def _min_width(header: str, cells: list[str], number: bool) -> int:

@@ -11,7 +11,7 @@ from tco.pricing.models import Catalog
 
 from .build import build
 from .model import Model
-from .plan import Plan
+from .plan import Plan, Workload
 from .service import redundancy_level
 from .solver import SolverName, run
 from .venues import Scenario, metro_reach
@@ -19,8 +19,10 @@ from .venues import Scenario, metro_reach
 __all__ = ["diagnose", "precheck"]
 
 
-def _gpus_text(speeds: dict[str, float]) -> str:
-    return "/".join(speeds)
+def _gpus_text(w: Workload) -> str:
+    """"H100/L4 offer", or "L4 offer that holds 84.0 GB of weights" for a model (SPEC 14)."""
+    holds = f" that holds {w.weights_gb:,.1f} GB of weights" if w.weights_gb is not None else ""
+    return "/".join(w.speeds) + " offer" + holds
 
 
 def _scope(model: Model) -> str:
@@ -40,24 +42,24 @@ def precheck(model: Model) -> str | None:
     for w in plan.workloads:
         offers = model.offers[w.name]
         venues = offers.venues()
-        gpus = _gpus_text(w.speeds)
+        gpus = _gpus_text(w)
         if not venues:
             why = ""
             if model.excluded.get(w.name):
                 why = " (" + "; ".join(f"{v}: {r}" for v, r in sorted(model.excluded[w.name].items())[:3]) + ")"
             if w.max_latency_ms is not None and w.users:
                 for metro in w.users:
-                    reasons.append(f"{w.name}: no {gpus} offer within {w.max_latency_ms:g} ms of "
+                    reasons.append(f"{w.name}: no {gpus} within {w.max_latency_ms:g} ms of "
                                    f"{metro} in {_scope(model)}{why}")
                     break
             else:
-                reasons.append(f"{w.name}: no {gpus} offer in {_scope(model)}{why}")
+                reasons.append(f"{w.name}: no {gpus} in {_scope(model)}{why}")
             continue
         if w.max_latency_ms is not None and w.users:
             reach = metro_reach(plan, w, {k: model.venues[k] for k in venues})
             for metro, ok in reach.items():
                 if not ok:
-                    reasons.append(f"{w.name}: no {gpus} offer within {w.max_latency_ms:g} ms of "
+                    reasons.append(f"{w.name}: no {gpus} within {w.max_latency_ms:g} ms of "
                                    f"{metro} in {_scope(model)}")
         nonspot = offers.nonspot_venues()
         level = redundancy_level(w, [model.venues[d].availability for d in venues])

@@ -222,12 +222,15 @@ def workload_months(plan: Plan, w: Workload) -> range:
 
 
 def monthly_demand(plan: Plan, w: Workload) -> list[float]:
-    """Reference GPU-hours per month: training spread evenly over its window; inference
-    ``gpus * (1 + growth) ** (m - first) * 730`` in each window month."""
+    """Reference GPU-hours per month: training spread evenly over its window, or, recurring
+    every k months, one run's ``gpu_hours`` in the window's first month and every k-th after;
+    inference ``gpus * (1 + growth) ** (m - first) * 730`` in each window month."""
     months = workload_months(plan, w)
     out = [0.0] * plan.plan.months
     for m in months:
-        if w.training:
+        if w.training and w.every_months:
+            out[m] = (w.gpu_hours or 0.0) if (m - months.start) % w.every_months == 0 else 0.0
+        elif w.training:
             out[m] = (w.gpu_hours or 0.0) / len(months)
         else:
             out[m] = (w.gpus or 0.0) * (1 + w.growth_per_month) ** (m - months.start) * HOURS_PER_MONTH

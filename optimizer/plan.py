@@ -21,6 +21,7 @@ from .defaults import Default, defaults, plausible
 from .errors import PlanError
 from .months import month_label, month_offset
 from .planfile import PlanFile, Spread, WorkloadKind
+from .sizing import DEFAULT_PRECISION, Sizing, SizingError, size_workload
 from .solver import SolverName
 
 __all__ = ["Assumption", "Cloud", "Existing", "LatLon", "LoadedPlan", "OnPrem", "Plan", "Quota",
@@ -177,6 +178,12 @@ class Workload:
     availability: float | None = None
     egress_tb_per_month: float = 0.0
     storage_tb: float = 0.0
+    # training that recurs: ``gpu_hours`` is one run's, in the window's first month and every
+    # ``every_months`` after it; None: one run spread evenly over the window
+    every_months: int | None = None
+    # inference sized from a model: GB its weights need in one instance or server (SPEC 14)
+    weights_gb: float | None = None
+    from_model: bool = False             # sized from its model (SPEC 14)
 
     @property
     def training(self) -> bool:
@@ -241,6 +248,8 @@ class LoadedPlan:
     assumptions: tuple[Assumption, ...]
     origin: str
     warnings: tuple[str, ...] = ()
+    # how each workload given as a model was sized (SPEC 14)
+    sizings: tuple[Sizing, ...] = ()
 
 
 def load_plan(path: str | Path) -> LoadedPlan:
@@ -363,7 +372,9 @@ def resolve(file: PlanFile, origin: str = "<plan>") -> LoadedPlan:
                     r.fill("onprem", file.onprem, "onprem")["order_every_months"]
                     if file.onprem.servers else 1)
 
-    workloads = [_workload(r, i, w, settings, cloud) for i, w in enumerate(file.workloads)]
+    sizings: list[Sizing] = []
+    workloads = [_workload(r, i, w, settings, cloud, sizings)
+                 for i, w in enumerate(file.workloads)]
     t = r.fill("trends", file.trends, "trends")
     trends = Trends(t["cloud"], dict(file.trends.cloud_by_gpu), t["servers"], t["electricity"])
     if r.missing:
@@ -372,7 +383,7 @@ def resolve(file: PlanFile, origin: str = "<plan>") -> LoadedPlan:
                 {metro: dict(table) for metro, table in file.latency.items()}, trends,
                 dict(file.uncertainty))
     return LoadedPlan(plan, tuple(r.assumptions), origin,
-                      (*_warnings(file), *_implausible(plan)))
+                      (*_warnings(file), *_implausible(plan)), tuple(sizings))
 
 
 def _implausible(plan: Plan) -> list[str]:
@@ -414,9 +425,46 @@ def _warnings(file: PlanFile) -> list[str]:
     return out
 
 
+def _sized(r: _Resolver, where: str, w: planfile.WorkloadSection,
+           sizings: list[Sizing]) -> tuple[dict[str, float], float | None, float | None]:
+    """Speeds, GPU-hours and GPUs of a workload, derived from its model when it gives one
+    (each class's figure recorded as an assumption)."""
+    try:
+        sizing = size_workload(w)
+    except SizingError as exc:
+        r.missing.append(f"{where}.gpu: {exc}")
+        return w.speeds, w.gpu_hours, w.gpus
+    if sizing is None:
+        return w.speeds, w.gpu_hours, w.gpus
+    sizings.append(sizing)
+    assert w.model is not None
+    if w.kind == WorkloadKind.INFERENCE and w.model.precision is None:
+        r.assumptions.append(Assumption(f"{where}.model.precision ({w.name})",
+                                        DEFAULT_PRECISION.value,
+                                        "tco default: weights served in 16-bit (SPEC 14)"))
+    unit = "GPU-hours per run" if sizing.quantity == "gpu_hours" else "GPUs"
+    for c in sizing.classes:
+        if c.excluded is not None:
+            r.assumptions.append(Assumption(f"{where}.gpu.{c.gpu} ({w.name})", "left out",
+                                            c.excluded))
+            continue
+        assert c.amount is not None and c.rate is not None
+        if sizing.quantity == "gpu_hours":
+            how = f"{sizing.demand:.4g} FLOPs / ({c.figure} x 3600 s)"
+        else:
+            how = f"{sizing.demand:,.6g} tokens/s / {c.rate:,.1f} tokens/s per GPU"
+        r.assumptions.append(Assumption(f"{where}.{sizing.quantity}.{c.gpu} ({w.name})",
+                                        f"{c.amount:,.2f} {unit} = {how}", c.source))
+    ref = sizing.reference
+    if sizing.quantity == "gpu_hours":
+        return sizing.speeds, ref.amount, None
+    return sizing.speeds, None, ref.amount
+
+
 def _workload(r: _Resolver, i: int, w: planfile.WorkloadSection, settings: Settings,
-              cloud: Cloud) -> Workload:
+              cloud: Cloud, sizings: list[Sizing]) -> Workload:
     where = f"workloads[{i}]"
+    speeds, gpu_hours, gpus = _sized(r, where, w, sizings)
     growth = w.growth_per_month
     if growth is None:
         growth = 0.0
@@ -441,7 +489,9 @@ def _workload(r: _Resolver, i: int, w: planfile.WorkloadSection, settings: Setti
         r.assumptions.append(Assumption(f"{where}.interruptible ({w.name})", "false",
                                         "tco default: no spot unless the workload says it may "
                                         "be interrupted"))
-    return Workload(w.name, w.kind, w.speeds, (window[0], window[1]), w.gpu_hours, w.gpus,
+    weights = sizings[-1].weights_gb if sizings and sizings[-1].workload == w.name else None
+    return Workload(w.name, w.kind, speeds, (window[0], window[1]), gpu_hours, gpus,
                     growth, w.interruptible, overhead, w.dataset_tb, w.data_at, w.single_venue,
                     dict(w.users) if w.users is not None else None, w.max_latency_ms,
-                    w.availability, w.egress_tb_per_month, w.storage_tb)
+                    w.availability, w.egress_tb_per_month, w.storage_tb, w.every_months,
+                    weights, w.model is not None)

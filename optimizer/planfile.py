@@ -147,12 +147,46 @@ class OnPremSection(_Strict):
     order_every_months: Annotated[int, Field(ge=1, le=12)] | None = None
 
 
+class Precision(StrEnum):
+    """The format of a served model's weights (SPEC 14); bytes per parameter in ``BYTES``."""
+
+    FP32 = "fp32"
+    BF16 = "bf16"
+    FP16 = "fp16"
+    FP8 = "fp8"
+    INT8 = "int8"
+    FP4 = "fp4"
+    INT4 = "int4"
+
+
+BYTES: dict[Precision, float] = {
+    Precision.FP32: 4.0, Precision.BF16: 2.0, Precision.FP16: 2.0, Precision.FP8: 1.0,
+    Precision.INT8: 1.0, Precision.FP4: 0.5, Precision.INT4: 0.5}
+
+
+class ModelSpec(_Strict):
+    """``model = { params = 70e9, tokens = 1.5e12 }`` (training) or ``{ params = 8e9,
+    precision = "bf16" }`` (inference)."""
+
+    params: Positive
+    tokens: Positive | None = None
+    precision: Precision | None = None
+
+
+MfuValue = Annotated[float, Field(gt=0, le=1)]
+
+
 class WorkloadSection(_Strict):
     name: str
     kind: WorkloadKind
-    gpu: str | dict[str, Positive]
+    gpu: str | list[str] | dict[str, Positive]
     gpu_hours: Positive | None = None
     gpus: Positive | None = None
+    model: ModelSpec | None = None
+    mfu: MfuValue | dict[str, MfuValue] | None = None
+    every_months: Annotated[int, Field(ge=1, le=120)] | None = None
+    tokens_per_second: Positive | None = None
+    throughput: dict[str, Positive] | None = None
     growth_per_month: Annotated[float, Field(ge=-0.5, le=1)] | None = None
     window: tuple[str, str] | None = None
     interruptible: bool = False
@@ -168,22 +202,74 @@ class WorkloadSection(_Strict):
 
     @model_validator(mode="after")
     def _kind_fields(self) -> WorkloadSection:
-        training = self.kind == WorkloadKind.TRAINING
-        if training and self.gpu_hours is None:
-            raise ValueError("a training workload needs 'gpu_hours' (GPU-hours over its window)")
-        if training and self.gpus is not None:
-            raise ValueError("'gpus' is for inference workloads; training uses 'gpu_hours'")
-        if not training and self.gpus is None:
-            raise ValueError("an inference workload needs 'gpus' (concurrent GPUs in its first "
-                             "month)")
-        if not training and self.gpu_hours is not None:
-            raise ValueError("'gpu_hours' is for training workloads; inference uses 'gpus'")
+        if self.kind == WorkloadKind.TRAINING:
+            self._training_fields()
+        else:
+            self._inference_fields()
+        if self.model is not None and isinstance(self.gpu, dict):
+            raise ValueError("with 'model', list the acceptable classes (gpu = [\"H100\", "
+                             "\"H200\"]): their speeds follow from the model")
+        if self.model is None and isinstance(self.gpu, list):
+            raise ValueError("'gpu' as a list needs 'model' to derive each class's speed; "
+                             "otherwise give speeds: gpu = { H100 = 1.0, A100-80GB = 0.45 }")
+        if isinstance(self.gpu, list) and (not self.gpu or len(set(self.gpu)) != len(self.gpu)):
+            raise ValueError("'gpu' must list at least one class, each once")
         return self
+
+    def _training_fields(self) -> None:
+        model = self.model
+        if self.gpu_hours is None and model is None:
+            raise ValueError("a training workload needs 'gpu_hours' (GPU-hours over its window) "
+                             "or 'model' = { params, tokens }")
+        if self.gpu_hours is not None and model is not None:
+            raise ValueError("give 'gpu_hours' or 'model', not both")
+        if model is not None and model.tokens is None:
+            raise ValueError("model.tokens: a training model needs it (the tokens to train on)")
+        if model is not None and model.precision is not None:
+            raise ValueError("model.precision is for inference; training is sized at each "
+                             "class's dense BF16 peak")
+        if self.mfu is not None and model is None:
+            raise ValueError("'mfu' sizes a training 'model'; with 'gpu_hours' it is not used")
+        for key in ("gpus", "tokens_per_second", "throughput"):
+            if getattr(self, key) is not None:
+                raise ValueError(f"'{key}' is for inference workloads; training uses "
+                                 f"'gpu_hours' or 'model'")
+
+    def _inference_fields(self) -> None:
+        model = self.model
+        if self.gpus is None and self.tokens_per_second is None:
+            raise ValueError("an inference workload needs 'gpus' (concurrent GPUs in its first "
+                             "month) or 'tokens_per_second' with 'model'")
+        if self.gpus is not None and self.tokens_per_second is not None:
+            raise ValueError("give 'gpus' or 'tokens_per_second', not both")
+        if self.tokens_per_second is not None and model is None:
+            raise ValueError("'tokens_per_second' needs 'model' = { params, precision } to "
+                             "size GPUs from")
+        if model is not None and self.tokens_per_second is None:
+            raise ValueError("'model' sizes an inference workload from 'tokens_per_second'; "
+                             "give it (peak output tokens/s in the first month)")
+        if model is not None and model.tokens is not None:
+            raise ValueError("model.tokens is for training; inference is sized from "
+                             "'tokens_per_second'")
+        if self.throughput is not None and model is None:
+            raise ValueError("'throughput' sizes an inference 'model'; with 'gpus' it is not used")
+        for key in ("gpu_hours", "mfu", "every_months"):
+            if getattr(self, key) is not None:
+                raise ValueError(f"'{key}' is for training workloads; inference uses 'gpus' "
+                                 f"or 'tokens_per_second'")
+
+    @property
+    def classes(self) -> list[str]:
+        """The acceptable GPU classes, in the order written (the first is the reference)."""
+        return [self.gpu] if isinstance(self.gpu, str) else list(self.gpu)
 
     @property
     def speeds(self) -> dict[str, float]:
-        """Acceptable GPU classes with their speed relative to the workload's reference class."""
-        return {self.gpu: 1.0} if isinstance(self.gpu, str) else dict(self.gpu)
+        """Acceptable GPU classes with their speed relative to the workload's reference class
+        (as written; a workload sized from a model gets its speeds in ``plan.resolve``)."""
+        if isinstance(self.gpu, dict):
+            return dict(self.gpu)
+        return dict.fromkeys(self.classes, 1.0)
 
 
 # an annual rate of change of a price: -0.2 is 20% cheaper a year; below -1 a price would
@@ -449,10 +535,17 @@ def _check_references(plan: PlanFile) -> list[str]:
     site_names = [s.name for s in plan.onprem.sites]
     for i, w in enumerate(plan.workloads):
         where = f"workloads[{i}]"
-        for gpu in w.speeds:
+        for j, gpu in enumerate(w.classes):
             if gpu not in gpu_classes():
-                key = f"{where}.gpu" + ("" if isinstance(w.gpu, str) else f".{gpu}")
+                key = f"{where}.gpu" + ("" if isinstance(w.gpu, str) else
+                                        f"[{j}]" if isinstance(w.gpu, list) else f".{gpu}")
                 errs.append(f"{key}: unknown GPU class '{gpu}'{_suggest(gpu, gpus)}")
+        for rates in ("mfu", "throughput"):
+            given = getattr(w, rates)
+            for gpu in given if isinstance(given, dict) else ():
+                if gpu not in w.classes:
+                    errs.append(f"{where}.{rates}.{gpu}: not one of the workload's GPU classes "
+                                f"({', '.join(w.classes)}){_suggest(gpu, w.classes)}")
         if w.window is not None:
             for j, m in enumerate(w.window):
                 try:

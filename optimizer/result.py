@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .plan import Assumption
+from .sizing import Sizing
 from .solver import SolveInfo
 
 # a scenario whose plan may be further than this from the optimum is reported as unproven
@@ -244,6 +245,8 @@ class Result:
     warnings: tuple[str, ...] = ()
     # the annual rates of change of prices the plan assumed: key -> rate
     trends: tuple[tuple[str, float], ...] = ()
+    # how the workloads given as models were sized (SPEC 14)
+    sizings: tuple[Sizing, ...] = ()
 
     @property
     def recommended(self) -> ScenarioResult:
@@ -285,6 +288,7 @@ class Result:
             "trends": dict(self.trends),
             "prices": list(self.prices),
             "assumptions": [a.to_dict() for a in self.assumptions],
+            "sizing": [z.to_dict() for z in self.sizings],
             "warnings": list(self.warnings),
             "solver": solver,
         }

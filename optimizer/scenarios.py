@@ -19,7 +19,7 @@ from typing import Any
 
 from tco.pricing.catalog import load_catalog
 from tco.pricing.errors import NoPriceSourceError
-from tco.pricing.models import Catalog
+from tco.pricing.models import Catalog, Purchase
 
 from .build import define_program, prepare
 from .cuts import add_shortfall_cuts
@@ -28,7 +28,7 @@ from .diagnosis import diagnose, precheck
 from .errors import PlanError
 from .extract import extract
 from .model import Model
-from .notices import price_warnings
+from .notices import could_use, price_warnings
 from .optimize import drop_unused_venues, optimize
 from .plan import LoadedPlan, Plan, plan_from_dict
 from .planfile import PlanFile
@@ -115,8 +115,9 @@ def solve(plan: LoadedPlan | Plan | PlanFile | dict[str, Any], catalog: Catalog 
     trends = (("cloud", t.cloud), *((f"cloud_by_gpu.{g}", r) for g, r in t.cloud_by_gpu.items()),
               ("servers", t.servers), ("electricity", t.electricity))
     return Result(p.plan.name, p.plan.start, p.plan.months, tuple(out), recommended,
-                  tuple(_prices(catalog)), loaded.assumptions,
-                  (*loaded.warnings, *_warnings(p, catalog, today or dt.date.today())), trends)
+                  tuple(_prices(p, catalog)), loaded.assumptions,
+                  (*loaded.warnings, *_warnings(p, catalog, today or dt.date.today())), trends,
+                  loaded.sizings)
 
 
 def _size(plan: Plan, catalog: Catalog, scenario: Scenario) -> int:
@@ -209,8 +210,16 @@ def _with_savings(plan: Plan, results: list[ScenarioResult]) -> list[ScenarioRes
             for s in results]
 
 
-def _prices(catalog: Catalog) -> list[dict[str, object]]:
-    return [p.to_dict() for p in catalog.provenance()]
+def _prices(plan: Plan, catalog: Catalog) -> list[dict[str, object]]:
+    """Per provider: its source, oldest price date and records, and the dates of the spot
+    prices the plan could use (spot prices are indicative: they move with demand)."""
+    usable = [r for r in catalog.compute if r.purchase == Purchase.SPOT and could_use(plan, r)]
+    out = []
+    for p in catalog.provenance():
+        dates = sorted({r.as_of for r in usable if r.provider == p.provider})
+        out.append({**p.to_dict(), "spot_as_of": [dates[0].isoformat(), dates[-1].isoformat()]
+                    if dates else None})
+    return out
 
 
 def _warnings(plan: Plan, catalog: Catalog, today: dt.date) -> list[str]:

@@ -14,7 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from tco.pricing.models import Catalog, ComputePrice, Purchase, Tiers
-from tco.pricing.reference import estimated_rtt_ms, metros, regions
+from tco.pricing.reference import estimated_rtt_ms, gpu_classes, metros, regions
 
 from .plan import Plan, Server, Site, Workload
 
@@ -178,6 +178,8 @@ def offers_for(plan: Plan, catalog: Catalog, scenario: Scenario, venues: dict[st
             continue
         if reachable is not None and key not in reachable:
             continue
+        if not holds_weights(w, r.gpu, r.gpu_count, r.gpu_memory_gib):
+            continue
         if r.purchase == Purchase.SPOT:
             if not w.interruptible:
                 continue
@@ -201,9 +203,19 @@ def offers_for(plan: Plan, catalog: Catalog, scenario: Scenario, venues: dict[st
                 # a type available only after the horizon can never serve
                 later = (server.available_from is not None
                          and plan.offset(server.available_from) >= plan.plan.months)
-                if server.gpu in speeds and not later:
+                if server.gpu in speeds and not later and holds_weights(w, server.gpu,
+                                                                          server.gpus):
                     offers.servers.append((site.name, server))
     return offers, dict(pools)
+
+
+def holds_weights(w: Workload, gpu: str, count: int, memory_gib: float = 0.0) -> bool:
+    """Whether ``count`` GPUs of class ``gpu`` (``memory_gib`` each, or the class's figure)
+    hold the weights of a workload sized from its model (SPEC 14); always for any other."""
+    if w.weights_gb is None:
+        return True
+    each = memory_gib if memory_gib > 0 else gpu_classes()[gpu].memory_gib
+    return count * each >= w.weights_gb - 1e-9
 
 
 def _pareto(recs: list[ComputePrice]) -> list[ComputePrice]:
@@ -259,6 +271,7 @@ def prune_dominated(plan: Plan, catalog: Catalog, venues: dict[str, Venue],
     spot_wanted = any(w.interruptible for w in plan.workloads)
     needs_storage = any(w.dataset_tb + w.storage_tb > 0 for w in plan.workloads)
     needs_egress = any(w.egress_tb_per_month > 0 for w in plan.workloads)
+    by_size = any(w.weights_gb is not None for w in plan.workloads)
     # what a venue sells, as far as any workload could tell: the cheapest price per GPU-hour
     # of each class and hourly purchase (fractional instance-hours), and the cheapest price of
     # each reservable size (whole instances)
@@ -272,7 +285,9 @@ def prune_dominated(plan: Plan, catalog: Catalog, venues: dict[str, Venue],
         if r.purchase.is_reserved:
             k, price = (r.gpu, r.purchase.value, r.gpu_count), r.usd_per_hour
         else:
-            k, price = (r.gpu, r.purchase.value, 0), r.usd_per_gpu_hour
+            # sizes matter to a workload whose weights need several GPUs in one instance
+            k, price = (r.gpu, r.purchase.value, r.gpu_count if by_size else 0), \
+                r.usd_per_gpu_hour
         offers[key][k] = min(offers[key].get(k, price), price)
     reach = {w.name: metro_reach(plan, w, venues) for w in plan.workloads if w.max_latency_ms}
 

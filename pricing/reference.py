@@ -121,3 +121,52 @@ def estimated_rtt_ms(lat1: float, lon1: float, lat2: float, lon2: float) -> floa
     """Round trip: ``2 ms + 2 * great_circle_km * 1.5 / 200 km/ms`` (SPEC 6)."""
     km = great_circle_km(lat1, lon1, lat2, lon2)
     return BASE_RTT_MS + 2 * km * ROUTE_FACTOR / FIBRE_KM_PER_MS
+
+
+@dataclass(frozen=True)
+class MfuFigure:
+    """A published training run's model FLOPs utilization on one GPU class (``mfu.csv``)."""
+
+    gpu: str
+    mfu: float
+    model_params_b: float
+    gpus_used: int
+    source: str
+    as_of: str
+    note: str
+
+
+@cache
+def mfu_defaults() -> dict[str, MfuFigure]:
+    """GPU class -> the default training MFU, from a published run (each row sourced)."""
+    return {r["gpu"]: MfuFigure(r["gpu"], float(r["mfu"]), float(r["model_params_b"]),
+                                int(r["gpus_used"]), r["source"], r["as_of"], r["note"])
+            for r in _rows("mfu.csv")}
+
+
+@dataclass(frozen=True)
+class ThroughputFigure:
+    """Measured output tokens/s per GPU serving one model size at one weight precision
+    (``throughput.csv``): the replica's total divided by its GPUs."""
+
+    gpu: str
+    model_params_b: float
+    precision: str                       # the weights' format: fp16 (also bf16), fp8, fp4
+    gpus_per_replica: int
+    tokens_per_s_per_gpu: float
+    isl: int | None                      # input/output tokens per request; None: a dataset
+    osl: int | None
+    engine: str
+    default: bool                        # the row tco sizes with for its class, size, precision
+    source: str
+    as_of: str
+    note: str
+
+
+@cache
+def throughput_figures() -> tuple[ThroughputFigure, ...]:
+    return tuple(ThroughputFigure(
+        r["gpu"], float(r["model_params_b"]), r["precision"], int(r["gpus_per_replica"]),
+        float(r["output_tokens_per_s_per_gpu"]), int(r["isl"]) if r["isl"] else None,
+        int(r["osl"]) if r["osl"] else None, r["engine"], r["default"] == "yes", r["source"],
+        r["as_of"], r["note"]) for r in _rows("throughput.csv"))

@@ -60,7 +60,8 @@ def test_compare_json_on_a_user_catalog(small, capsys):
     assert hybrid["total_usd"] == 3650.0
     assert hybrid["breakdown"]["cloud_compute"] == 3650.0
     assert doc["prices"] == [{"provider": "aws", "source": "user", "as_of": "2026-11-01",
-                              "records": 1}]
+                              "records": 1,
+                              "spot_as_of": None}]
     assert {a["instance_type"] for a in doc["allocations"]} == {"g6.xlarge"}
     assert doc["plan"] == {"name": "small", "start": "2027-01", "months": 2}
 

@@ -195,8 +195,10 @@ def test_a_changed_count_is_one_changed_row(reports, capsys):
         (s, "changed", 2, 3, 10_220.0, 15_330.0, ["count", "usd_per_month"])
         for s in ("cloud-only", "aws-only")]
     assert d["prices"] == [{"change": "changed", "provider": "aws",
-                            "old": {"source": "user", "as_of": "2026-11-01", "records": 2},
-                            "new": {"source": "user", "as_of": "2027-01-15", "records": 2},
+                            "old": {"source": "user", "as_of": "2026-11-01", "records": 2,
+                                    "spot_as_of": None},
+                            "new": {"source": "user", "as_of": "2027-01-15", "records": 2,
+                                    "spot_as_of": None},
                             "changed_fields": ["as_of"]}]
     assert d["notes"] == []
 
