@@ -99,7 +99,10 @@ def test_the_research_lab_solves_under_cbc_too(catalog):
     # outflows (NPV less the credit for the servers still owned at the end), not of its NPV.
     loaded = load_plan(EXAMPLES[[p.stem for p in EXAMPLES].index("research-lab")])
     by_highs = solve(loaded, catalog)
-    by_cbc = solve(loaded, catalog, solver="cbc")
+    # CBC's hybrid solve takes about 55 s on one core of the 2-core development machine
+    # (benchmarks/README.md), near the default limit of 60 s: a limit of its own keeps
+    # "optimal" meaning that it finished, also on a busy machine
+    by_cbc = solve(loaded, catalog, solver="cbc", time_limit=300)
 
     def spend(s):
         return s.npv_usd - s.breakdown_npv.get("residual_credit", 0.0)
