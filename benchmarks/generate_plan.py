@@ -1,6 +1,6 @@
 """Generate a large plan: 50 workloads over every GPU class in the snapshot, 36 months.
 
-    python benchmarks/generate_plan.py [WORKLOADS [SEED]] > /tmp/large.toml
+    python benchmarks/generate_plan.py [WORKLOADS [SEED [MONTHS]]] > /tmp/large.toml
 
 Deterministic (seeded): a mix of training runs of every GPU class the snapshot sells, some
 interruptible, some single-venue with datasets at the site, and inference services with users
@@ -28,7 +28,7 @@ def generate(n: int = 50, months: int = 36, seed: int = 7) -> str:
     rng = random.Random(seed)
     gpus = sorted({r.gpu for r in load_catalog(offline=True).compute})
     out = [
-        "[plan]", 'name = "generated: 50 workloads"', 'start = "2027-01"', f"months = {months}",
+        "[plan]", f'name = "generated: {n} workloads, {months} months"', 'start = "2027-01"', f"months = {months}",
         "discount_rate = 0.08", "capex_budget_usd = 6_000_000", "",
         "[[onprem.sites]]", 'name = "colo"', 'location = "us-east"', "power_kw = 800",
         "pue = 1.35", "electricity_usd_per_kwh = 0.09", "colo_usd_per_kw_month = 160",
@@ -73,4 +73,7 @@ def generate(n: int = 50, months: int = 36, seed: int = 7) -> str:
 if __name__ == "__main__":
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 50
     seed = int(sys.argv[2]) if len(sys.argv) > 2 else 7
-    sys.stdout.write(generate(n, seed=seed))
+    months = int(sys.argv[3]) if len(sys.argv) > 3 else 36
+    if months < 12:
+        sys.exit("generate_plan.py: MONTHS must be at least 12")
+    sys.stdout.write(generate(n, months, seed))

@@ -201,7 +201,13 @@ class HighsSession:
         # an absolute gap, when given, is the only stopping rule (HiGHS stops at either)
         h.setOptionValue("mip_rel_gap", gap if abs_gap is None else 0.0)
         h.setOptionValue("mip_abs_gap", 1e-6 if abs_gap is None else max(abs_gap, 1e-6))
-        h.setOptionValue("time_limit", float("inf") if time_limit is None else float(time_limit))
+        # HiGHS's simplex measures its time limit on the instance's run clock, which adds up
+        # over every run of the session (its MIP solver measures from the start of the run):
+        # an LP after a 6 s solve with 6 s allowed would stop at once, unsolved
+        lp = relax or not any(v.integer for v in self.vars)
+        offset = h.getRunTime() if lp else 0.0
+        h.setOptionValue("time_limit", float("inf") if time_limit is None
+                         else offset + float(time_limit))
         h.setOptionValue("objective_target", -highspy.kHighsInf if target is None or relax
                          else target)
         if start and not relax:

@@ -294,3 +294,30 @@ def test_when_the_solver_finds_nothing_the_simple_plan_is_returned(snapshot, mon
     assert got.feasible and got.npv_usd == pytest.approx(expected.npv_usd, abs=0.01)
     assert got.solver.status.value == "feasible" and got.solver.mip_gap is None
     assert got.unproven
+
+
+def _hard_knapsack(n: int = 300, rows: int = 60) -> Program:
+    """A random multi-row knapsack HiGHS cannot close in a fraction of a second."""
+    import random
+
+    rng = random.Random(0)
+    prob = Program("knapsack")
+    xs = [prob.var(f"x{j}", 0, 10, integer=True) for j in range(n)]
+    prob.objective = linear([(x, -rng.randint(1, 99)) for x in xs])
+    for i in range(rows):
+        prob.add(linear([(x, rng.randint(1, 49)) for x in xs]), LE, rng.randint(500, 999),
+                 f"r{i}")
+    return prob
+
+
+def test_a_relaxation_after_a_long_solve_gets_its_own_time_limit():
+    # HiGHS's simplex measures its time limit on a clock that adds up over every run of the
+    # instance: a relaxation allowed 0.5 s after a 1 s solve stopped at once, unsolved, and
+    # the warm start of a large plan was lost whenever the simple plan took longer than the
+    # relaxation's share of the time limit
+    prob = _hard_knapsack()
+    first = run(prob, "highs", 1.0, 0.0)
+    assert first.status.value in ("feasible", "not_solved")   # stopped by its limit
+    assert prob.highs.highs.getRunTime() >= 1.0
+    relaxed = run(prob, "highs", 0.5, 0.0, relax=True)
+    assert relaxed.status.value == "optimal"
