@@ -276,8 +276,8 @@ def _solve_fixed(model: Model, solver: SolverName, time_limit: float | None, gap
     month, where a single-venue workload runs, the tiers), so it starts as ``optimize`` does:
     from the warm start, which is the answer when it is within the gap of the relaxation;
     and storage is not paid where nothing runs (``drop_unused_venues``)."""
-    start = warm_start(model, solver, time_limit) if gap > 0 else None
-    if start is not None and start.gap <= gap and (target is None or start.objective <= target):
+    start = warm_start(model, solver, time_limit) if gap > 0 or target is not None else None
+    if start is not None and (start.gap <= gap if target is None else start.objective <= target):
         start.load()
         seconds = start.seconds + drop_unused_venues(model, solver)
         return SolveInfo(SolverName(solver).value, SolveStatus.OPTIMAL, seconds,

@@ -102,7 +102,9 @@ def warm_start(model: Model, solver: SolverName, budget_s: float | None) -> Star
     def left(share: float) -> float | None:
         return None if budget_s is None else max(1.0, budget_s * share - (time.perf_counter() - started))
 
-    relaxed_info = run(model.prob, solver, left(0.1), 0.0, relax=True)
+    # the relaxation is the bound and the map for everything after it: on the largest plans
+    # it takes seconds, so it may use a large share of the time
+    relaxed_info = run(model.prob, solver, left(0.4), 0.0, relax=True)
     seconds += relaxed_info.seconds
     if relaxed_info.status != SolveStatus.OPTIMAL:
         return None
@@ -160,6 +162,14 @@ def warm_start(model: Model, solver: SolverName, budget_s: float | None) -> Star
                             break
                     else:
                         return None
+        rounded = _rounded(model, solver, left(0.5), target=lower_bound
+                           + model.plan.plan.mip_gap * scale, scale=scale)
+        if rounded is not None:
+            seconds += rounded[1]
+            if relative_gap(rounded[0].objective, lower_bound, rounded[0].spend) is not None \
+                    and rounded[0].objective <= lower_bound + model.plan.plan.mip_gap * scale:
+                rounded[0].load()
+                return replace(rounded[0], bound=lower_bound, seconds=seconds)
         relaxed = {var: var.varValue or 0.0 for var, _ in reservations.values()}
         for var, value in relaxed.items():
             bound(var, float(math.floor(value + _EPS)), float(math.ceil(value - _EPS)))
@@ -177,6 +187,7 @@ def warm_start(model: Model, solver: SolverName, budget_s: float | None) -> Star
                 bound(use, 0.0, 0.0)
                 closed.append(use)
         # tiered prices: keep each total in the tier the relaxation reached
+        tier_ids = {id(full) for _, _, fulls in model.tiers.groups for full in fulls}
         for seg, starts, fulls in model.tiers.groups:
             total = sum(s.varValue or 0.0 for s in seg)
             for k, full in enumerate(fulls):
@@ -188,18 +199,29 @@ def warm_start(model: Model, solver: SolverName, budget_s: float | None) -> Star
         info = run(model.prob, solver, left(0.25), RESTRICTED_GAP, target=target,
                    abs_gap=RESTRICTED_GAP * scale)
         seconds += info.seconds
-        if info.status == SolveStatus.INFEASIBLE and 0 < len(closed) <= REOPEN_AT_MOST:
+        if info.status == SolveStatus.INFEASIBLE and closed:
             # a fraction can hide a whole step: a dataset the relaxation moved 1% of moves
-            # whole, and its egress leaves the tier the relaxation reached. Reopen and retry.
-            for var in closed:
+            # whole, and its egress leaves the tier the relaxation reached. Reopen and retry:
+            # every closed variable on a small plan; on a large one the venues only, which
+            # keeps the program small (reopening the tiers too doubles its time)
+            reopen = closed if len(closed) <= REOPEN_AT_MOST else [
+                var for var in closed if id(var) not in tier_ids]
+            for var in reopen:
                 var.lowBound, var.upBound = 0.0, 1.0
-            closed = []
-            info = run(model.prob, solver, left(0.35), RESTRICTED_GAP, target=target,
+            opened = {id(var) for var in reopen}
+            closed = [var for var in closed if id(var) not in opened]
+            info = run(model.prob, solver, left(0.6), RESTRICTED_GAP, target=target,
                        abs_gap=RESTRICTED_GAP * scale)
             seconds += info.seconds
         if not info.status.has_solution:
-            return None
+            if rounded is None:
+                return None
+            rounded[0].load()
+            return replace(rounded[0], bound=lower_bound, seconds=seconds)
         start = start_of(model, lower_bound, seconds)
+        if rounded is not None and rounded[0].objective < start.objective:
+            rounded[0].load()
+            start = replace(rounded[0], bound=lower_bound, seconds=seconds)
         if start.gap > model.plan.plan.mip_gap and 0 < len(closed) <= REOPEN_AT_MOST:
             # whole reservations can leave room in regions the relaxation did not use: let
             # workloads move there too, and totals change tier, starting from the plan found
@@ -215,3 +237,37 @@ def warm_start(model: Model, solver: SolverName, budget_s: float | None) -> Star
     finally:
         for var, lo, up in reversed(saved):
             var.lowBound, var.upBound = lo, up
+
+
+def _rounded(model: Model, solver: SolverName, budget_s: float | None, target: float,
+             scale: float) -> tuple[Start, float] | None:
+    """A whole plan by rounding the relaxation (run after the single-venue placements): every
+    indicator the relaxation used at all set to 1 and the others to 0, every whole count
+    (reservations, server orders, servers kept) rounded to the nearest whole number, or, when
+    that leaves no plan, up; only the tiers of tiered prices left to the solver. Rounding is
+    monotone, so servers kept never exceed those owned. Quick on the largest plans, where the
+    restricted program below can take a minute; when whole servers break the capex budget or
+    a site's power either way, there is no such plan and the restricted program is the start.
+    Returns the plan and the seconds spent, with the variables' bounds as they were."""
+    tiers = {id(full) for _, _, fulls in model.tiers.groups for full in fulls}
+    relaxed = [(v, v.varValue or 0.0) for v in model.prob.vars
+               if v.integer and id(v) not in tiers and v.lowBound != v.upBound]
+    saved = [(v, v.lowBound, v.upBound) for v, _ in relaxed]
+    seconds = 0.0
+    try:
+        for rule in (lambda x: math.floor(x + 0.5), lambda x: math.ceil(x - _EPS)):
+            for v, x in relaxed:
+                if v.upBound is not None and v.upBound <= 1.0:
+                    value = 1.0 if x > _EPS else 0.0
+                else:
+                    value = float(rule(x))
+                v.lowBound = v.upBound = value
+            info = run(model.prob, solver, budget_s, RESTRICTED_GAP, target=target,
+                       abs_gap=RESTRICTED_GAP * scale)
+            seconds += info.seconds
+            if info.status.has_solution:
+                return start_of(model, -math.inf, seconds), seconds
+        return None
+    finally:
+        for v, lo, up in saved:
+            v.lowBound, v.upBound = lo, up
