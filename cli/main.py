@@ -136,7 +136,8 @@ def _plan_options(cmd: argparse.ArgumentParser) -> None:
     cmd.add_argument("--solver", choices=[s.value for s in SolverName],
                      help="default: the plan's, or highs")
     cmd.add_argument("--time-limit", type=float, metavar="S",
-                     help="seconds each scenario may take to solve")
+                     help="seconds each scenario may take to solve (default: 60, or one per "
+                          "2,000 columns of a larger program)")
 
 
 def _executor_options(cmd: argparse.ArgumentParser) -> None:

@@ -110,7 +110,8 @@ def extract(model: Model, info: SolveInfo, notes: tuple[str, ...] = ()) -> Scena
         procurement=tuple(_procurement(model, amounts)),
         commitments=tuple(commitments), retirements=tuple(_retirements(model, amounts)),
         cash_flows=tuple(flows), price_paths=tuple(_price_paths(model)), solver=info,
-        notes=notes, decisions=decisions_of(model))
+        notes=notes, decisions=decisions_of(model),
+        values=tuple((v.name, v.varValue) for v in model.prob.vars if v.varValue))
 
 
 def _venues(model: Model, amounts: _Amounts, allocations: list[Allocation]) -> list[VenueCost]:

@@ -195,6 +195,9 @@ class ScenarioResult:
     savings_vs_best_single_usd: float | None = None
     notes: tuple[str, ...] = ()
     decisions: Decisions | None = None
+    # the plan itself: every variable's value that is not 0, by name (not in the report; a
+    # wider scenario's program prices this plan as it is, SPEC 15)
+    values: tuple[tuple[str, float], ...] = field(default=(), repr=False, compare=False)
 
     @property
     def unproven(self) -> bool:

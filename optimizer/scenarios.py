@@ -11,6 +11,7 @@ limits (capex budget, site power, quotas) bind.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -36,10 +37,11 @@ from .processes import process_context
 from .result import Decisions, Result, ScenarioResult
 from .solver import SolveInfo, SolverName, SolveStatus, run
 from .venues import Scenario
-from .warmstart import relative_gap, warm_start
+from .warmstart import Start, relative_gap, start_of, warm_start
 
 Progress = Callable[[str, str], None]
 DEFAULT_TIME_LIMIT_S = 60.0
+COLUMNS_PER_SECOND = 2000.0      # the default time limit grows with the program beyond this
 _EPS = 1e-6
 
 
@@ -66,8 +68,9 @@ def solve(plan: LoadedPlan | Plan | PlanFile | dict[str, Any], catalog: Catalog 
     """Solve every scenario of ``plan`` against ``catalog`` (the bundled snapshot by default).
 
     Distinct scenarios are solved in parallel, ``workers`` at a time (default: one per core).
-    ``time_limit`` bounds each scenario's solve, in seconds (default 60); a scenario stopped by
-    it keeps the best plan found and reports its optimality gap.
+    ``time_limit`` bounds each scenario's solve, in seconds (default 60, or one second per
+    2,000 columns of a larger program: ``default_time_limit``); a scenario stopped by it
+    keeps the best plan found and reports its optimality gap.
     """
     loaded = _loaded(plan)
     p = loaded.plan
@@ -79,7 +82,6 @@ def solve(plan: LoadedPlan | Plan | PlanFile | dict[str, Any], catalog: Catalog 
             f"no prices for provider(s) {', '.join(missing)} in the catalog in use; remove them "
             f"from cloud.providers or use a catalog that has them")
     solver_name = SolverName(solver or p.plan.solver)
-    time_limit = DEFAULT_TIME_LIMIT_S if time_limit is None else time_limit
     results: dict[tuple[tuple[str, ...], bool], ScenarioResult] = {}
     out: list[ScenarioResult] = []
     def key(s: Scenario) -> tuple[tuple[str, ...], bool]:
@@ -166,12 +168,16 @@ def _never_dearer_than_a_subset(plan: Plan, catalog: Catalog, results: list[Scen
     scen = {s.name: s for s in scenarios_for(plan)}
     out = list(results)
     for i, wide in enumerate(results):
-        if not wide.feasible or wide.npv_usd is None:
+        # a wider scenario the solver left without a plan in its time has the narrower plans
+        unsolved = (not wide.feasible and wide.solver is not None
+                    and wide.solver.status != SolveStatus.INFEASIBLE)
+        if (not wide.feasible or wide.npv_usd is None) and not unsolved:
             continue
         narrower = [n for n in results if n.name != wide.name and n.feasible
                     and n.npv_usd is not None and n.decisions is not None
                     and _within(scen[n.name], scen[wide.name])
-                    and n.npv_usd < wide.npv_usd - 1e-6 * max(1.0, abs(wide.npv_usd))]
+                    and (wide.npv_usd is None
+                         or n.npv_usd < wide.npv_usd - 1e-6 * max(1.0, abs(wide.npv_usd)))]
         if not narrower:
             continue
         narrow = min(narrower, key=lambda n: n.npv_usd or 0.0)
@@ -182,8 +188,10 @@ def _never_dearer_than_a_subset(plan: Plan, catalog: Catalog, results: list[Scen
         cheap = narrow.npv_usd
         again = solve_scenario(plan, catalog, scen[wide.name], solver, time_limit,
                                fixed=narrow.decisions, bound=_bound_of(wide),
-                               target=cheap + 1e-6 * max(1.0, abs(cheap)))
-        if again.feasible and again.npv_usd is not None and again.npv_usd < wide.npv_usd:
+                               target=cheap + 1e-6 * max(1.0, abs(cheap)),
+                               plan_values=narrow.values)
+        if again.feasible and again.npv_usd is not None and (
+                wide.npv_usd is None or again.npv_usd < wide.npv_usd):
             note = (f"the cheapest {wide.name} plan found keeps the first-stage decisions of the "
                     f"{narrow.name} plan (servers ordered and retired, reservations); its hourly "
                     f"use is re-optimized in {wide.name}")
@@ -234,22 +242,28 @@ def solve_scenario(plan: Plan, catalog: Catalog, scenario: Scenario,
                    solver: SolverName = SolverName.HIGHS,
                    time_limit: float | None = None, *, fixed: Decisions | None = None,
                    bound: float | None = None, target: float | None = None,
-                   fixed_gap: float = 0.0) -> ScenarioResult:
+                   fixed_gap: float = 0.0,
+                   plan_values: tuple[tuple[str, float], ...] = ()) -> ScenarioResult:
     """Build, solve and read back one scenario. With ``fixed``, those first-stage decisions
     are held and only the hourly use is optimized (to ``fixed_gap``, or until a plan of NPV
     ``target`` or less is found); ``bound`` is a lower bound on the scenario's plans known
-    from elsewhere, against which the gap is measured."""
+    from elsewhere, against which the gap is measured. ``plan_values`` is a narrower
+    scenario's plan (variable values by name), a plan of this program too: the answer is
+    never dearer than it."""
     model = prepare(plan, catalog, scenario)
     reason = precheck(model)
     if reason:
         return ScenarioResult(scenario.name, False, reason)   # no program needed
     define_program(model)
+    if time_limit is None:
+        time_limit = default_time_limit(model)
     if fixed is not None:
         try:
             fix(model, fixed)
         except DecisionsError as exc:
             return ScenarioResult(scenario.name, False, str(exc))
-        info = _solve_fixed(model, solver, time_limit, fixed_gap, target)
+        info = _solve_fixed(model, solver, time_limit, fixed_gap, target,
+                            _priced(model, plan_values))
         if info.status.has_solution:
             info = _judged_against(model, info, bound)
     else:
@@ -266,8 +280,34 @@ def solve_scenario(plan: Plan, catalog: Catalog, scenario: Scenario,
     return extract(model, info)
 
 
+def _priced(model: Model, values: tuple[tuple[str, float], ...]) -> Start | None:
+    """A narrower scenario's plan as a plan of ``model`` (its variables by name, every other
+    one at 0), when it keeps every bound and row of ``model``; else None."""
+    if not values:
+        return None
+    given = dict(values)
+    before = [(v, v.varValue) for v in model.prob.vars]
+    for v in model.prob.vars:
+        v.varValue = given.get(v.name, 0.0)
+    fits = (all((v.lowBound is None or (v.varValue or 0.0) >= v.lowBound - 1e-6)
+                and (v.upBound is None or (v.varValue or 0.0) <= v.upBound + 1e-6)
+                for v in model.prob.vars)
+            and all(row.holds(1e-4) for row in model.prob.rows))
+    found = start_of(model, -math.inf, 0.0) if fits else None
+    for v, value in before:
+        v.varValue = value
+    return found
+
+
+def default_time_limit(model: Model) -> float:
+    """Seconds a scenario's solve may take when the user sets no limit: 60, or one for every
+    2,000 columns of its program when that is more (a plan of 400 workloads over 36 months has
+    about 250,000 columns, and its relaxation alone takes some 25 s)."""
+    return max(DEFAULT_TIME_LIMIT_S, len(model.prob.vars) / COLUMNS_PER_SECOND)
+
+
 def _solve_fixed(model: Model, solver: SolverName, time_limit: float | None, gap: float,
-                 target: float | None = None) -> SolveInfo:
+                 target: float | None = None, given: Start | None = None) -> SolveInfo:
     """The hourly use of a program whose first-stage decisions are held, to ``gap`` (a share
     of the plan's spending, as ``optimize`` measures it: the relaxation's spending, no larger
     than the plan's, is the scale), or until a plan of NPV ``target`` or less is found.
@@ -277,6 +317,9 @@ def _solve_fixed(model: Model, solver: SolverName, time_limit: float | None, gap
     from the warm start, which is the answer when it is within the gap of the relaxation;
     and storage is not paid where nothing runs (``drop_unused_venues``)."""
     start = warm_start(model, solver, time_limit) if gap > 0 or target is not None else None
+    if given is not None and (start is None or given.objective < start.objective):
+        # the narrower plan is cheaper than the warm start's: it is the start
+        start = replace(given, bound=start.bound if start is not None else -math.inf)
     if start is not None and (start.gap <= gap if target is None else start.objective <= target):
         start.load()
         seconds = start.seconds + drop_unused_venues(model, solver)

@@ -321,3 +321,72 @@ def test_a_relaxation_after_a_long_solve_gets_its_own_time_limit():
     assert prob.highs.highs.getRunTime() >= 1.0
     relaxed = run(prob, "highs", 0.5, 0.0, relax=True)
     assert relaxed.status.value == "optimal"
+
+
+def _site_plan():
+    """A service that could use a site's servers (hybrid) or the cloud (cloud-only)."""
+    from tco.optimizer.plan import plan_from_dict
+    from tests.conftest import catalog, offer, plan_doc
+
+    cat = catalog(offer("aws", "us-east-1", "g6.xlarge", "L4", 1, "on_demand", 10.0),
+                  offer("aws", "us-east-1", "g6.xlarge", "L4", 1, "reserved_1y", 6.0))
+    doc = plan_doc({"name": "svc", "kind": "inference", "gpu": "L4", "gpus": 3},
+                   onprem={"sites": [{"name": "dc", "location": "us-east"}],
+                           "servers": [{"name": "box", "gpu": "L4", "gpus": 8,
+                                        "price_usd": 900_000, "power_kw": 2.0}]})
+    return plan_from_dict(doc).plan, cat
+
+
+def test_a_narrower_plan_is_priced_as_a_plan_of_the_wider_program():
+    # cloud-only's plan (3 reserved g6.xlarge: 3 x 12 x 730 x $6 = $157,680) is also a plan
+    # of hybrid's program, every site variable at 0: priced there, it costs the same
+    from tco.optimizer.build import define_program, prepare
+    from tco.optimizer.decisions import fix
+    from tco.optimizer.scenarios import _priced, solve_scenario
+
+    plan, cat = _site_plan()
+    scen = {s.name: s for s in scenarios_for(plan)}
+    cloud = solve_scenario(plan, cat, scen["cloud-only"])
+    assert cloud.npv_usd == pytest.approx(157_680.0, abs=0.01)
+    model = prepare(plan, cat, scen["hybrid"])
+    define_program(model)
+    fix(model, cloud.decisions)
+    priced = _priced(model, cloud.values)
+    assert priced is not None and priced.objective == pytest.approx(157_680.0, abs=0.01)
+    # a plan that breaks a row of the wider program is not one of its plans: half the hours
+    halved = tuple((name, value / 2) for name, value in cloud.values)
+    assert _priced(model, halved) is None
+
+
+def test_a_wider_scenario_left_without_a_plan_takes_the_narrower_one(monkeypatch):
+    # when the solver finds no hybrid plan in its time, cloud-only's plan is one: the report
+    # shows it for hybrid, with a note, rather than "not feasible"
+    from tco.optimizer import scenarios as sc
+    from tco.optimizer.solver import SolveInfo, SolveStatus
+
+    plan, cat = _site_plan()
+    real = sc.optimize
+
+    def stalls(model, solver, time_limit):
+        if model.scenario.name == "hybrid":
+            return SolveInfo("highs", SolveStatus.NOT_SOLVED, 60.0, None)
+        return real(model, solver, time_limit)
+
+    monkeypatch.setattr(sc, "optimize", stalls)
+    result = sc.solve(plan, cat, workers=1)
+    hybrid, cloud = result.scenario("hybrid"), result.scenario("cloud-only")
+    assert hybrid.feasible and hybrid.npv_usd == pytest.approx(cloud.npv_usd, abs=0.01)
+    assert hybrid.npv_usd == pytest.approx(157_680.0, abs=0.01)
+    assert "cloud-only" in hybrid.notes[0]
+
+
+def test_the_default_time_limit_grows_with_the_program():
+    from types import SimpleNamespace
+
+    from tco.optimizer.scenarios import default_time_limit
+
+    def model(columns):
+        return SimpleNamespace(prob=SimpleNamespace(vars=[None] * columns))
+    assert default_time_limit(model(1_000)) == 60.0
+    assert default_time_limit(model(120_000)) == 60.0
+    assert default_time_limit(model(250_000)) == 125.0
