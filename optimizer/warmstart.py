@@ -162,8 +162,12 @@ def warm_start(model: Model, solver: SolverName, budget_s: float | None) -> Star
                             break
                     else:
                         return None
+        relaxation = [(v, v.varValue) for v in model.prob.vars]
         rounded = _rounded(model, solver, left(0.5), target=lower_bound
                            + model.plan.plan.mip_gap * scale, scale=scale)
+        # the restricted program below reads the relaxation, not the rounded plan
+        for v, value in relaxation:
+            v.varValue = value
         if rounded is not None:
             seconds += rounded[1]
             if relative_gap(rounded[0].objective, lower_bound, rounded[0].spend) is not None \
