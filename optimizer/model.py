@@ -137,6 +137,8 @@ class Model:
     tiers: Tiered = field(default_factory=Tiered)
     cuts: Cuts = field(default_factory=Cuts)
     limits: list[Limit] = field(default_factory=list)
+    # the relaxation's cost once the warm start has solved it: no plan costs less
+    relaxed_bound: float | None = None
     _labels: list[str] = field(default_factory=list, init=False, repr=False)
     _discounts: list[float] = field(default_factory=list, init=False, repr=False)
     _safe: dict[str, str] = field(default_factory=dict, init=False, repr=False)

@@ -126,6 +126,12 @@ class Fleet:
     live: dict[tuple[str, str, int], Expr] = field(default_factory=dict)
     existing: dict[tuple[str, str], list[int]] = field(default_factory=dict)
 
+    def whole(self) -> list[Var]:
+        """The whole-number decisions: servers ordered, and how many of each cohort stay live
+        in each stretch between its possible retirements."""
+        kept = [live for c in self.cohorts for _, live in c.segments if isinstance(live, Var)]
+        return list(dict.fromkeys([*(var for var, _ in self.orders.values()), *kept]))
+
 
 @dataclass
 class VenueUse:

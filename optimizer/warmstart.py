@@ -10,16 +10,25 @@ before the real solve:
    (reserved instances, servers) whose fraction the relaxation fills (``cuts.py``);
 2. place each single-venue workload where the relaxation put most of it, and solve the
    relaxation again with those placements fixed (so the reservations follow the workload);
-3. allow each reservation count only the two whole numbers around its relaxed value, keep
+3. round the relaxation (``_rounded``): when that plan is within the requested gap of the
+   bound, it is the start;
+4. otherwise, when the relaxation buys fractions of servers, settle the owned fleet first:
+   solve the program in which only the servers ordered and kept are whole, the rest relaxed,
+   to ``FLEET_GAP``; hold that fleet, solve the relaxation again around it and round it as in
+   step 3. The fleet links workloads across months and under one capex budget, and rounding
+   it together with everything else loses what its relaxation gained (on the plan of 100
+   workloads over 60 months, every such rounding broke the budget or a site's power either
+   way); the rest rounds well around it (``benchmarks/README.md``, "Scale");
+5. allow each reservation count only the two whole numbers around its relaxed value, keep
    each workload on the cloud regions the relaxation used (sites stay open: whole servers
-   leave room the relaxation did not have), and solve that restricted program (server
-   orders stay integer) with each tiered total kept in the tier the relaxation reached — a
-   small, quick MILP, stopped at 0.2% or at the first plan within the requested gap of the
-   relaxation's bound; when that plan is not yet within the gap and the plan is small, solve
-   once more from it with the cloud regions and tiers reopened (whole reservations can leave
-   room where the relaxation put nothing); when the restricted program has no plan at all,
-   solve it again with the regions and tiers reopened;
-4. hand that plan to the solver as its starting incumbent.
+   leave room the relaxation did not have), and solve that restricted program (server orders
+   stay whole numbers, held where step 4 held them) with each tiered total kept in the tier
+   the relaxation reached — a small, quick MILP, stopped at 0.2% or at the first plan within
+   the requested gap of the relaxation's bound; when that plan is not yet within the gap and
+   the plan is small, solve once more from it with the cloud regions and tiers reopened
+   (whole reservations can leave room where the relaxation put nothing); when the restricted
+   program has no plan at all, solve it again with the regions and tiers reopened;
+6. hand the best of these plans to the solver as its starting incumbent.
 
 The relaxation's cost is also a lower bound on every plan, so when the start is already within
 the requested gap of it the start is the answer and the full program need not be solved. The
@@ -51,6 +60,11 @@ RESTRICTED_GAP = 0.002
 # or more, below which the solver's own cuts close such gaps sooner (docs/solving.md)
 COVER_ROUNDS = 3
 COVERS_FROM = 10_000
+# The fleet first, when the rounded relaxation is not within the gap: the program with only
+# the fleet whole may use this share of the time still left, and stops within FLEET_GAP of its
+# own bound
+FLEET_SHARE = 0.6
+FLEET_GAP = 0.005
 
 
 def relative_gap(objective: float, bound: float | None, spend: float) -> float | None:
@@ -100,7 +114,13 @@ def warm_start(model: Model, solver: SolverName, budget_s: float | None) -> Star
     seconds = 0.0
 
     def left(share: float) -> float | None:
+        """Until ``share`` of the time has gone."""
         return None if budget_s is None else max(1.0, budget_s * share - (time.perf_counter() - started))
+
+    def rest(share: float) -> float | None:
+        """``share`` of the time still left."""
+        return None if budget_s is None else max(
+            1.0, share * (budget_s - (time.perf_counter() - started)))
 
     # the relaxation is the bound and the map for everything after it: on the largest plans
     # it takes seconds, so it may use a large share of the time
@@ -108,7 +128,7 @@ def warm_start(model: Model, solver: SolverName, budget_s: float | None) -> Star
     seconds += relaxed_info.seconds
     if relaxed_info.status != SolveStatus.OPTIMAL:
         return None
-    lower_bound = model.prob.cost()
+    lower_bound = model.relaxed_bound = model.prob.cost()
     # the relaxation spends no more than a whole plan will: a gap measured against it is
     # never smaller than the one measured against the plan's own spending
     scale = max(model.spend(), 1.0)
@@ -117,16 +137,32 @@ def warm_start(model: Model, solver: SolverName, budget_s: float | None) -> Star
         # whole units the relaxation rounded away: cut them off, raising the bound
         if not add_shortfall_cuts(model) + (add_unit_covers(model) if covers else 0):
             break
-        again = run(model.prob, solver, left(0.1), 0.0, relax=True)
+        again = run(model.prob, solver, rest(0.2), 0.0, relax=True)
         seconds += again.seconds
         if again.status != SolveStatus.OPTIMAL:
             return None
-        lower_bound = model.prob.cost()
+        lower_bound = model.relaxed_bound = model.prob.cost()
     saved: list[tuple[Var, float | None, float | None]] = []
 
     def bound(var: Var, lo: float, up: float) -> None:
         saved.append((var, var.lowBound, var.upBound))
         var.lowBound, var.upBound = lo, up
+
+    def undo(to: int) -> None:
+        while len(saved) > to:
+            var, lo, up = saved.pop()
+            var.lowBound, var.upBound = lo, up
+
+    target = lower_bound + model.plan.plan.mip_gap * scale
+
+    def rounded_now() -> tuple[Start, float] | None:
+        """The relaxation as it stands, rounded; its values are put back afterwards (the
+        steps after it read the relaxation, not the rounded plan)."""
+        relaxation = [(v, v.varValue) for v in model.prob.vars]
+        found = _rounded(model, solver, rest(0.5), target=target, scale=scale)
+        for v, value in relaxation:
+            v.varValue = value
+        return found
 
     try:
         if picks:
@@ -147,7 +183,7 @@ def warm_start(model: Model, solver: SolverName, budget_s: float | None) -> Star
 
             for workload, choices in options.items():
                 place(workload, choices[0][2])
-            again = run(model.prob, solver, left(0.1), 0.0, relax=True)
+            again = run(model.prob, solver, rest(0.2), 0.0, relax=True)
             seconds += again.seconds
             if not again.status.has_solution:
                 for choices in options.values():
@@ -156,24 +192,42 @@ def warm_start(model: Model, solver: SolverName, budget_s: float | None) -> Star
                 for workload in sorted(options, key=lambda w: options[w][0][:2]):
                     for _, _, var in options[workload]:
                         place(workload, var)
-                        again = run(model.prob, solver, left(0.1), 0.0, relax=True)
+                        again = run(model.prob, solver, rest(0.2), 0.0, relax=True)
                         seconds += again.seconds
                         if again.status.has_solution:
                             break
                     else:
                         return None
-        relaxation = [(v, v.varValue) for v in model.prob.vars]
-        rounded = _rounded(model, solver, left(0.5), target=lower_bound
-                           + model.plan.plan.mip_gap * scale, scale=scale)
-        # the restricted program below reads the relaxation, not the rounded plan
-        for v, value in relaxation:
-            v.varValue = value
+        rounded = rounded_now()
         if rounded is not None:
             seconds += rounded[1]
-            if relative_gap(rounded[0].objective, lower_bound, rounded[0].spend) is not None \
-                    and rounded[0].objective <= lower_bound + model.plan.plan.mip_gap * scale:
+            if rounded[0].objective <= target:
                 rounded[0].load()
                 return replace(rounded[0], bound=lower_bound, seconds=seconds)
+        held = len(saved)
+        fleet = _fleet_first(model, solver, rest(FLEET_SHARE))
+        if fleet is not None:
+            values, spent = fleet
+            seconds += spent
+            for var, value in values:
+                bound(var, value, value)
+            again = run(model.prob, solver, rest(0.2), 0.0, relax=True)
+            seconds += again.seconds
+            if again.status != SolveStatus.OPTIMAL:
+                undo(held)
+                again = run(model.prob, solver, rest(0.2), 0.0, relax=True)
+                seconds += again.seconds
+                if again.status != SolveStatus.OPTIMAL:
+                    return None
+            else:
+                around = rounded_now()
+                if around is not None:
+                    seconds += around[1]
+                    if rounded is None or around[0].objective < rounded[0].objective:
+                        rounded = around
+                    if around[0].objective <= target:
+                        around[0].load()
+                        return replace(around[0], bound=lower_bound, seconds=seconds)
         relaxed = {var: var.varValue or 0.0 for var, _ in reservations.values()}
         for var, value in relaxed.items():
             bound(var, float(math.floor(value + _EPS)), float(math.ceil(value - _EPS)))
@@ -199,8 +253,7 @@ def warm_start(model: Model, solver: SolverName, budget_s: float | None) -> Star
                 bound(full, value, value)
                 closed.append(full)
         # stop as soon as a plan is within the requested gap of the relaxation's bound
-        target = lower_bound + model.plan.plan.mip_gap * scale
-        info = run(model.prob, solver, left(0.25), RESTRICTED_GAP, target=target,
+        info = run(model.prob, solver, rest(0.5), RESTRICTED_GAP, target=target,
                    abs_gap=RESTRICTED_GAP * scale)
         seconds += info.seconds
         if info.status == SolveStatus.INFEASIBLE and closed:
@@ -214,7 +267,7 @@ def warm_start(model: Model, solver: SolverName, budget_s: float | None) -> Star
                 var.lowBound, var.upBound = 0.0, 1.0
             opened = {id(var) for var in reopen}
             closed = [var for var in closed if id(var) not in opened]
-            info = run(model.prob, solver, left(0.6), RESTRICTED_GAP, target=target,
+            info = run(model.prob, solver, rest(0.8), RESTRICTED_GAP, target=target,
                        abs_gap=RESTRICTED_GAP * scale)
             seconds += info.seconds
         if not info.status.has_solution:
@@ -231,7 +284,7 @@ def warm_start(model: Model, solver: SolverName, budget_s: float | None) -> Star
             # workloads move there too, and totals change tier, starting from the plan found
             for var in closed:
                 var.lowBound, var.upBound = 0.0, 1.0
-            info = run(model.prob, solver, left(0.35), RESTRICTED_GAP, start=start.values,
+            info = run(model.prob, solver, rest(0.5), RESTRICTED_GAP, start=start.values,
                        target=target, abs_gap=RESTRICTED_GAP * scale)
             seconds += info.seconds
             if info.status.has_solution and model.prob.cost() < start.objective:
@@ -241,6 +294,32 @@ def warm_start(model: Model, solver: SolverName, budget_s: float | None) -> Star
     finally:
         for var, lo, up in reversed(saved):
             var.lowBound, var.upBound = lo, up
+
+
+def _fleet_first(model: Model, solver: SolverName,
+                 budget_s: float | None) -> tuple[list[tuple[Var, float]], float] | None:
+    """The owned fleet's whole numbers (servers ordered, servers kept) and the single-venue
+    placements, from the program in which only they are whole and everything else is relaxed:
+    the fleet is what links workloads across months (one server serves many of them, for
+    years, under one capex budget), so it is settled first, and the rest rounded around it.
+    None when the relaxation's fleet is whole already or that program finds no plan in time;
+    else the values, with the seconds spent."""
+    fleet = model.fleet.whole()
+    if all(abs((v.varValue or 0.0) - round(v.varValue or 0.0)) <= _EPS for v in fleet):
+        return None
+    chosen = [*fleet, *model.use.picks.values()]
+    whole = {id(v) for v in chosen}
+    relaxed = [v for v in model.prob.vars if v.integer and id(v) not in whole]
+    for v in relaxed:
+        v.integer = False
+    try:
+        info = run(model.prob, solver, budget_s, FLEET_GAP)
+    finally:
+        for v in relaxed:
+            v.integer = True
+    if not info.status.has_solution:
+        return None
+    return [(v, float(round(v.varValue or 0.0))) for v in chosen], info.seconds
 
 
 def _rounded(model: Model, solver: SolverName, budget_s: float | None, target: float,

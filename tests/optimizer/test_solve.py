@@ -4,6 +4,7 @@ reports."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import highspy
@@ -390,3 +391,121 @@ def test_the_default_time_limit_grows_with_the_program():
     assert default_time_limit(model(1_000)) == 60.0
     assert default_time_limit(model(120_000)) == 60.0
     assert default_time_limit(model(250_000)) == 125.0
+
+
+def _fraction_of_a_server():
+    """12 L4 GPUs of service a year, for $1.00 an hour in the cloud ($0.80 reserved) or on
+    servers of 8 at a site: the relaxation buys 1⅔ servers, whole plans two."""
+    from tco.optimizer.plan import plan_from_dict
+    from tests.conftest import catalog, offer, plan_doc
+
+    cat = catalog(offer("aws", "us-east-1", "g6.xlarge", "L4", 1, "on_demand", 1.0),
+                  offer("aws", "us-east-1", "g6.xlarge", "L4", 1, "reserved_1y", 0.8))
+    doc = plan_doc({"name": "svc", "kind": "inference", "gpu": "L4", "gpus": 12},
+                   onprem={"sites": [{"name": "dc", "location": "us-east"}],
+                           "servers": [{"name": "box", "gpu": "L4", "gpus": 8,
+                                        "price_usd": 30_000, "power_kw": 2.0}]})
+    plan = plan_from_dict(doc).plan
+    return build(plan, cat, next(s for s in scenarios_for(plan) if s.name == "hybrid"))
+
+
+def test_the_fleet_is_settled_in_whole_servers_before_the_rest_is_rounded():
+    from tco.optimizer.warmstart import _fleet_first
+
+    whole = _fraction_of_a_server()
+    run(whole.prob, "highs", None, 0.0)            # every whole number free: the optimum
+    best = whole.prob.cost()
+    expected = [v.varValue for v in whole.fleet.whole()]
+    assert expected[0] == 2.0
+
+    model = _fraction_of_a_server()
+    run(model.prob, "highs", None, 0.0, relax=True)
+    fleet = model.fleet.whole()
+    assert any(abs(v.varValue - round(v.varValue)) > 0.1 for v in fleet)   # 1.67 servers
+    integrality = [v.integer for v in model.prob.vars]
+    found = _fleet_first(model, "highs", 60)
+    assert found is not None
+    values, _ = found
+    assert [x for v, x in values if v in set(fleet)] == expected
+    assert all(x == round(x) for _, x in values)
+    # the other whole numbers were relaxed only for that solve
+    assert [v.integer for v in model.prob.vars] == integrality
+
+    # and the warm start builds its plan around them: here, the optimum
+    again = _fraction_of_a_server()
+    start = warm_start(again, "highs", 60)
+    assert start is not None
+    assert [start.values[v] for v in again.fleet.whole()] == expected
+    assert start.objective == pytest.approx(best, abs=0.01)
+
+
+def test_the_relaxations_bound_outlives_a_warm_start_that_finds_no_plan(monkeypatch):
+    # the warm start solves the relaxation, then finds no whole plan in its time; the full
+    # solve finds none either. The simple plan is returned, its gap measured against the
+    # relaxation's bound rather than left unknown
+    from tco.optimizer import optimize as optimizing
+    from tco.optimizer import warmstart
+    from tco.optimizer.solver import SolveInfo, SolveStatus
+
+    relaxed = _fraction_of_a_server()
+    run(relaxed.prob, "highs", None, 0.0, relax=True)
+    optimum = _fraction_of_a_server()
+    run(optimum.prob, "highs", None, 0.0)
+    real_run = warmstart.run
+
+    def no_whole_plan(prob, solver, time_limit=None, gap=0.01, **kw):
+        if not kw.get("relax"):
+            return SolveInfo("highs", SolveStatus.NOT_SOLVED, 1.0, None)
+        return real_run(prob, solver, time_limit, gap, **kw)
+
+    def busy(prob, solver, time_limit=None, gap=0.01, **kw):
+        if kw.get("start") is not None:     # the full solve, started from the simple plan
+            return SolveInfo("highs", SolveStatus.NOT_SOLVED, 60.0, None)
+        return real_run(prob, solver, time_limit, gap, **kw)
+
+    monkeypatch.setattr(warmstart, "run", no_whole_plan)
+    monkeypatch.setattr(optimizing, "run", busy)
+    model = _fraction_of_a_server()
+    info = optimize(model, "highs", 60)
+    assert info.status.value == "feasible"
+    assert relaxed.prob.cost() - 1e-6 <= info.bound <= optimum.prob.cost() + 1e-6
+    assert info.mip_gap == pytest.approx((model.prob.cost() - info.bound) / model.spend())
+
+
+def test_a_simple_plan_is_solved_only_when_it_could_be_cheaper(snapshot, monkeypatch):
+    # the simple plans come after the warm start: one whose relaxation already costs as much
+    # as the plan found cannot be cheaper, and its whole-number program is not solved
+    from tco.optimizer import optimize as optimizing
+    from tco.optimizer.optimize import simple_plan
+
+    model = _model(snapshot, "research-lab", "hybrid")
+    alone = simple_plan(model, "highs")
+    assert alone is not None
+    whole_runs = []
+    real_run = optimizing.run
+
+    def counted(prob, solver, time_limit=None, gap=0.01, **kw):
+        if not kw.get("relax"):
+            whole_runs.append(gap)
+        return real_run(prob, solver, time_limit, gap, **kw)
+
+    monkeypatch.setattr(optimizing, "run", counted)
+    # nothing found yet could beat it: solved as before, the same plan
+    again = simple_plan(model, "highs", beaten_by=math.inf)
+    assert again is not None and again.objective == pytest.approx(alone.objective, abs=0.01)
+    assert whole_runs
+    # a plan no dearer than either simple program's relaxation: neither is solved
+    from tco.optimizer.decisions import fix, simple_decisions
+
+    relaxations = []
+    for keep in (False, True):
+        restore = fix(model, simple_decisions(model, keep))
+        real_run(model.prob, "highs", None, 0.0, relax=True)
+        relaxations.append(model.prob.cost())
+        restore()
+    whole_runs.clear()
+    simple_plan(model, "highs", beaten_by=min(relaxations) + 1.0)
+    assert len(whole_runs) == 1                  # the one whose relaxation is cheaper
+    whole_runs.clear()
+    assert simple_plan(model, "highs", beaten_by=min(relaxations)) is None
+    assert whole_runs == []
