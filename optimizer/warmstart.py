@@ -155,11 +155,12 @@ def warm_start(model: Model, solver: SolverName, budget_s: float | None) -> Star
 
     target = lower_bound + model.plan.plan.mip_gap * scale
 
-    def rounded_now() -> tuple[Start, float] | None:
+    def rounded_now(only_within: bool = False) -> tuple[Start, float] | None:
         """The relaxation as it stands, rounded; its values are put back afterwards (the
         steps after it read the relaxation, not the rounded plan)."""
         relaxation = [(v, v.varValue) for v in model.prob.vars]
-        found = _rounded(model, solver, rest(0.5), target=target, scale=scale)
+        found = _rounded(model, solver, rest(0.5), target=target, scale=scale,
+                         only_within=only_within)
         for v, value in relaxation:
             v.varValue = value
         return found
@@ -198,7 +199,9 @@ def warm_start(model: Model, solver: SolverName, budget_s: float | None) -> Star
                             break
                     else:
                         return None
-        rounded = rounded_now()
+        # when the fleet can be settled first, a rounding that cannot be within the gap is
+        # not searched
+        rounded = rounded_now(only_within=_fractional(model.fleet.whole()))
         if rounded is not None:
             seconds += rounded[1]
             if rounded[0].objective <= target:
@@ -305,7 +308,7 @@ def _fleet_first(model: Model, solver: SolverName,
     None when the relaxation's fleet is whole already or that program finds no plan in time;
     else the values, with the seconds spent."""
     fleet = model.fleet.whole()
-    if all(abs((v.varValue or 0.0) - round(v.varValue or 0.0)) <= _EPS for v in fleet):
+    if not _fractional(fleet):
         return None
     chosen = [*fleet, *model.use.picks.values()]
     whole = {id(v) for v in chosen}
@@ -322,8 +325,13 @@ def _fleet_first(model: Model, solver: SolverName,
     return [(v, float(round(v.varValue or 0.0))) for v in chosen], info.seconds
 
 
+def _fractional(variables: list[Var]) -> bool:
+    """Whether the relaxation left any of ``variables`` at a fraction."""
+    return any(abs((v.varValue or 0.0) - round(v.varValue or 0.0)) > _EPS for v in variables)
+
+
 def _rounded(model: Model, solver: SolverName, budget_s: float | None, target: float,
-             scale: float) -> tuple[Start, float] | None:
+             scale: float, only_within: bool = False) -> tuple[Start, float] | None:
     """A whole plan by rounding the relaxation (run after the single-venue placements): every
     indicator the relaxation used at all set to 1 and the others to 0, every whole count
     (reservations, server orders, servers kept) rounded to the nearest whole number, or, when
@@ -331,7 +339,12 @@ def _rounded(model: Model, solver: SolverName, budget_s: float | None, target: f
     monotone, so servers kept never exceed those owned. Quick on the largest plans, where the
     restricted program below can take a minute; when whole servers break the capex budget or
     a site's power either way, there is no such plan and the restricted program is the start.
-    Returns the plan and the seconds spent, with the variables' bounds as they were."""
+    Returns the plan and the seconds spent, with the variables' bounds as they were.
+
+    ``only_within``: a rounding is solved only when its relaxation (a re-solve from the last
+    basis) costs no more than ``target``; one that cannot reach it is not searched (the
+    fleet-first step follows, and on 100 workloads over 36 months the search took half a
+    minute to find a plan 1.8% from the bound)."""
     tiers = {id(full) for _, _, fulls in model.tiers.groups for full in fulls}
     relaxed = [(v, v.varValue or 0.0) for v in model.prob.vars
                if v.integer and id(v) not in tiers and v.lowBound != v.upBound]
@@ -345,6 +358,11 @@ def _rounded(model: Model, solver: SolverName, budget_s: float | None, target: f
                 else:
                     value = float(rule(x))
                 v.lowBound = v.upBound = value
+            if only_within:
+                reach = run(model.prob, solver, budget_s, 0.0, relax=True)
+                seconds += reach.seconds
+                if reach.status != SolveStatus.OPTIMAL or model.prob.cost() > target:
+                    continue
             info = run(model.prob, solver, budget_s, RESTRICTED_GAP, target=target,
                        abs_gap=RESTRICTED_GAP * scale)
             seconds += info.seconds
