@@ -21,7 +21,8 @@ from .cuts import add_shortfall_cuts
 from .decisions import DecisionsError, fix, simple_decisions
 from .model import Model
 from .solver import SolveInfo, SolverName, SolveStatus, run
-from .warmstart import COVER_ROUNDS, RESTRICTED_GAP, Start, relative_gap, start_of, warm_start
+from .warmstart import (COVER_ROUNDS, RESTRICTED_GAP, Start, relative_gap, start_of,
+                        sure_target, warm_start)
 
 __all__ = ["drop_unused_venues", "optimize", "simple_plan"]
 
@@ -117,8 +118,11 @@ def optimize(model: Model, solver: SolverName, time_limit: float | None) -> Solv
     if start is None and model.cuts.shortfall:
         spent += _tighten(model, solver)
     left = None if time_limit is None else max(1.0, time_limit - (time.perf_counter() - started))
+    # stop at the first plan surely within the gap of the relaxation's bound, which the
+    # solver's own bound may not reach as soon
     info = run(model.prob, solver, left, gap, start=best.values if best else None,
-               abs_gap=gap * best.spend if best else None)
+               abs_gap=gap * best.spend if best else None,
+               target=None if relaxed is None else sure_target(relaxed, gap))
     info = replace(info, seconds=info.seconds + spent)
     found = model.prob.cost() if info.status.has_solution else None
     if best is not None and (found is None

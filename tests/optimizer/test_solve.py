@@ -420,13 +420,18 @@ def test_the_fleet_is_settled_in_whole_servers_before_the_rest_is_rounded():
 
     model = _fraction_of_a_server()
     run(model.prob, "highs", None, 0.0, relax=True)
+    relaxation = model.prob.cost()
     fleet = model.fleet.whole()
     assert any(abs(v.varValue - round(v.varValue)) > 0.1 for v in fleet)   # 1.67 servers
     integrality = [v.integer for v in model.prob.vars]
     found = _fleet_first(model, "highs", 60)
     assert found is not None
-    values, _ = found
+    values, _, proved = found
     assert [x for v, x in values if v in set(fleet)] == expected
+    # the program with only the fleet whole is a relaxation of the whole program: its bound
+    # lies between the relaxation's and the optimum
+    assert relaxation - 1e-6 <= proved <= best + 1e-6
+    assert proved > relaxation + 1.0              # and whole servers raise it
     assert all(x == round(x) for _, x in values)
     # the other whole numbers were relaxed only for that solve
     assert [v.integer for v in model.prob.vars] == integrality
@@ -509,3 +514,24 @@ def test_a_simple_plan_is_solved_only_when_it_could_be_cheaper(snapshot, monkeyp
     whole_runs.clear()
     assert simple_plan(model, "highs", beaten_by=min(relaxations)) is None
     assert whole_runs == []
+
+
+def test_a_plan_at_the_sure_target_is_within_the_gap_whatever_it_spends():
+    # the solver stops at the first plan of NPV at most sure_target(bound, gap): whatever
+    # such a plan spends (at least its NPV; more when servers are sold), its gap, measured
+    # against its spending, is within the requested one
+    import random
+
+    from tco.optimizer.warmstart import relative_gap, sure_target
+
+    rng = random.Random(3)
+    for _ in range(1000):
+        bound = rng.uniform(1e3, 1e8)
+        gap = rng.choice([0.001, 0.01, 0.05])
+        npv = rng.uniform(bound, sure_target(bound, gap))
+        spend = npv * rng.uniform(1.0, 3.0)
+        assert relative_gap(npv, bound, spend) <= gap + 1e-12
+    # the relaxation's spending is no such guarantee: the LLM platform's relaxation spends
+    # more than its plans, and a target scaled by it let a plan 1.08% from the bound through
+    assert sure_target(3_620_238.0, 0.01) < 3_666_564.0
+    assert sure_target(-5.0, 0.01) == -5.0
