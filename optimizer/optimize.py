@@ -21,8 +21,15 @@ from .cuts import add_shortfall_cuts
 from .decisions import DecisionsError, fix, simple_decisions
 from .model import Model
 from .solver import SolveInfo, SolverName, SolveStatus, run
-from .warmstart import (COVER_ROUNDS, RESTRICTED_GAP, Start, relative_gap, start_of,
-                        sure_target, warm_start)
+from .warmstart import (
+    COVER_ROUNDS,
+    RESTRICTED_GAP,
+    Start,
+    relative_gap,
+    start_of,
+    sure_target,
+    warm_start,
+)
 
 __all__ = ["drop_unused_venues", "optimize", "simple_plan"]
 
