@@ -535,3 +535,22 @@ def test_a_plan_at_the_sure_target_is_within_the_gap_whatever_it_spends():
     # more than its plans, and a target scaled by it let a plan 1.08% from the bound through
     assert sure_target(3_620_238.0, 0.01) < 3_666_564.0
     assert sure_target(-5.0, 0.01) == -5.0
+
+
+def test_rounding_leaves_indicators_used_in_part_to_the_solver(snapshot, monkeypatch):
+    # around the research lab's fleet the relaxation uses some venues in part; set to 1,
+    # each pays its storage in full and the warm start's plan is 23% above the bound. Left
+    # to the solver (102 of them, under the cap), the plan is far cheaper
+    from tco.optimizer import warmstart
+
+    free = warm_start(_model(snapshot, "research-lab", "hybrid"), "highs", 60)
+    monkeypatch.setattr(warmstart, "FREE_INDICATORS_AT_MOST", -1)
+    ones = warm_start(_model(snapshot, "research-lab", "hybrid"), "highs", 60)
+    assert free is not None and ones is not None
+    assert free.bound == pytest.approx(ones.bound)
+    assert ones.objective > 1.2 * ones.bound
+    assert free.objective < ones.objective - 0.1 * ones.bound
+    # and it is a plan: every whole number whole, every row held
+    for var, value in free.values.items():
+        if var.integer:
+            assert value == pytest.approx(round(value), abs=1e-6)
