@@ -31,6 +31,7 @@ from .result import (
     Procurement,
     Retirement,
     ScenarioResult,
+    Traffic,
     VenueCost,
 )
 from .solver import SolveInfo
@@ -111,7 +112,25 @@ def extract(model: Model, info: SolveInfo, notes: tuple[str, ...] = ()) -> Scena
         commitments=tuple(commitments), retirements=tuple(_retirements(model, amounts)),
         cash_flows=tuple(flows), price_paths=tuple(_price_paths(model)), solver=info,
         notes=notes, decisions=decisions_of(model),
-        values=tuple((v.name, v.varValue) for v in model.prob.vars if v.varValue))
+        values=tuple((v.name, v.varValue) for v in model.prob.vars if v.varValue),
+        traffic=tuple(_traffic(model)))
+
+
+def _traffic(model: Model) -> list[Traffic]:
+    """For each workload with internet egress, month and venue: the demand served there
+    (``serve[w,v,m]``, reference GPU-hours) and the egress GB it sends, the month's egress
+    times the share of its demand served there (what the ledger's egress is priced on)."""
+    name = model.scenario.name
+    out = []
+    for (workload, venue, m), var in model.service.serve.items():
+        served = _val(var)
+        demand = model.demand[workload][m]
+        if served <= _EPS * max(1.0, demand):
+            continue
+        out.append(Traffic(name, workload, model.label(m), venue, served,
+                           served * model.egress_gb[workload][m] / demand))
+    out.sort(key=lambda t: (t.workload, t.month, t.venue))
+    return out
 
 
 def _venues(model: Model, amounts: _Amounts, allocations: list[Allocation]) -> list[VenueCost]:

@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 
 from tco.pricing.models import GB_PER_TB, HOURS_PER_MONTH, ComputePrice, Purchase, Tiers
 
-from .ledger import CATEGORIES, Coefficient, Ledger, present
+from .ledger import CATEGORIES, Coefficient, Ledger
 from .plan import Plan, Workload
-from .program import Expr, Program, Row, Var, value
+from .program import Expr, Program, Row, Var
 from .records import (
     Cap,
     CapIndex,
@@ -185,20 +185,6 @@ class Model:
             return 0.0
         self.discount(months[-1])
         return sum(self._discounts[months.start:months.stop])
-
-    def spend(self) -> float:
-        """Present value of every outflow at the variables' current values: the objective
-        without the residual credit. Gaps are measured against it: a fleet's resale value
-        can make the net small, or negative, while the plan's decisions are as large."""
-        total = 0.0
-        for category, m, term, coef, _ in self.ledger.flows:
-            if category != "residual_credit":
-                total += (value(term) or 0.0) * coef * self.discount(m)
-        for category, months, term, rates, _ in self.ledger.recurring:
-            if category != "residual_credit":
-                total += (value(term) or 0.0) * present(rates, months, self.discount,
-                                                         self.discount_sum)
-        return total
 
     def label(self, month: int) -> str:
         """``YYYY-MM`` of a month offset; made once per month, as nearly every name needs one."""

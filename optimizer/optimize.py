@@ -8,7 +8,8 @@
    program is solved from it, and the better of the two kept.
 4. Storage left paid where the plan runs nothing is dropped (``drop_unused_venues``).
 
-Gaps are measured against the plan's spending (``warmstart.relative_gap``).
+Gaps are measured in the solvers' own way: (NPV − bound) / max(|NPV|, |bound|, 1)
+(``gaps.relative_gap``).
 """
 
 from __future__ import annotations
@@ -19,17 +20,10 @@ from dataclasses import replace
 
 from .cuts import add_shortfall_cuts
 from .decisions import DecisionsError, fix, simple_decisions
+from .gaps import gap_usd, relative_gap, sure_target
 from .model import Model
 from .solver import SolveInfo, SolverName, SolveStatus, run
-from .warmstart import (
-    COVER_ROUNDS,
-    RESTRICTED_GAP,
-    Start,
-    relative_gap,
-    start_of,
-    sure_target,
-    warm_start,
-)
+from .warmstart import COVER_ROUNDS, RESTRICTED_GAP, Start, start_of, warm_start
 
 __all__ = ["drop_unused_venues", "optimize", "simple_plan"]
 
@@ -99,8 +93,7 @@ def optimize(model: Model, solver: SolverName, time_limit: float | None) -> Solv
 
     ``time_limit`` bounds the warm start and the full solve (seconds); the reported seconds
     include the simple plan's solve, which no time limit stops. The reported gap is measured
-    against the best bound known, the relaxation's or the full solve's, relative to the
-    plan's spending (``relative_gap``).
+    against the best bound known, the relaxation's or the full solve's (``relative_gap``).
     """
     gap = model.plan.plan.mip_gap
     started = time.perf_counter()
@@ -115,20 +108,20 @@ def optimize(model: Model, solver: SolverName, time_limit: float | None) -> Solv
                default=None)
     name = SolverName(solver).value
     if best is not None and relaxed is not None:
-        within = relative_gap(best.objective, relaxed, best.spend)
+        within = relative_gap(best.objective, relaxed)
         if within is not None and within <= gap:
             # within the gap of the relaxation's bound: it is the answer
             best.load()
             spent += drop_unused_venues(model, solver)
-            within = relative_gap(model.prob.cost(), relaxed, model.spend())
-            return SolveInfo(name, SolveStatus.OPTIMAL, spent, within, relaxed)
+            return _measured(SolveInfo(name, SolveStatus.OPTIMAL, spent, None, relaxed),
+                             model.prob.cost(), relaxed, gap)
     if start is None and model.cuts.shortfall:
         spent += _tighten(model, solver)
     left = None if time_limit is None else max(1.0, time_limit - (time.perf_counter() - started))
     # stop at the first plan surely within the gap of the relaxation's bound, which the
-    # solver's own bound may not reach as soon
+    # solver's own bound may not reach as soon; the solver's own relative gap is never
+    # smaller than ours (its denominator is the plan's |NPV|), so its stop is ours too
     info = run(model.prob, solver, left, gap, start=best.values if best else None,
-               abs_gap=gap * best.spend if best else None,
                target=None if relaxed is None else sure_target(relaxed, gap))
     info = replace(info, seconds=info.seconds + spent)
     found = model.prob.cost() if info.status.has_solution else None
@@ -142,11 +135,17 @@ def optimize(model: Model, solver: SolverName, time_limit: float | None) -> Solv
     bounds = [b for b in (info.bound, relaxed) if b is not None and math.isfinite(b)]
     bound = max(bounds) if bounds else None
     info = replace(info, seconds=info.seconds + drop_unused_venues(model, solver))
-    found = model.prob.cost()
-    measured = relative_gap(found, bound, model.spend())
+    return _measured(info, model.prob.cost(), bound, gap)
+
+
+def _measured(info: SolveInfo, objective: float, bound: float | None, gap: float) -> SolveInfo:
+    """``info`` with the plan's gap against ``bound`` (SPEC 15), and ``optimal`` when that is
+    within ``gap``."""
+    measured = relative_gap(objective, bound)
     status = SolveStatus.OPTIMAL if measured is not None and measured <= gap + 1e-9 else (
         SolveStatus.FEASIBLE)
-    return replace(info, status=status, mip_gap=measured, bound=bound)
+    return replace(info, status=status, mip_gap=measured, bound=bound,
+                   gap_usd=gap_usd(objective, bound))
 
 
 def drop_unused_venues(model: Model, solver: SolverName, rounds: int = 3) -> float:

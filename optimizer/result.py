@@ -6,9 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .gaps import told_apart
 from .plan import Assumption
 from .sizing import Sizing
-from .solver import SolveInfo
+from .solver import SolveInfo, SolveStatus
 
 # a scenario whose plan may be further than this from the optimum is reported as unproven
 UNPROVEN_GAP = 0.05
@@ -30,6 +31,24 @@ class Allocation:
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class Traffic:
+    """The demand of a workload with internet egress that one venue served in one month, in
+    the workload's reference GPU-hours, and the internet egress it sent from there: the
+    month's egress times the share of the month's demand served there."""
+
+    scenario: str
+    workload: str
+    month: str
+    venue: str
+    served_gpu_hours: float
+    egress_gb: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.__dict__, "served_gpu_hours": round(self.served_gpu_hours, 4),
+                "egress_gb": round(self.egress_gb, 4)}
 
 
 @dataclass(frozen=True)
@@ -198,6 +217,9 @@ class ScenarioResult:
     # the plan itself: every variable's value that is not 0, by name (not in the report; a
     # wider scenario's program prices this plan as it is, SPEC 15)
     values: tuple[tuple[str, float], ...] = field(default=(), repr=False, compare=False)
+    # the demand each venue served and the egress it sent, for the workloads with internet
+    # egress
+    traffic: tuple[Traffic, ...] = ()
 
     @property
     def unproven(self) -> bool:
@@ -235,6 +257,33 @@ def _r(value: float | None, digits: int = 2) -> float | None:
 
 
 @dataclass(frozen=True)
+class Margin:
+    """How much cheaper the recommended plan is than the next feasible scenario's (SPEC 16):
+    ``usd`` = its NPV less the recommended one's, ``share`` = that over |its NPV|; ``tie``
+    when the two NPVs differ by no more than the sum of their gaps (``within_usd``, None when
+    a gap is unknown, which is a tie too). Scenarios whose plan is the recommended plan itself
+    (``same``: the same first-stage decisions and NPV) are not the next one."""
+
+    over: str
+    usd: float
+    share: float | None
+    tie: bool
+    within_usd: float | None
+    same: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"over": self.over, "usd": round(self.usd, 2),
+                "share": None if self.share is None else round(self.share, 6),
+                "tie": self.tie, "within_usd": _r(self.within_usd), "same": list(self.same)}
+
+
+def _same_plan(a: ScenarioResult, b: ScenarioResult) -> bool:
+    if a.npv_usd is None or b.npv_usd is None or a.decisions != b.decisions:
+        return False
+    return abs(a.npv_usd - b.npv_usd) <= 1e-6 * max(1.0, abs(a.npv_usd))
+
+
+@dataclass(frozen=True)
 class Result:
     """Every scenario of one plan, solved, and the recommendation."""
 
@@ -269,8 +318,40 @@ class Result:
 
     @property
     def unproven(self) -> bool:
-        """The recommended plan's gap is over 5% or unknown (``tco compare`` exits 4)."""
-        return self.feasible and self.recommended.unproven
+        """The recommended plan's gap is over 5% or unknown, or no plan was found but some
+        scenario's solver stopped without one rather than proving it infeasible: the answer
+        is unknown, not infeasible (``tco compare`` exits 4)."""
+        if self.feasible:
+            return self.recommended.unproven
+        return bool(self.unsolved)
+
+    @property
+    def unsolved(self) -> tuple[str, ...]:
+        """The scenarios whose solver stopped (at its time limit) without a plan."""
+        return tuple(s.name for s in self.scenarios if not s.feasible and s.solver is not None
+                     and s.solver.status == SolveStatus.NOT_SOLVED)
+
+    @property
+    def margin(self) -> Margin | None:
+        """The recommendation's margin over the next feasible scenario with another plan; None
+        when there is no such scenario."""
+        if not self.feasible:
+            return None
+        rec = self.recommended
+        others = [s for s in self.scenarios if s.feasible and s.npv_usd is not None
+                  and s.name != rec.name]
+        same = tuple(s.name for s in others if _same_plan(s, rec))
+        rest = [s for s in others if s.name not in same]
+        if not rest or rec.npv_usd is None:
+            return None
+        nxt = min(rest, key=lambda s: s.npv_usd or 0.0)
+        assert nxt.npv_usd is not None
+        gaps = [x.solver.gap_usd if x.solver else None for x in (rec, nxt)]
+        within = None if None in gaps else sum(g or 0.0 for g in gaps)
+        usd = nxt.npv_usd - rec.npv_usd
+        apart = told_apart(rec.npv_usd, gaps[0], nxt.npv_usd, gaps[1])
+        share = usd / abs(nxt.npv_usd) if abs(nxt.npv_usd) >= 1.0 else None
+        return Margin(nxt.name, usd, share, not apart, within, same)
 
     def to_dict(self) -> dict[str, Any]:
         rec = self.recommended
@@ -282,6 +363,7 @@ class Result:
                 s.npv_usd - rec.npv_usd if s.npv_usd is not None and rec.npv_usd is not None
                 and self.feasible else None)} for s in self.scenarios],
             "allocations": [a.to_dict() for s in self.scenarios for a in s.allocations],
+            "traffic": [t.to_dict() for s in self.scenarios for t in s.traffic],
             "procurement": [p.to_dict() for s in self.scenarios for p in s.procurement],
             "commitments": [c.to_dict() for s in self.scenarios for c in s.commitments],
             "retirements": [r.to_dict() for s in self.scenarios for r in s.retirements],
@@ -294,4 +376,5 @@ class Result:
             "sizing": [z.to_dict() for z in self.sizings],
             "warnings": list(self.warnings),
             "solver": solver,
+            "margin": None if self.margin is None else self.margin.to_dict(),
         }

@@ -28,6 +28,7 @@ from .decisions import DecisionsError, fix
 from .diagnosis import diagnose, precheck
 from .errors import PlanError
 from .extract import extract
+from .gaps import Npv, gap_usd, relative_gap
 from .model import Model
 from .notices import could_use, price_warnings
 from .optimize import drop_unused_venues, optimize
@@ -37,7 +38,7 @@ from .processes import process_context
 from .result import Decisions, Result, ScenarioResult
 from .solver import SolveInfo, SolverName, SolveStatus, run
 from .venues import Scenario
-from .warmstart import Start, relative_gap, start_of, warm_start
+from .warmstart import Start, start_of, warm_start
 
 Progress = Callable[[str, str], None]
 DEFAULT_TIME_LIMIT_S = 60.0
@@ -149,7 +150,9 @@ def _rename(res: ScenarioResult, name: str) -> ScenarioResult:
                    commitments=tuple(replace(c, scenario=name) for c in res.commitments),
                    retirements=tuple(replace(r, scenario=name) for r in res.retirements),
                    cash_flows=tuple(replace(f, scenario=name) for f in res.cash_flows),
-                   price_paths=tuple(replace(p, scenario=name) for p in res.price_paths))
+                   price_paths=tuple(replace(p, scenario=name) for p in res.price_paths),
+                   venues=tuple(replace(v, scenario=name) for v in res.venues),
+                   traffic=tuple(replace(t, scenario=name) for t in res.traffic))
 
 
 def _within(a: Scenario, b: Scenario) -> bool:
@@ -308,9 +311,9 @@ def default_time_limit(model: Model) -> float:
 
 def _solve_fixed(model: Model, solver: SolverName, time_limit: float | None, gap: float,
                  target: float | None = None, given: Start | None = None) -> SolveInfo:
-    """The hourly use of a program whose first-stage decisions are held, to ``gap`` (a share
-    of the plan's spending, as ``optimize`` measures it: the relaxation's spending, no larger
-    than the plan's, is the scale), or until a plan of NPV ``target`` or less is found.
+    """The hourly use of a program whose first-stage decisions are held, to ``gap`` (SPEC 15's
+    measure), or until a plan of NPV ``target`` or less is found. The gap reported is against
+    the best bound known for the held program (the warm start's relaxation, or the solver's).
 
     What is left free is still a whole-number program (which venues a workload uses each
     month, where a single-venue workload runs, the tiers), so it starts as ``optimize`` does:
@@ -320,23 +323,19 @@ def _solve_fixed(model: Model, solver: SolverName, time_limit: float | None, gap
     if given is not None and (start is None or given.objective < start.objective):
         # the narrower plan is cheaper than the warm start's: it is the start
         start = replace(given, bound=start.bound if start is not None else -math.inf)
+    bound = start.bound if start is not None else None
     if start is not None and (start.gap <= gap if target is None else start.objective <= target):
         start.load()
         seconds = start.seconds + drop_unused_venues(model, solver)
-        return SolveInfo(SolverName(solver).value, SolveStatus.OPTIMAL, seconds,
-                         relative_gap(model.prob.cost(), start.bound, model.spend()),
-                         start.bound)
-    scale = None
-    if start is not None:
-        scale = max(start.spend, 1.0)
-    elif gap > 0:
+        return _with_gap(SolveInfo(SolverName(solver).value, SolveStatus.OPTIMAL, seconds,
+                                   None, bound), model.prob.cost(), bound)
+    if start is None and gap > 0:
         relaxed = run(model.prob, solver, time_limit, 0.0, relax=True)
         if relaxed.status == SolveStatus.OPTIMAL:
+            bound = relaxed.bound
             add_shortfall_cuts(model)
-            scale = max(model.spend(), 1.0)
     info = run(model.prob, solver, time_limit, gap, target=target,
-               start=start.values if start is not None else None,
-               abs_gap=None if scale is None else gap * scale)
+               start=start.values if start is not None else None)
     if start is not None:
         info = replace(info, seconds=info.seconds + start.seconds)
         found = model.prob.cost() if info.status.has_solution else None
@@ -344,17 +343,27 @@ def _solve_fixed(model: Model, solver: SolverName, time_limit: float | None, gap
             # the solver kept nothing better within its time: the start is the plan
             start.load()
             info = replace(info, status=SolveStatus.FEASIBLE)
-    if info.status.has_solution:
-        info = replace(info, seconds=info.seconds + drop_unused_venues(model, solver))
-    return info
+    if not info.status.has_solution:
+        return info
+    info = replace(info, seconds=info.seconds + drop_unused_venues(model, solver))
+    known = [b for b in (info.bound, bound) if b is not None and math.isfinite(b)]
+    return _with_gap(info, model.prob.cost(), max(known) if known else None)
+
+
+def _with_gap(info: SolveInfo, objective: float, bound: float | None) -> SolveInfo:
+    """``info`` with the plan's gap against ``bound``, its status as the solver left it."""
+    return replace(info, bound=bound, mip_gap=relative_gap(objective, bound),
+                   gap_usd=gap_usd(objective, bound))
 
 
 def committed_npv(plan: Plan, catalog: Catalog, scenario: Scenario, decisions: Decisions,
                   solver: SolverName = SolverName.HIGHS, time_limit: float | None = None,
-                  gap: float | None = None) -> float | None:
+                  gap: float | None = None) -> Npv | None:
     """The NPV of a plan whose first-stage decisions are ``decisions``, the hourly use
-    re-optimized in ``scenario`` (to the plan's gap unless ``gap``): the program's objective,
-    without a report. None when no hourly use meets demand, or the decisions do not fit."""
+    re-optimized in ``scenario`` (to the plan's gap unless ``gap``), with its proof: the
+    program's objective and how far it may be from the best hourly use. None when no hourly
+    use meets demand, or the decisions do not fit. ``time_limit`` defaults as ``tco
+    compare``'s does (``default_time_limit``)."""
     model = prepare(plan, catalog, scenario)
     if precheck(model):
         return None
@@ -363,17 +372,21 @@ def committed_npv(plan: Plan, catalog: Catalog, scenario: Scenario, decisions: D
         fix(model, decisions)
     except DecisionsError:
         return None
-    time_limit = DEFAULT_TIME_LIMIT_S if time_limit is None else time_limit
+    time_limit = default_time_limit(model) if time_limit is None else time_limit
     info = _solve_fixed(model, solver, time_limit,
                         plan.plan.mip_gap if gap is None else gap)
-    return model.prob.cost() if info.status.has_solution else None
+    if not info.status.has_solution:
+        return None
+    return Npv(model.prob.cost(), info.gap_usd)
 
 
 def _judged_against(model: Model, info: SolveInfo, bound: float | None) -> SolveInfo:
     """The gap of a plan solved with its first-stage decisions fixed, against ``bound``."""
     objective = model.prob.cost()
-    gap = None if objective is None else relative_gap(objective, bound, model.spend())
+    gap = relative_gap(objective, bound)
     if gap is None:
-        return replace(info, status=SolveStatus.FEASIBLE, mip_gap=None, bound=bound)
+        return replace(info, status=SolveStatus.FEASIBLE, mip_gap=None, bound=bound,
+                       gap_usd=None)
     status = SolveStatus.OPTIMAL if gap <= model.plan.plan.mip_gap + 1e-9 else SolveStatus.FEASIBLE
-    return replace(info, status=status, mip_gap=gap, bound=bound)
+    return replace(info, status=status, mip_gap=gap, bound=bound,
+                   gap_usd=gap_usd(objective, bound))

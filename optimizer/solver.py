@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from tco.pricing.errors import TcoError
 
+from .gaps import gap_usd, least_bound, relative_gap
 from .program import GE, LE, Program, Row, Var
 
 if TYPE_CHECKING:
@@ -51,19 +52,23 @@ class SolveStatus(StrEnum):
 
 @dataclass(frozen=True)
 class SolveInfo:
-    """How a solve went. ``bound`` is the least any plan of the program can cost, as the
-    solver proved it (None when unknown); ``mip_gap`` how far the plan found may be from the
-    best one, relative to the plan's spending (``optimize.optimize`` measures it; the
-    solver's own figure, relative to its objective, until then)."""
+    """How a solve went. ``bound`` is the least any plan of the program can cost, as proved
+    (None when unknown); ``gap_usd`` the most the plan found can be dearer than the best one
+    (its NPV less ``bound``); ``mip_gap`` that gap relative to max(|NPV|, |bound|, 1), the
+    solvers' own measure (SPEC 15; ``gaps.relative_gap``). Until ``optimize`` measures them
+    against every bound it knows, they are the solver's own figures."""
 
     solver: str
     status: SolveStatus
     seconds: float
     mip_gap: float | None
     bound: float | None = None
+    gap_usd: float | None = None
 
     def to_dict(self) -> dict[str, object]:
         return {"name": self.solver, "status": self.status.value, "seconds": round(self.seconds, 3),
+                "bound_usd": None if self.bound is None else round(self.bound, 2),
+                "gap_usd": None if self.gap_usd is None else round(self.gap_usd, 2),
                 "mip_gap": None if self.mip_gap is None else round(self.mip_gap, 6)}
 
 
@@ -355,15 +360,15 @@ def _highs_info(h: highspy.Highs, seconds: float, relax: bool) -> SolveInfo:
         result = SolveStatus.FEASIBLE
     else:
         result = SolveStatus.NOT_SOLVED
-    gap = info.mip_gap if result.has_solution and not relax else (
-        0.0 if result == SolveStatus.OPTIMAL else None)
-    if gap is not None and not math.isfinite(gap):
-        gap = None
     if relax:
         bound = info.objective_function_value if result == SolveStatus.OPTIMAL else None
     else:
         bound = info.mip_dual_bound if math.isfinite(info.mip_dual_bound) else None
-    return SolveInfo("highs", result, seconds, gap, bound)
+    objective = info.objective_function_value if result.has_solution else None
+    if objective is None or not math.isfinite(objective):
+        return SolveInfo("highs", result, seconds, None, bound)
+    return SolveInfo("highs", result, seconds, relative_gap(objective, bound), bound,
+                     gap_usd(objective, bound))
 
 
 def _cbc_info(prob: PulpObject, seconds: float, gap: float,
@@ -381,10 +386,12 @@ def _cbc_info(prob: PulpObject, seconds: float, gap: float,
     else:
         result = SolveStatus.NOT_SOLVED
     # CBC through PuLP does not report the gap it reached, nor its bound; an optimal run is
-    # within the gap it was asked for, so that is the gap and the bound reported
+    # within the gap it was asked for (CBC's allowableFractionGap divides by the larger of
+    # |incumbent| and |bound|, as SPEC 15 does), so the lowest bound consistent with that is
+    # what the run proves
     if result != SolveStatus.OPTIMAL:
         return SolveInfo("cbc", result, seconds, None)
     objective = pulp.value(prob.objective) or 0.0
-    allowed = abs_gap if abs_gap is not None else gap * abs(objective)
-    return SolveInfo("cbc", result, seconds, gap if abs_gap is None else None,
-                     objective - allowed)
+    bound = objective - abs_gap if abs_gap is not None else least_bound(objective, gap)
+    return SolveInfo("cbc", result, seconds, relative_gap(objective, bound), bound,
+                     gap_usd(objective, bound))

@@ -44,6 +44,7 @@ from collections import defaultdict
 from dataclasses import dataclass, replace
 
 from .cuts import add_shortfall_cuts, add_unit_covers
+from .gaps import relative_gap, sure_target
 from .model import Model
 from .program import Var
 from .solver import SolverName, SolveStatus, run
@@ -72,24 +73,6 @@ FLEET_SHARE = 0.6
 FLEET_GAP = 0.005
 
 
-def relative_gap(objective: float, bound: float | None, spend: float) -> float | None:
-    """How far a plan of NPV ``objective`` may be from the best one, given that no plan costs
-    less than ``bound``, relative to the plan's spending (the present value of its outflows,
-    ``Model.spend``). Relative to spending rather than to NPV: a fleet's resale value can make
-    the NPV small, or negative, while the decisions and their possible error stay as large."""
-    if bound is None or not math.isfinite(bound):
-        return None
-    return max(0.0, objective - bound) / max(spend, 1.0)
-
-
-def sure_target(bound: float, gap: float) -> float:
-    """An NPV at or below which a plan is surely within ``gap`` of ``bound``: a plan spends at
-    least its NPV (the NPV is its spending less what its servers sell for), and its NPV is at
-    least the bound, so (NPV − bound) / spending ≤ gap when NPV ≤ bound × (1 + gap). The
-    solver may stop at the first such plan; below a bound of 0 no such NPV is known."""
-    return bound + gap * max(bound, 0.0)
-
-
 @dataclass(frozen=True)
 class Start:
     """A feasible plan to start from, with how far it can be from the best one."""
@@ -98,12 +81,11 @@ class Start:
     objective: float      # NPV of this plan
     bound: float          # NPV of the LP relaxation: no plan costs less
     seconds: float        # solver time spent finding it
-    spend: float          # present value of the plan's outflows
 
     @property
     def gap(self) -> float:
-        """Relative gap to the bound (``relative_gap``)."""
-        gap = relative_gap(self.objective, self.bound, self.spend)
+        """Relative gap to the bound (``gaps.relative_gap``)."""
+        gap = relative_gap(self.objective, self.bound)
         return math.inf if gap is None else gap
 
     def load(self) -> None:
@@ -114,7 +96,7 @@ class Start:
 
 def start_of(model: Model, lower_bound: float, seconds: float) -> Start:
     values = {v: v.varValue for v in model.prob.vars if v.varValue is not None}
-    return Start(values, model.prob.cost(), lower_bound, seconds, model.spend())
+    return Start(values, model.prob.cost(), lower_bound, seconds)
 
 
 def warm_start(model: Model, solver: SolverName, budget_s: float | None) -> Start | None:
@@ -142,11 +124,6 @@ def warm_start(model: Model, solver: SolverName, budget_s: float | None) -> Star
     if relaxed_info.status != SolveStatus.OPTIMAL:
         return None
     lower_bound = model.relaxed_bound = model.prob.cost()
-    # the scale of the solver's stopping rules (absolute gaps, targets): the relaxation's
-    # spending, near a whole plan's but not always below it (a relaxation can buy fractions
-    # of servers and sell them again), so whether a plan is within the gap is decided on
-    # its own spending (``within``)
-    scale = max(model.spend(), 1.0)
     covers = len(model.prob.vars) >= COVERS_FROM
     for _ in range(COVER_ROUNDS):
         # whole units the relaxation rounded away: cut them off, raising the bound
@@ -169,20 +146,20 @@ def warm_start(model: Model, solver: SolverName, budget_s: float | None) -> Star
             var.lowBound, var.upBound = lo, up
 
     target = sure_target(lower_bound, model.plan.plan.mip_gap)
+    # the restricted programs stop at their own gap, never looser than the plan's
+    restricted = min(RESTRICTED_GAP, model.plan.plan.mip_gap)
 
     def within(found: Start) -> bool:
         """Whether a plan is within the requested gap of the bound, measured as ``optimize``
-        measures it (against the plan's own spending, which can differ from the
-        relaxation's either way)."""
-        gap = relative_gap(found.objective, lower_bound, found.spend)
+        measures it."""
+        gap = relative_gap(found.objective, lower_bound)
         return gap is not None and gap <= model.plan.plan.mip_gap
 
     def rounded_now(only_within: bool = False) -> tuple[Start, float] | None:
         """The relaxation as it stands, rounded; its values are put back afterwards (the
         steps after it read the relaxation, not the rounded plan)."""
         relaxation = [(v, v.varValue) for v in model.prob.vars]
-        found = _rounded(model, solver, rest(0.5), target=target, scale=scale,
-                         only_within=only_within)
+        found = _rounded(model, solver, rest(0.5), target=target, only_within=only_within)
         for v, value in relaxation:
             v.varValue = value
         return found
@@ -293,8 +270,7 @@ def warm_start(model: Model, solver: SolverName, budget_s: float | None) -> Star
                 bound(full, value, value)
                 closed.append(full)
         # stop as soon as a plan is within the requested gap of the relaxation's bound
-        info = run(model.prob, solver, rest(0.5), RESTRICTED_GAP, target=target,
-                   abs_gap=RESTRICTED_GAP * scale)
+        info = run(model.prob, solver, rest(0.5), restricted, target=target)
         seconds += info.seconds
         if info.status == SolveStatus.INFEASIBLE and closed:
             # a fraction can hide a whole step: a dataset the relaxation moved 1% of moves
@@ -307,8 +283,7 @@ def warm_start(model: Model, solver: SolverName, budget_s: float | None) -> Star
                 var.lowBound, var.upBound = 0.0, 1.0
             opened = {id(var) for var in reopen}
             closed = [var for var in closed if id(var) not in opened]
-            info = run(model.prob, solver, rest(0.8), RESTRICTED_GAP, target=target,
-                       abs_gap=RESTRICTED_GAP * scale)
+            info = run(model.prob, solver, rest(0.8), restricted, target=target)
             seconds += info.seconds
         if not info.status.has_solution:
             if rounded is None:
@@ -324,8 +299,8 @@ def warm_start(model: Model, solver: SolverName, budget_s: float | None) -> Star
             # workloads move there too, and totals change tier, starting from the plan found
             for var in closed:
                 var.lowBound, var.upBound = 0.0, 1.0
-            info = run(model.prob, solver, rest(0.5), RESTRICTED_GAP, start=start.values,
-                       target=target, abs_gap=RESTRICTED_GAP * scale)
+            info = run(model.prob, solver, rest(0.5), restricted, start=start.values,
+                       target=target)
             seconds += info.seconds
             if info.status.has_solution and model.prob.cost() < start.objective:
                 return start_of(model, lower_bound, seconds)
@@ -371,7 +346,7 @@ def _fractional(variables: list[Var]) -> bool:
 
 
 def _rounded(model: Model, solver: SolverName, budget_s: float | None, target: float,
-             scale: float, only_within: bool = False) -> tuple[Start, float] | None:
+             only_within: bool = False) -> tuple[Start, float] | None:
     """A whole plan by rounding the relaxation (run after the single-venue placements): every
     indicator the relaxation used fully set to 1, those it did not use to 0, and those it used
     in part set to 1 too, or left to the solver when there are at most
@@ -412,8 +387,8 @@ def _rounded(model: Model, solver: SolverName, budget_s: float | None, target: f
                 seconds += reach.seconds
                 if reach.status != SolveStatus.OPTIMAL or model.prob.cost() > target:
                     continue
-            info = run(model.prob, solver, budget_s, RESTRICTED_GAP, target=target,
-                       abs_gap=RESTRICTED_GAP * scale)
+            info = run(model.prob, solver, budget_s, min(RESTRICTED_GAP, model.plan.plan.mip_gap),
+                       target=target)
             seconds += info.seconds
             if info.status.has_solution:
                 return start_of(model, -math.inf, seconds), seconds

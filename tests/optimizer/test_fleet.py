@@ -19,7 +19,7 @@ import pytest
 
 from tco.optimizer import plan_from_dict, solve
 from tests.conftest import catalog, offer, plan_doc
-from tests.reprice import assert_repriced
+from tests.reprice import assert_repriced, assert_venues_repriced
 
 FULL = 8 * 730.0          # GPU-hours of one server in a month
 SITE = {"name": "dc", "location": "us-east", "pue": 1.0, "electricity_usd_per_kwh": 0.10,
@@ -50,12 +50,14 @@ def owned(count=1, age=12):
 
 
 def run(d, cat, solver):
-    """Solve, and check every scenario's cash flows against its plan priced again."""
+    """Solve, and check every scenario's cash flows and venue costs against its plan priced
+    again."""
     loaded = plan_from_dict(d)
     res = solve(loaded, cat, solver=solver)
     for s in res.scenarios:
         if s.feasible:
             assert_repriced(loaded.plan, cat, s, tolerance=0.01)
+            assert_venues_repriced(loaded.plan, cat, s, tolerance=0.01)
     return res
 
 
@@ -158,14 +160,21 @@ def test_cloud_only_sells_the_owned_fleet_in_its_first_month(solver):
 
 
 def test_every_scenario_starts_with_the_same_fleet(solver):
-    # the owned servers appear in every scenario's report: kept, or sold at their value
+    # the owned servers appear in every scenario's report: kept, or sold at their value. One
+    # server's work all year, two owned at age 12, the cloud at $1 a GPU-hour:
+    # - cloud-only and aws-only have no site: both sold in the first month;
+    # - hybrid and onprem-only keep exactly one and sell the other at once. The second kept
+    #   would idle all year: 12 x 2,565 = 30,780 for a credit of 64,000 at the end, -33,220,
+    #   against -82,000 + 2,000 = -80,000 sold now (46,780 dearer; later sales are dearer
+    #   still, 1,500 of value and 2,565 of idle costs a month). Keeping none in hybrid puts
+    #   the work on the cloud, 12 x 5,840 x $1 = 70,080, against the kept server's 35,160 of
+    #   running costs and 80,000 - 64,000 = 16,000 of value lost: 51,160.
     res = run(doc(12 * FULL, existing=[owned(2)], providers=("aws",)), CLOUD_1, solver)
+    kept = {s.name: 2 - sum(r.count for r in s.retirements if r.cohort == "existing[0]")
+            for s in res.scenarios}
+    assert kept == {"hybrid": 1, "cloud-only": 0, "aws-only": 0, "onprem-only": 1}
     for s in res.scenarios:
-        sold = sum(r.count for r in s.retirements if r.cohort == "existing[0]")
-        kept = 2 - sold
-        assert 0 <= kept <= 2, s.name
-        if s.name in ("cloud-only", "aws-only"):
-            assert sold == 2
+        assert {r.month for r in s.retirements} == {"2027-01"}, s.name
 
 
 def test_end_of_life_retirement_inside_the_horizon(solver):
@@ -177,6 +186,30 @@ def test_end_of_life_retirement_inside_the_horizon(solver):
     assert rec.total_usd == pytest.approx(9_580.0, abs=0.01)
     assert retirements(rec) == [("existing[0]", "2027-07", 1, "end of life", 10_000.0,
                                  2_000.0)]
+
+
+def test_an_end_of_life_sale_brings_in_its_value_less_the_brokers_share(solver):
+    # as above with a 15% fee: the server retired at the end of its life is sold like any
+    # other, for its residual 10,000 less 15%, 8,500; decommissioning 2,000.
+    # 6 x 2,930 - 8,500 + 2,000 = 11,080 (9,580 were the fee skipped)
+    server = {**SERVER, "resale_fee_fraction": 0.15}
+    rec = run(doc(6 * FULL, window=("2027-01", "2027-06"), existing=[owned(1, age=54)],
+                  server=server), NO_CLOUD, solver).scenario("onprem-only")
+    assert retirements(rec) == [("existing[0]", "2027-07", 1, "end of life", 8_500.0,
+                                 2_000.0)]
+    assert rec.total_usd == pytest.approx(11_080.0, abs=0.01)
+    assert rec.breakdown["residual_credit"] == pytest.approx(-8_500.0, abs=0.01)
+
+
+def test_a_server_past_its_life_is_sold_with_the_brokers_share_at_the_start():
+    # age 70 of 60 and a 15% fee: retired in the first month in every scenario, sold for its
+    # residual 10,000 less 15%: 8,500
+    server = {**SERVER, "resale_fee_fraction": 0.15}
+    res = run(doc(2 * FULL, window=("2027-06", "2027-06"), existing=[owned(1, age=70)],
+                  providers=("aws",), server=server), CLOUD_1, "highs")
+    for s in res.scenarios:
+        assert [r for r in retirements(s) if r[0] == "existing[0]"] == [
+            ("existing[0]", "2027-01", 1, "end of life", 8_500.0, 2_000.0)], s.name
 
 
 def test_a_server_past_its_life_is_retired_at_the_start():

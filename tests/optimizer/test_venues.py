@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tco.cli.render import ranking_note, scenario_rows
+from tests.reprice import assert_venues_repriced
 
 from .test_fleet import CLOUD_1, FULL, NO_CLOUD, doc, owned, run
 
@@ -44,27 +45,22 @@ def test_a_server_owned_costs_what_selling_it_at_the_start_would_have_brought(so
     assert site.all_in_usd == pytest.approx(51_160.0, abs=0.01)
 
 
-def test_running_costs_are_every_cost_but_data_and_the_servers_themselves():
-    # across the examples' scenarios: the venues' running costs, plus storage, egress,
-    # capex, decommissioning and resale credits, make the scenario's total (from its cash
-    # flows, summed here independently of the breakdown)
+def test_every_examples_venues_cost_what_their_records_cost_priced_again():
+    # across the examples' scenarios: each venue's GPU-hours, running cost and all-in cost
+    # equal its allocations, commitments, fleet, procurement and retirements priced from
+    # scratch (tests/reprice.py), not the ledger's own sums
     from tco.optimizer import load_plan, solve
     from tco.pricing import load_catalog
 
     from .test_examples import EXAMPLES
 
+    cat = load_catalog(offline=True)
     for path in EXAMPLES:
-        res = solve(load_plan(path), load_catalog(offline=True))
+        plan = load_plan(path)
+        res = solve(plan, cat)
         for s in res.scenarios:
-            if not s.feasible:
-                continue
-            flows = {}
-            for f in s.cash_flows:
-                flows[f.category] = flows.get(f.category, 0.0) + f.usd
-            other = sum(flows.get(c, 0.0) for c in ("storage", "egress", "onprem_capex",
-                                                     "decommission", "residual_credit"))
-            running = sum(v.running_usd for v in s.venues)
-            assert running + other == pytest.approx(sum(flows.values()), abs=1.0), (path, s.name)
+            if s.feasible:
+                assert_venues_repriced(plan.plan, cat, s)
 
 
 def test_delta_npv_and_the_ranking_note(solver):
