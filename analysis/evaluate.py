@@ -1,23 +1,42 @@
 """The independent solves a decision analysis is made of, as functions a worker process (or a
 Dask worker) can run: the plan re-optimized at some lever values, and a plan's first-stage
 decisions held fixed at some lever values (its committed NPV). Each takes and returns plain
-data that pickles, and parses its levers itself."""
+data that pickles, and parses its levers itself.
+
+Every NPV comes with its proof (SPEC 16): ``gap_usd``, how much dearer than the best plan it
+may be. Analyses solve to a tighter gap than ``tco compare`` (``with_gap``)."""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from typing import Any
 
+from tco.optimizer.gaps import Npv
 from tco.optimizer.plan import LoadedPlan, Plan
-from tco.optimizer.result import Decisions, Result, ScenarioResult
+from tco.optimizer.result import UNPROVEN_GAP, Decisions, Result, ScenarioResult
 from tco.optimizer.scenarios import committed_npv, scenarios_for, solve
 from tco.optimizer.solver import SolverName
 from tco.pricing.models import Catalog
 
 from .levers import lever
+from .runner import AnalysisError
 
-__all__ = ["Outcome", "Signature", "at", "committed", "relevant", "reoptimized", "signature"]
+__all__ = ["DEFAULT_GAP", "Outcome", "Signature", "at", "base_dict", "committed", "outcome",
+           "relevant", "reoptimized", "signature", "with_gap"]
+
+# the relative gap every solve of an analysis is taken to (SPEC 16): ten times tighter than
+# tco compare's, since analyses compare NPVs with each other
+DEFAULT_GAP = 0.001
+
+
+def with_gap(plan: Plan, gap: float) -> Plan:
+    """``plan`` solved to ``gap`` (SPEC 15's measure) instead of its own ``mip_gap``."""
+    if not 0.0 <= gap < UNPROVEN_GAP:
+        raise AnalysisError(f"--gap: expected a relative gap from 0 to below {UNPROVEN_GAP:g} "
+                            f"(0.001 is 0.1%), got {gap:g}")
+    return replace(plan, plan=replace(plan.plan, mip_gap=gap))
 
 # what a recommendation commits to, as a decision maker reads it: the scenario, how many servers
 # of each type are bought, what is reserved (provider, region, instance type, term: count)
@@ -41,7 +60,11 @@ def signature(result: Result) -> Signature:
 
 @dataclass(frozen=True)
 class Outcome:
-    """The plan re-optimized at some lever values, in brief."""
+    """The plan re-optimized at some lever values, in brief. ``gap_usd`` is how much dearer
+    than the best plan of any scenario the recommendation may be: its NPV less the widest
+    scenario's bound (every plan is a plan of ``hybrid``); None when unknown. ``proven``:
+    that gap is within the analysis's ``--gap``; ``unproven``: over 5%, or unknown, or no
+    plan was found though none was proven infeasible (SPEC 15)."""
 
     values: dict[str, float]
     npv_usd: float | None                 # the recommendation's (None: nothing is feasible)
@@ -49,7 +72,31 @@ class Outcome:
     signature: Signature
     decisions: Decisions | None
     unproven: bool = False
+    gap_usd: float | None = None
+    proven: bool = False
 
+    @property
+    def npv(self) -> Npv | None:
+        return None if self.npv_usd is None else Npv(self.npv_usd, self.gap_usd)
+
+
+def base_dict(base: Outcome) -> dict[str, Any]:
+    """The ``base`` of every analysis JSON (SPEC 16)."""
+    return {"npv_usd": None if base.npv_usd is None else round(base.npv_usd, 2),
+            "gap_usd": None if base.gap_usd is None else round(base.gap_usd, 2),
+            "proven": base.proven, "unproven": base.unproven, "recommended": base.recommended}
+
+
+def _gap_of(result: Result) -> float | None:
+    """The recommendation's NPV less the bound of the widest scenario (the first: hybrid, or
+    the only one), which bounds every plan of every scenario."""
+    if not result.feasible or result.recommended.npv_usd is None:
+        return None
+    widest = result.scenarios[0]
+    bound = widest.solver.bound if widest.solver is not None else None
+    if bound is None:
+        return None
+    return max(0.0, result.recommended.npv_usd - bound)
 
 def relevant(plan: Plan, catalog: Catalog) -> Catalog:
     """The catalog without the compute prices no scenario of the plan can use (other
@@ -77,18 +124,27 @@ def reoptimized(plan: Plan, catalog: Catalog, values: Mapping[str, float],
     p, c = at(plan, catalog, values)
     result = solve(LoadedPlan(p, (), "<plan>"), c, solver=solver, time_limit=time_limit,
                    workers=1)
+    return outcome(p, result, values)
+
+
+def outcome(plan: Plan, result: Result, values: Mapping[str, float] | None = None) -> Outcome:
+    """``result`` (every scenario of ``plan`` solved) in brief."""
     rec: ScenarioResult | None = result.recommended if result.feasible else None
-    return Outcome(dict(values), rec.npv_usd if rec else None, result.recommended_name,
+    gap = _gap_of(result)
+    npv = None if rec is None or rec.npv_usd is None else Npv(rec.npv_usd, gap)
+    return Outcome(dict(values or {}), rec.npv_usd if rec else None, result.recommended_name,
                    signature(result), rec.decisions if rec else None,
-                   bool(rec and rec.unproven))
+                   result.unproven or (npv is not None and not npv.proven(UNPROVEN_GAP)), gap,
+                   npv is not None and npv.proven(plan.plan.mip_gap))
 
 
 def committed(plan: Plan, catalog: Catalog, values: Mapping[str, float], scenario: str,
               decisions: Decisions, solver: SolverName | None,
-              time_limit: float | None) -> float | None:
+              time_limit: float | None) -> Npv | None:
     """The committed NPV of ``decisions`` (first-stage decisions of a plan of ``scenario``)
-    at ``values``: they are held, the hourly use re-optimized; None when no hourly use meets
-    demand (or the decisions cannot be carried out under these inputs)."""
+    at ``values``, with its proof: they are held, the hourly use re-optimized to the plan's
+    gap; None when no hourly use meets demand (or the decisions cannot be carried out under
+    these inputs)."""
     p, c = at(plan, catalog, values)
     chosen = next(s for s in scenarios_for(p) if s.name == scenario)
     return committed_npv(p, c, chosen, decisions, SolverName(solver or p.plan.solver),

@@ -3,10 +3,12 @@
 The candidates are the first-stage decisions of each feasible scenario's plan at the base
 inputs; scenarios with identical decisions form one candidate, named after the first of them
 in report order. Each sample draws every lever of the plan's ``[uncertainty]`` table (from its
-own random stream: ``sampling.sample``) and prices every candidate's committed NPV there. Per
-candidate: mean, P10, P50, P90, CVaR 90% (the mean of the worst 10%), the share of samples in
-which it is cheapest (ties count for each) and the share in which it is infeasible (counted
-as infinitely expensive). The recommendation is the best candidate by ``criterion``.
+own random stream: ``sampling.sample``) and prices every candidate's committed NPV there, with
+its proof (SPEC 16). Per candidate, over the samples that solved: mean, P10, P50, P90, CVaR
+90% (the exact mean of the worst 10%), the share of samples in which it is cheapest (feasible,
+and no feasible candidate cheaper beyond the two gaps: ties within them count for each) and
+the share in which it is infeasible (counted as infinitely expensive). The recommendation is
+the best candidate by ``criterion``.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+from tco.optimizer.gaps import Npv
 from tco.optimizer.plan import LoadedPlan, Plan
 from tco.optimizer.result import Decisions
 from tco.optimizer.scenarios import solve
@@ -24,13 +27,13 @@ from tco.optimizer.solver import SolverName
 from tco.pricing.models import Catalog
 
 from .criteria import Criterion
-from .evaluate import committed, relevant
+from .evaluate import DEFAULT_GAP, Outcome, base_dict, committed, outcome, relevant, with_gap
 from .levers import uncertain
 from .runner import AnalysisError, Failed, Progress, run
 from .sampling import sample
 
-__all__ = ["Candidate", "CandidateStats", "Criterion", "RiskResult", "candidates", "risk",
-           "stats"]
+__all__ = ["Candidate", "CandidateStats", "Criterion", "RiskResult", "candidates",
+           "cheapest_counts", "cvar90", "risk", "stats"]
 
 # samples per task: a task carries the plan and catalog once for all of them
 CHUNK = 4
@@ -41,12 +44,13 @@ class Candidate:
     scenario: str
     same_as: tuple[str, ...]
     decisions: Decisions
+    base_npv_usd: float | None = None       # its scenario's NPV at the base inputs
 
 
 def candidates(plan: Plan, catalog: Catalog, solver: SolverName | None = None,
-               time_limit: float | None = None) -> tuple[list[Candidate], float | None]:
+               time_limit: float | None = None) -> tuple[list[Candidate], Outcome]:
     """The first-stage decisions of each feasible scenario's plan at the base inputs, the
-    identical ones merged; and the base recommendation's NPV."""
+    identical ones merged, each with its scenario's NPV; and the base solve in brief."""
     result = solve(LoadedPlan(plan, (), "<plan>"), catalog, solver=solver,
                    time_limit=time_limit, workers=1)
     out: list[Candidate] = []
@@ -55,18 +59,16 @@ def candidates(plan: Plan, catalog: Catalog, solver: SolverName | None = None,
             continue
         same = next((c for c in out if c.decisions == s.decisions), None)
         if same is None:
-            out.append(Candidate(s.name, (), s.decisions))
+            out.append(Candidate(s.name, (), s.decisions, s.npv_usd))
         else:
-            out[out.index(same)] = Candidate(same.scenario, (*same.same_as, s.name),
-                                             same.decisions)
-    base = result.recommended.npv_usd if result.feasible else None
-    return out, base
+            out[out.index(same)] = replace(same, same_as=(*same.same_as, s.name))
+    return out, outcome(plan, result)
 
 
 def _evaluate(plan: Plan, catalog: Catalog, chosen: Sequence[Candidate], seed: int,
               indices: Sequence[int], solver: SolverName | None,
-              time_limit: float | None) -> list[list[float | None]]:
-    """Every candidate's committed NPV in each of the samples ``indices``."""
+              time_limit: float | None) -> list[list[Npv | None]]:
+    """Every candidate's committed NPV, with its proof, in each of the samples ``indices``."""
     out = []
     for i in indices:
         values = sample(plan.uncertainty, seed, i)
@@ -86,15 +88,19 @@ class CandidateStats:
     cvar90_usd: float | None
     p_cheapest: float
     p_infeasible: float
+    base_npv_usd: float | None = None
+    # the largest gap of its committed NPVs over the samples (None when one is unknown)
+    max_gap_usd: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         def r(x: float | None) -> float | None:
             return None if x is None else round(x, 2)
         return {"scenario": self.scenario, "same_as": list(self.same_as),
+                "base_npv_usd": r(self.base_npv_usd),
                 "mean_usd": r(self.mean_usd), "p10_usd": r(self.p10_usd),
                 "p50_usd": r(self.p50_usd), "p90_usd": r(self.p90_usd),
                 "cvar90_usd": r(self.cvar90_usd), "p_cheapest": round(self.p_cheapest, 6),
-                "p_infeasible": round(self.p_infeasible, 6)}
+                "p_infeasible": round(self.p_infeasible, 6), "max_gap_usd": r(self.max_gap_usd)}
 
 
 def _finite(x: float) -> float | None:
@@ -108,47 +114,108 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[max(1, math.ceil(q * len(ordered))) - 1]
 
 
-def stats(chosen: Sequence[Candidate], npvs: Sequence[Sequence[float | None]],
-          ) -> list[CandidateStats]:
-    """Each candidate's distribution over the samples (one row of ``npvs`` per sample)."""
-    n = len(npvs)
-    costs = [[math.inf if x is None else x for x in row] for row in npvs]
-    cheapest = [0] * len(chosen)
-    for row in costs:
-        best = min(row)
+def cvar90(values: Sequence[float]) -> float:
+    """The exact mean of the worst 10% of ``values`` (SPEC 16): sorted from the worst (the
+    dearest), k = ⌊n/10⌋ of them whole and the next with weight n/10 − k, over n/10. Counted
+    in tenths, so that no rounding of 0.1·n adds a sliver of the next value."""
+    n = len(values)
+    if n == 0:
+        raise ValueError("CVaR of no values")
+    worst = sorted(values, reverse=True)
+    k, tenths = divmod(n, 10)
+    total = 10.0 * sum(worst[:k])
+    if tenths:
+        total += tenths * worst[k]
+    return total / n
+
+
+def cheapest_counts(rows: Sequence[Sequence[Npv | None]]) -> list[int]:
+    """For each candidate, the samples in which it is the cheapest (SPEC 16): it is feasible
+    there and no feasible candidate is cheaper by more than the two NPVs' gaps (a tie within
+    them counts for each); a sample where none is feasible counts for none."""
+    counts = [0] * (len(rows[0]) if rows else 0)
+    for row in rows:
         for k, x in enumerate(row):
-            if x == best:
-                cheapest[k] += 1
+            if x is None:
+                continue
+            if not any(y is not None and y.usd < x.usd and y.apart_from(x) for y in row):
+                counts[k] += 1
+    return counts
+
+
+def stats(chosen: Sequence[Candidate], npvs: Sequence[Sequence[Npv | None]],
+          ) -> list[CandidateStats]:
+    """Each candidate's distribution over the samples (one row of ``npvs`` per sample, each
+    a committed NPV with its proof, or None where infeasible)."""
+    n = len(npvs)
+    costs = [[math.inf if x is None else x.usd for x in row] for row in npvs]
+    cheapest = cheapest_counts(npvs)
     out = []
     for k, c in enumerate(chosen):
         column = [row[k] for row in costs]
-        worst = sorted(column)[-max(1, math.ceil(0.1 * n)):]
+        gaps = [x.gap_usd for row in npvs if (x := row[k]) is not None]
+        known = [g for g in gaps if g is not None]
         out.append(CandidateStats(
             c.scenario, c.same_as, _finite(sum(column) / n),
             _finite(percentile(column, 0.1)), _finite(percentile(column, 0.5)),
-            _finite(percentile(column, 0.9)), _finite(sum(worst) / len(worst)),
-            cheapest[k] / n, sum(1 for x in column if math.isinf(x)) / n))
+            _finite(percentile(column, 0.9)), _finite(cvar90(column)),
+            cheapest[k] / n, sum(1 for x in column if math.isinf(x)) / n, c.base_npv_usd,
+            max(known) if known and len(known) == len(gaps) else None))
     return out
 
 
 @dataclass(frozen=True)
 class RiskResult:
     plan_name: str
-    samples: int
+    samples: int                  # asked for
     seed: int
     criterion: Criterion
     recommended: str | None
     base_npv_usd: float | None
     candidates: tuple[CandidateStats, ...]
-    npvs: tuple[tuple[float | None, ...], ...]      # per sample, per candidate
+    # per sample that solved, per candidate: the committed NPV with its proof, or None
+    npvs: tuple[tuple[Npv | None, ...], ...]
     failed_samples: tuple[int, ...] = ()
+    base: Outcome | None = None
+    gap: float = DEFAULT_GAP
+    # the index and drawn lever values of each sample that solved, in the order of ``npvs``
+    drawn: tuple[tuple[int, tuple[tuple[str, float], ...]], ...] = ()
+
+    @property
+    def samples_solved(self) -> int:
+        return len(self.npvs)
+
+    @property
+    def samples_failed(self) -> int:
+        return len(self.failed_samples)
+
+    @property
+    def unproven(self) -> bool:
+        """The base solve is unproven (SPEC 15): the command exits 4."""
+        return self.base is not None and self.base.unproven
+
+    def sample_rows(self) -> list[dict[str, Any]]:
+        """Every sample that solved: its drawn levers and each candidate's committed NPV
+        with its gap (None where infeasible), enough to recompute every statistic."""
+        names = [c.scenario for c in self.candidates]
+        return [{"sample": i, "levers": dict(values),
+                 "npv_usd": {n: None if x is None else round(x.usd, 2)
+                             for n, x in zip(names, row, strict=True)},
+                 "gap_usd": {n: None if x is None or x.gap_usd is None else round(x.gap_usd, 2)
+                             for n, x in zip(names, row, strict=True)}}
+                for (i, values), row in zip(self.drawn, self.npvs, strict=True)]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"plan": self.plan_name, "samples": self.samples, "seed": self.seed,
+        return {"plan": self.plan_name, "samples": self.samples,
+                "samples_solved": self.samples_solved, "samples_failed": self.samples_failed,
+                "seed": self.seed, "gap": self.gap,
                 "criterion": self.criterion.value, "recommended": self.recommended,
                 "base_npv_usd": None if self.base_npv_usd is None else round(self.base_npv_usd, 2),
+                "base": None if self.base is None else base_dict(self.base),
+                "unproven": self.unproven,
                 "candidates": [c.to_dict() for c in self.candidates],
-                "failed_samples": list(self.failed_samples)}
+                "failed_samples": list(self.failed_samples),
+                "samples_drawn": self.sample_rows()}
 
 
 def _score(s: CandidateStats, criterion: Criterion) -> float:
@@ -160,11 +227,12 @@ def _score(s: CandidateStats, criterion: Criterion) -> float:
 def risk(plan: LoadedPlan | Plan, catalog: Catalog, samples: int = 200, seed: int = 0,
          criterion: Criterion | str = Criterion.MEAN, executor: Executor | None = None,
          solver: SolverName | str | None = None, time_limit: float | None = None,
-         progress: Progress | None = None) -> RiskResult:
+         progress: Progress | None = None, gap: float = DEFAULT_GAP) -> RiskResult:
     """Monte Carlo over the plan's ``[uncertainty]`` table: ``samples`` futures drawn from
-    ``seed``, every candidate priced in each. The result depends only on the plan, the
-    catalog, ``samples`` and ``seed``, whatever ``executor`` runs it."""
-    p = plan.plan if isinstance(plan, LoadedPlan) else plan
+    ``seed``, every candidate priced in each, every solve to ``gap`` (SPEC 16). The result
+    depends only on the plan, the catalog, ``samples``, ``seed`` and ``gap``, whatever
+    ``executor`` runs it."""
+    p = with_gap(plan.plan if isinstance(plan, LoadedPlan) else plan, gap)
     catalog = relevant(p, catalog)
     if not p.uncertainty:
         raise AnalysisError("the plan has no [uncertainty] table: say which levers vary and "
@@ -177,7 +245,8 @@ def risk(plan: LoadedPlan | Plan, catalog: Catalog, samples: int = 200, seed: in
     name = SolverName(solver) if solver else None
     chosen, base = candidates(p, catalog, name, time_limit)
     if not chosen:
-        return RiskResult(p.plan.name, samples, seed, chosen_criterion, None, None, (), ())
+        return RiskResult(p.plan.name, samples, seed, chosen_criterion, None, None, (), (),
+                          base=base, gap=gap)
     chunks = [list(range(k, min(k + CHUNK, samples))) for k in range(0, samples, CHUNK)]
 
     def chunk_progress(done: int, total: int) -> None:
@@ -185,16 +254,18 @@ def risk(plan: LoadedPlan | Plan, catalog: Catalog, samples: int = 200, seed: in
             progress(min(samples, done * CHUNK), samples)
     results = run(_evaluate, [(p, catalog, tuple(chosen), seed, c, name, time_limit)
                               for c in chunks], executor, chunk_progress)
-    rows: list[tuple[float | None, ...]] = []
+    rows: list[tuple[Npv | None, ...]] = []
+    drawn: list[tuple[int, tuple[tuple[str, float], ...]]] = []
     failed: list[int] = []
     for c, out in zip(chunks, results, strict=True):
         if isinstance(out, Failed):
             failed += c
         else:
             rows += [tuple(r) for r in out]
+            drawn += [(i, tuple(sample(p.uncertainty, seed, i).items())) for i in c]
     per = stats(chosen, rows) if rows else []
     best = min(per, key=lambda s: _score(s, chosen_criterion)) if per else None
     recommended = best.scenario if best and math.isfinite(_score(best, chosen_criterion)) \
         else None
-    return RiskResult(p.plan.name, samples, seed, chosen_criterion, recommended, base,
-                      tuple(per), tuple(rows), tuple(failed))
+    return RiskResult(p.plan.name, samples, seed, chosen_criterion, recommended, base.npv_usd,
+                      tuple(per), tuple(rows), tuple(failed), base, gap, tuple(drawn))

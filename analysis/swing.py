@@ -10,11 +10,12 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
 
+from tco.optimizer.gaps import Npv
 from tco.optimizer.plan import LoadedPlan, Plan
 from tco.optimizer.solver import SolverName
 from tco.pricing.models import Catalog
 
-from .evaluate import Outcome, committed, relevant, reoptimized
+from .evaluate import DEFAULT_GAP, Outcome, base_dict, committed, relevant, reoptimized, with_gap
 from .levers import Lever, Scale, lever, plan_levers
 from .runner import Failed, Progress, run
 
@@ -32,6 +33,13 @@ def swing_values(lv: Lever, swing: float) -> tuple[float, float]:
 
 @dataclass(frozen=True)
 class SensitivityRow:
+    """One lever at its low and high value. Each of the four NPVs carries its proof (SPEC 16):
+    the re-optimized NPVs (``npv_*``, the cheaper of the plan re-optimized there and the base
+    decisions held) and the base decisions' committed NPVs (``committed_npv_*``). A side's
+    decisions change only when both its NPVs are proven and told apart, the base decisions
+    dearer; when the re-optimized decisions differ but the two cannot be told apart, the side
+    is a tie within ``tie_*_usd``."""
+
     param: str
     low: float
     high: float
@@ -43,6 +51,16 @@ class SensitivityRow:
     recommended_high: str | None
     decision_changes_low: bool
     decision_changes_high: bool
+    gap_low_usd: float | None = None
+    gap_high_usd: float | None = None
+    committed_gap_low_usd: float | None = None
+    committed_gap_high_usd: float | None = None
+    proven_low: bool = False
+    proven_high: bool = False
+    committed_proven_low: bool = False
+    committed_proven_high: bool = False
+    tie_low_usd: float | None = None
+    tie_high_usd: float | None = None
 
     @property
     def swing_usd(self) -> float:
@@ -63,14 +81,21 @@ class SensitivityRow:
     def to_dict(self) -> dict[str, Any]:
         return {"param": self.param, "low": self.low, "high": self.high,
                 "npv_low_usd": _r(self.npv_low_usd), "npv_high_usd": _r(self.npv_high_usd),
+                "gap_low_usd": _r(self.gap_low_usd), "gap_high_usd": _r(self.gap_high_usd),
+                "proven_low": self.proven_low, "proven_high": self.proven_high,
                 "committed_npv_low_usd": _r(self.committed_npv_low_usd),
                 "committed_npv_high_usd": _r(self.committed_npv_high_usd),
+                "committed_gap_low_usd": _r(self.committed_gap_low_usd),
+                "committed_gap_high_usd": _r(self.committed_gap_high_usd),
+                "committed_proven_low": self.committed_proven_low,
+                "committed_proven_high": self.committed_proven_high,
                 "regret_low_usd": _r(self.regret_low_usd),
                 "regret_high_usd": _r(self.regret_high_usd),
                 "recommended_low": self.recommended_low,
                 "recommended_high": self.recommended_high,
                 "decision_changes_low": self.decision_changes_low,
-                "decision_changes_high": self.decision_changes_high}
+                "decision_changes_high": self.decision_changes_high,
+                "tie_low_usd": _r(self.tie_low_usd), "tie_high_usd": _r(self.tie_high_usd)}
 
 
 def _regret(committed_usd: float | None, best: float | None) -> float | None:
@@ -90,17 +115,23 @@ class SensitivityResult:
     base: Outcome
     parameters: tuple[SensitivityRow, ...]
     failed: tuple[str, ...] = ()
+    gap: float = DEFAULT_GAP
+
+    @property
+    def unproven(self) -> bool:
+        """The base solve is unproven (SPEC 15): the command exits 4."""
+        return self.base.unproven
 
     def to_dict(self) -> dict[str, Any]:
-        return {"plan": self.plan_name, "swing": self.swing,
-                "base": {"npv_usd": _r(self.base.npv_usd), "recommended": self.base.recommended},
+        return {"plan": self.plan_name, "swing": self.swing, "gap": self.gap,
+                "base": base_dict(self.base), "unproven": self.unproven,
                 "parameters": [p.to_dict() for p in self.parameters],
                 "failed": list(self.failed)}
 
 
 def _side(plan: Plan, catalog: Catalog, name: str, value: float, base: Outcome,
           solver: SolverName | None, time_limit: float | None,
-          ) -> tuple[Outcome, float | None]:
+          ) -> tuple[Outcome, Npv | None]:
     """One side of one lever: re-optimized, and the base decisions committed."""
     values = {name: value}
     again = reoptimized(plan, catalog, values, solver, time_limit)
@@ -111,26 +142,55 @@ def _side(plan: Plan, catalog: Catalog, name: str, value: float, base: Outcome,
     return again, held
 
 
-def _best(side: tuple[Outcome, float | None], base: Outcome,
-          ) -> tuple[float | None, str | None, bool]:
-    """The re-optimized NPV, the scenario recommended and whether the first-stage decisions
-    changed. The base decisions held are a plan of the same inputs too: when they cost less
-    than the plan the solver returned (within its gap), they are the best plan known."""
+@dataclass(frozen=True)
+class _Side:
+    npv: Npv | None             # the best plan known there
+    proven: bool
+    recommended: str | None
+    changes: bool
+    tie_usd: float | None
+
+
+def _best(side: tuple[Outcome, Npv | None], base: Outcome, target: float) -> _Side:
+    """The best NPV known at one side, with its proof, the scenario recommended, and whether
+    the first-stage decisions change (SPEC 16). The base decisions held are a plan of the same
+    inputs too: when they cost less than the plan the solver returned, they are the best plan
+    known, and its gap is measured against the re-optimized solve's bound."""
     again, held = side
-    if held is not None and (again.npv_usd is None or held < again.npv_usd):
-        return held, base.recommended, False
-    return again.npv_usd, again.recommended, again.signature != base.signature
+    bound = None if again.npv_usd is None or again.gap_usd is None else (
+        again.npv_usd - again.gap_usd)
+    if held is not None and (again.npv_usd is None or held.usd < again.npv_usd):
+        gap = None if bound is None else max(0.0, held.usd - bound)
+        best = Npv(held.usd, gap)
+        return _Side(best, best.proven(target), base.recommended, False, None)
+    best_npv = again.npv
+    differ = again.signature != base.signature
+    if not differ or best_npv is None:
+        return _Side(best_npv, again.proven, again.recommended, False, None)
+    if held is None:
+        # the base decisions cannot serve here: the change is certain when this side is proven
+        return _Side(best_npv, again.proven, again.recommended, again.proven and base.proven,
+                     None)
+    apart = best_npv.apart_from(held)
+    changes = apart and again.proven and held.proven(target) and base.proven
+    tie = None
+    if not apart:
+        tie = (best_npv.gap_usd or 0.0) + (held.gap_usd or 0.0) if (
+            best_npv.gap_usd is not None and held.gap_usd is not None) else None
+    return _Side(best_npv, again.proven, again.recommended, changes,
+                 tie if not apart else None)
 
 
 def sensitivity(plan: LoadedPlan | Plan, catalog: Catalog, params: Sequence[str] | None = None,
                 swing: float = 0.2, executor: Executor | None = None,
                 solver: SolverName | str | None = None, time_limit: float | None = None,
-                progress: Progress | None = None) -> SensitivityResult:
+                progress: Progress | None = None, gap: float = DEFAULT_GAP,
+                ) -> SensitivityResult:
     """Each lever at ``base × (1 ∓ swing)`` (absolute ones at ``base ∓ swing × |base|``), the
-    plan re-optimized and the base recommendation committed there. ``params`` default to the
-    named levers the plan uses; ``executor`` runs the solves (here, one after the other, when
-    None)."""
-    p = plan.plan if isinstance(plan, LoadedPlan) else plan
+    plan re-optimized and the base recommendation committed there, every solve to ``gap``
+    (SPEC 16). ``params`` default to the named levers the plan uses; ``executor`` runs the
+    solves (here, one after the other, when None)."""
+    p = with_gap(plan.plan if isinstance(plan, LoadedPlan) else plan, gap)
     catalog = relevant(p, catalog)
     name = SolverName(solver) if solver else None
     levers = [lever(x, p, "--param") for x in (params or plan_levers(p))]
@@ -148,9 +208,24 @@ def sensitivity(plan: LoadedPlan | Plan, catalog: Catalog, params: Sequence[str]
             failed.append(lv.name)
             continue
         low, high = swing_values(lv, swing)
-        (lo_npv, lo_rec, lo_changed), (hi_npv, hi_rec, hi_changed) = (
-            _best(side, base) for side in (lo, hi))
-        rows.append(SensitivityRow(lv.name, low, high, lo_npv, hi_npv, lo[1], hi[1], lo_rec,
-                                   hi_rec, lo_changed, hi_changed))
+        a, b = (_best(side, base, gap) for side in (lo, hi))
+        held_lo, held_hi = lo[1], hi[1]
+        rows.append(SensitivityRow(
+            lv.name, low, high, _usd(a.npv), _usd(b.npv), _usd(held_lo), _usd(held_hi),
+            a.recommended, b.recommended, a.changes, b.changes,
+            gap_low_usd=_gap(a.npv), gap_high_usd=_gap(b.npv),
+            committed_gap_low_usd=_gap(held_lo), committed_gap_high_usd=_gap(held_hi),
+            proven_low=a.proven, proven_high=b.proven,
+            committed_proven_low=held_lo is not None and held_lo.proven(gap),
+            committed_proven_high=held_hi is not None and held_hi.proven(gap),
+            tie_low_usd=a.tie_usd, tie_high_usd=b.tie_usd))
     rows.sort(key=lambda r: (-r.swing_usd, r.param))
-    return SensitivityResult(p.plan.name, swing, base, tuple(rows), tuple(failed))
+    return SensitivityResult(p.plan.name, swing, base, tuple(rows), tuple(failed), gap)
+
+
+def _usd(npv: Npv | None) -> float | None:
+    return None if npv is None else npv.usd
+
+
+def _gap(npv: Npv | None) -> float | None:
+    return None if npv is None else npv.gap_usd

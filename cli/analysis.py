@@ -12,6 +12,7 @@ from typing import Any
 from rich.console import Console
 
 from tco.analysis import BreakevenResult, RiskResult, SensitivityResult
+from tco.analysis.evaluate import Outcome
 
 from .formats import OutputFormat
 from .render import Section, markdown, print_sections, usd
@@ -43,33 +44,56 @@ def sensitivity_sections(r: SensitivityResult) -> list[Section]:
         left = _bar(base - p.npv_low_usd if p.npv_low_usd is not None else 0.0, most, BAR // 2)
         right = _bar(p.npv_high_usd - base if p.npv_high_usd is not None else 0.0, most,
                      BAR // 2)
-        tornado.append([p.param, f"{_num(p.low)} .. {_num(p.high)}", usd(p.npv_low_usd),
-                        usd(p.npv_high_usd), f"{left:>{BAR // 2}}|{right}"])
+        tornado.append([p.param, f"{_num(p.low)} .. {_num(p.high)}",
+                        usd(p.npv_low_usd) + ("" if p.proven_low else " ?"),
+                        usd(p.npv_high_usd) + ("" if p.proven_high else " ?"),
+                        f"{left:>{BAR // 2}}|{right}"])
     held = [row for p in r.parameters for row in (
-        [p.param, f"low {_num(p.low)}", usd(p.committed_npv_low_usd), usd(p.regret_low_usd),
-         _changed(p.decision_changes_low, p.recommended_low)],
-        ["", f"high {_num(p.high)}", usd(p.committed_npv_high_usd), usd(p.regret_high_usd),
-         _changed(p.decision_changes_high, p.recommended_high)])]
+        [p.param, f"low {_num(p.low)}", usd(p.committed_npv_low_usd),
+         _pm(p.committed_gap_low_usd), usd(p.regret_low_usd),
+         _changed(p.decision_changes_low, p.recommended_low, p.tie_low_usd, p.proven_low
+                  and p.committed_proven_low)],
+        ["", f"high {_num(p.high)}", usd(p.committed_npv_high_usd),
+         _pm(p.committed_gap_high_usd), usd(p.regret_high_usd),
+         _changed(p.decision_changes_high, p.recommended_high, p.tie_high_usd, p.proven_high
+                  and p.committed_proven_high)])]
     return [((f"Sensitivity: NPV re-optimized at each lever's low and high value (swing "
-              f"{r.swing:.0%}; base {usd(r.base.npv_usd)}, {r.base.recommended})"),
+              f"{r.swing:.0%}; base {usd(r.base.npv_usd)} {_pm(r.base.gap_usd)}, "
+              f"{r.base.recommended}; every NPV within {r.gap:.2%} of the best plan unless "
+              f"marked ?)"),
              ["lever", "low .. high", "NPV low", "NPV high", "lower ← base → higher"], tornado,
              {2, 3}),
-            ("Base decisions held (committed NPV) and what re-optimizing saves (regret)",
-             ["lever", "at", "held", "regret", "decisions"], held, {2, 3})]
+            (("Base decisions held (committed NPV, ± its gap) and what re-optimizing saves "
+              "(regret); a change is reported only where the two plans are told apart"),
+             ["lever", "at", "held", "±", "regret", "decisions"], held, {2, 3, 4})]
 
 
-def _changed(changed: bool, scenario: str | None) -> str:
-    return f"change ({scenario})" if changed else "same"
+def _pm(gap: float | None) -> str:
+    return "±?" if gap is None else f"±{usd(gap)}"
+
+
+def _changed(changed: bool, scenario: str | None, tie: float | None, proven: bool) -> str:
+    if changed:
+        return f"change ({scenario})"
+    if tie is not None:
+        return f"tie within ±{usd(tie)}"
+    return "same" if proven else "same (unproven)"
 
 
 def sensitivity_notes(r: SensitivityResult) -> list[str]:
-    out = []
+    out = _base_notes(r.base, r.gap)
     flips = [p.param for p in r.parameters if p.decision_changes_low or p.decision_changes_high]
     if flips:
         out.append("The first-stage decisions change within the swing of: " + ", ".join(flips)
                    + "; run tco breakeven on them to find where")
     else:
-        out.append("No lever changes the first-stage decisions within the swing.")
+        out.append("No lever changes the first-stage decisions within the swing by more than "
+                   "the solves can tell apart.")
+    ties = [p.param for p in r.parameters if p.tie_low_usd is not None
+            or p.tie_high_usd is not None]
+    if ties:
+        out.append("Ties (other decisions found, but no cheaper than the base decisions beyond "
+                   "the solves' gaps): " + ", ".join(ties))
     out += [f"warning: {p}: a solve failed twice; it is left out" for p in r.failed]
     return out
 
@@ -89,23 +113,44 @@ def _decisions(point: dict[str, Any]) -> str:
 
 def breakeven_sections(r: BreakevenResult) -> list[Section]:
     doc = r.to_dict()
-    flips = [[_num(f["value"]), _decisions(f["before"]), _decisions(f["after"]),
+    flips = [[f"{_num(f['interval'][0])} .. {_num(f['interval'][1])}",
+              _decisions(f["before"]), _decisions(f["after"]),
               usd(f["before"]["npv_usd"]), usd(f["after"]["npv_usd"])] for f in doc["flips"]]
     npvs = [c["npv_usd"] for c in doc["curve"] if c["npv_usd"] is not None]
     low, high = (min(npvs), max(npvs)) if npvs else (0.0, 0.0)
-    curve = [[_num(c["value"]), usd(c["npv_usd"]), c["recommended"] or "none",
+    curve = [[_num(c["value"]), usd(c["npv_usd"]), _pm(c["gap_usd"])
+              + ("" if c["proven"] else " ?"), c["recommended"] or "none",
               _bar((c["npv_usd"] or low) - low + (high - low) * 0.05, (high - low) * 1.05)]
              for c in doc["curve"]]
     return [((f"Break-even: where the recommendation changes as {r.param} goes from "
-              f"{_num(r.low)} to {_num(r.high)} (located to {r.tolerance:.1%} of the range)"),
-             ["value", "below it", "above it", "NPV below", "NPV above"], flips, {0, 3, 4}),
-            (f"NPV across {r.param}", ["value", "NPV", "recommended", ""], curve, {0, 1})]
+              f"{_num(r.low)} to {_num(r.high)}: between the two values of each interval, "
+              f"each side's plan proven cheaper at its end than the other's decisions held "
+              f"there (located to {r.tolerance:.1%} of the range at best)"),
+             ["between", "below it", "above it", "NPV below", "NPV above"], flips, {3, 4}),
+            ((f"NPV across {r.param} (± the most each may be above the best plan; ? = not "
+              f"proven within {r.gap:.2%})"),
+             ["value", "NPV", "±", "recommended", ""], curve, {0, 1, 2})]
 
 
 def breakeven_notes(r: BreakevenResult) -> list[str]:
-    out = [f"{len(r.flips)} change(s) of the recommended decisions between {_num(r.low)} and "
-           f"{_num(r.high)}" if r.flips else
-           f"No change of the recommended decisions between {_num(r.low)} and {_num(r.high)}"]
+    out = [] if r.base is None else _base_notes(r.base, r.gap)
+    out.append(f"{len(r.flips)} change(s) of the recommended decisions between {_num(r.low)} "
+               f"and {_num(r.high)}" if r.flips else
+               f"No change of the recommended decisions between {_num(r.low)} and "
+               f"{_num(r.high)} that the solves can tell apart")
+    for t in r.ties:
+        where = f"between {_num(t.low.value)} and {_num(t.high.value)}"
+        if t.reason == "tie":
+            within = "an unknown amount" if t.within_usd is None else f"±{usd(t.within_usd)}"
+            out.append(f"{where} the solver returns other decisions ({t.low.outcome.recommended}"
+                       f" → {t.high.outcome.recommended}), but the two plans cost the same "
+                       f"within {within}: a tie, not a change")
+        elif t.reason == "unproven":
+            out.append(f"{where} the decisions differ, but a solve is not proven within "
+                       f"{r.gap:.2%}: not reported as a change")
+        else:
+            out.append(f"{where} the decisions differ, but holding one side's decisions at "
+                       f"the other failed twice: not reported as a change")
     out += [f"warning: {r.param} = {_num(v)}: a solve failed twice; left out" for v in r.failed]
     return out
 
@@ -130,30 +175,62 @@ def risk_sections(r: RiskResult) -> list[Section]:
             band = " " * start + "━" * (end - start)
         else:
             band = ""
-        rows.append([name, usd(c.mean_usd), usd(c.p10_usd), usd(c.p50_usd), usd(c.p90_usd),
+        rows.append([name, usd(c.base_npv_usd), usd(c.mean_usd), usd(c.p10_usd),
+                     usd(c.p50_usd), usd(c.p90_usd),
                      usd(c.cvar90_usd), f"{c.p_cheapest:.0%}", f"{c.p_infeasible:.0%}", band])
-    return [((f"Risk: committed NPV of each candidate over {r.samples} samples (seed "
+    solved = (f"{r.samples_solved} samples" if not r.samples_failed else
+              f"{r.samples_solved} of {r.samples} samples ({r.samples_failed} failed)")
+    return [((f"Risk: committed NPV of each candidate over {solved} (seed "
               f"{r.seed}; * = best by {r.criterion.value}; - = infinitely expensive where "
-              f"infeasible)"),
-             ["candidate", "mean", "P10", "P50", "P90", "CVaR 90%", "cheapest", "infeasible",
-              "P10 ━ P90"], rows, {1, 2, 3, 4, 5, 6, 7})]
+              f"infeasible; cheapest = feasible and not dearer than another beyond the two "
+              f"NPVs' gaps, ties counting for each)"),
+             ["candidate", "base NPV", "mean", "P10", "P50", "P90", "CVaR 90%", "cheapest",
+              "infeasible", "P10 ━ P90"], rows, {1, 2, 3, 4, 5, 6, 7, 8})]
 
 
 def risk_notes(r: RiskResult) -> list[str]:
-    out = []
-    if r.recommended:
-        out.append(f"Recommended by {r.criterion.value}: {r.recommended} (base NPV "
-                   f"{usd(r.base_npv_usd)})")
+    out = [] if r.base is None else _base_notes(r.base, r.gap)
+    chosen = next((c for c in r.candidates if c.scenario == r.recommended), None)
+    if chosen is not None:
+        out.append(f"Recommended by {r.criterion.value}: {chosen.scenario} (its NPV at the "
+                   f"base inputs {usd(chosen.base_npv_usd)})")
     else:
         out.append("No candidate is feasible in every sample.")
     if r.failed_samples:
         out.append(f"warning: samples {', '.join(map(str, r.failed_samples))} failed twice and "
-                   f"are left out")
+                   f"are left out; the statistics are over the {r.samples_solved} that solved")
     return out
 
 
 def risk_rows(r: RiskResult) -> list[dict[str, Any]]:
     return [c.to_dict() for c in r.candidates]
+
+
+def samples_csv(r: RiskResult) -> str:
+    """Every sample that solved, a row each: its index, its drawn levers, and each
+    candidate's committed NPV and gap (empty where infeasible)."""
+    rows = []
+    for doc in r.sample_rows():
+        row: dict[str, Any] = {"sample": doc["sample"], **doc["levers"]}
+        for name in doc["npv_usd"]:
+            row[f"{name}.npv_usd"] = doc["npv_usd"][name]
+            row[f"{name}.gap_usd"] = doc["gap_usd"][name]
+        rows.append(row)
+    return _csv(rows)
+
+
+def _base_notes(base: Outcome, gap: float) -> list[str]:
+    """What the base solve proved (SPEC 16), and a warning when it is unproven."""
+    if base.npv_usd is None:
+        return []
+    proof = ("gap unknown" if base.gap_usd is None else
+             f"at most {usd(base.gap_usd)} above the best plan")
+    out = [(f"Base plan: {base.recommended}, NPV {usd(base.npv_usd)} ({proof}; "
+            f"{'proven' if base.proven else 'not proven'} within {gap:.2%})")]
+    if base.unproven:
+        out.append("warning: the base plan is unproven (its gap is over 5% or unknown): the "
+                   "analysis cannot be relied on; allow more time with --time-limit")
+    return out
 
 
 # --- dispatch -----------------------------------------------------------------------------------
@@ -196,7 +273,8 @@ def _figures(r: AnalysisResult) -> list[tuple[str, str]]:
                                         [f.value for f in r.flips]))]
     if not r.candidates:
         return []
-    columns = [[row[k] for row in r.npvs] for k in range(len(r.candidates))]
+    columns = [[None if (x := row[k]) is None else x.usd for row in r.npvs]
+               for k in range(len(r.candidates))]
     return [(f"Committed NPV of each candidate over {len(r.npvs)} samples",
              charts.risk_distribution([c.scenario for c in r.candidates], columns))]
 
@@ -226,7 +304,8 @@ def _subtitle(r: AnalysisResult) -> str:
                 f"({r.base.recommended}).")
     if isinstance(r, BreakevenResult):
         return f"{r.param} from {_num(r.low)} to {_num(r.high)}."
-    return f"{r.samples} samples, seed {r.seed}, best by {r.criterion.value}."
+    return (f"{r.samples_solved} samples solved of {r.samples}, seed {r.seed}, best by "
+            f"{r.criterion.value}.")
 
 
 RENDERERS: dict[OutputFormat, Callable[[AnalysisResult], str]] = {

@@ -81,6 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     rk.add_argument("--criterion", choices=[c.value for c in Criterion], default="mean",
                     help="how the recommendation is chosen (default mean)")
     _executor_options(rk)
+    rk.add_argument("--samples-out", metavar="FILE",
+                    help="write every sample's drawn levers and each candidate's committed NPV "
+                         "and gap to FILE (CSV), to recompute the statistics")
 
     dif = sub.add_parser("diff", help="what changed between two reports of tco compare "
                          "--format json")
@@ -146,6 +149,9 @@ def _executor_options(cmd: argparse.ArgumentParser) -> None:
                           "Dask scheduler")
     cmd.add_argument("--workers", type=int, metavar="K",
                      help="local processes (default: one per core)")
+    cmd.add_argument("--gap", type=float, default=0.001, metavar="G",
+                     help="every solve to this relative gap, (NPV - bound) / max(|NPV|, "
+                          "|bound|, 1) (default 0.001: 0.1%%)")
 
 
 WIDE = 120  # columns for tables written to a file, or to a pipe when COLUMNS is not set
@@ -206,7 +212,8 @@ def cmd_analysis(args: argparse.Namespace) -> int:
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
         common: dict[str, Any] = {"executor": pool, "solver": args.solver,
-                                  "time_limit": args.time_limit, "progress": progress}
+                                  "time_limit": args.time_limit, "progress": progress,
+                                  "gap": args.gap}
         result: Any
         if args.command == "sensitivity":
             result = sensitivity(loaded, catalog, args.param, args.swing, **common)
@@ -218,6 +225,11 @@ def cmd_analysis(args: argparse.Namespace) -> int:
         else:
             result = risk(loaded, catalog, args.samples, args.seed, args.criterion, **common)
             feasible = result.recommended is not None
+    if args.command == "risk" and args.samples_out:
+        from .analysis import samples_csv
+
+        atomic_write_text(args.samples_out, samples_csv(result))
+        err.print(f"wrote {args.samples_out}", highlight=False)
     if args.output:
         if fmt == OutputFormat.TABLE:
             file_console = Console(record=True, width=WIDE, file=io.StringIO(),
@@ -232,6 +244,11 @@ def cmd_analysis(args: argparse.Namespace) -> int:
         shown = render(result, fmt, _console())
         if shown is not None:
             sys.stdout.write(shown)
+    if result.unproven:
+        err.print("tco: the base plan is unproven: its gap is over 5% or unknown, so the "
+                  "analysis cannot be relied on; the report was written", style="yellow",
+                  markup=False, highlight=False)
+        return EXIT_UNPROVEN
     if not feasible:
         err.print("tco: no feasible plan", style="red", markup=False, highlight=False)
         return EXIT_INFEASIBLE
@@ -280,6 +297,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
         shown = render(result, fmt, _console(), table)
         if shown is not None:
             sys.stdout.write(shown)
+    if not result.feasible and result.unproven:
+        err.print(f"tco: no plan found, and none proven infeasible: the solver stopped without a "
+                  f"plan in {', '.join(result.unsolved)}; allow more time with --time-limit",
+                  style="yellow", markup=False, highlight=False)
+        return EXIT_UNPROVEN
     if not result.feasible:
         reason = result.recommended.reason or "infeasible"
         err.print(f"tco: no feasible plan: {reason}", style="red", markup=False, highlight=False)

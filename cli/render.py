@@ -48,8 +48,8 @@ def scenario_rows(result: Result) -> Section:
             rows.append([s.name, f"no [{_note_number(result, s)}]", "-", "-", "-", "-", "-",
                          "-", "-"])
     return (("Scenarios (* = recommended: the lowest NPV; Δ NPV = how much more than the "
-             "recommended plan; gap = how far a plan may be from the best, as a share of its "
-             "spending)"),
+             "recommended plan; gap = the most a plan may cost above the best one, proven by a "
+             "lower bound, and that as a share of its NPV)"),
             ["scenario", "feasible", "NPV", "Δ NPV", "total", "capex", "opex", "$/GPU-hour",
              "gap"], rows, {2, 3, 4, 5, 6, 7, 8})
 
@@ -98,9 +98,29 @@ def venue_rows(s: ScenarioResult) -> Section:
 
 
 def _gap(s: ScenarioResult) -> str:
-    if s.solver is None or s.solver.mip_gap is None:
-        return "-"
-    return f"{s.solver.mip_gap:.2%}" + ("" if s.solver.status.value == "optimal" else " (time)")
+    if s.solver is None or s.solver.mip_gap is None or s.solver.gap_usd is None:
+        return "unknown"
+    return (f"{usd(s.solver.gap_usd)} {s.solver.mip_gap:.2%}"
+            + ("" if s.solver.status.value == "optimal" else " (time)"))
+
+
+def margin_note(result: Result) -> str | None:
+    """The recommendation's margin over the next feasible scenario, or the tie (SPEC 16)."""
+    m = result.margin
+    if m is None:
+        return None
+    same = (f" ({', '.join(m.same)} {'has' if len(m.same) == 1 else 'have'} the same plan)"
+            if m.same else "")
+    share = "" if m.share is None else f" ({m.share:.1%})"
+    if not m.tie:
+        return (f"Margin: {result.recommended_name} is {usd(m.usd)}{share} cheaper than "
+                f"{m.over}, the next feasible scenario{same}; more than their gaps together "
+                f"({usd(m.within_usd)})")
+    within = ("an unknown amount: a gap is unknown" if m.within_usd is None
+              else f"±{usd(m.within_usd)}")
+    return (f"Margin: a tie: {result.recommended_name} and {m.over}{same} differ by "
+            f"{usd(m.usd)}{share}, within the solver's precision ({within}); either plan may be "
+            f"the cheaper")
 
 
 def allocation_rows(s: ScenarioResult) -> Section:
@@ -237,11 +257,15 @@ def notes(result: Result) -> list[str]:
         out.append(f"Recommended: {result.recommended_name} "
                    f"(NPV {usd(result.recommended.npv_usd)} over {result.months} months from "
                    f"{result.start})")
+        margin = margin_note(result)
+        if margin:
+            out.append(margin)
         if result.unproven:
-            gap = result.recommended.solver.mip_gap if result.recommended.solver else None
+            solver = result.recommended.solver
+            gap = solver.mip_gap if solver else None
             out.append("warning: the recommended plan is unproven: it may be "
-                       + (f"up to {gap:.1%} of its spending" if gap is not None else
-                          "an unknown amount")
+                       + (f"up to {usd(solver.gap_usd)} ({gap:.1%})"
+                          if solver is not None and gap is not None else "an unknown amount")
                        + " dearer than the best plan (over 5%); allow more time with "
                          "--time-limit before acting on it")
         out += list(result.recommended.notes)

@@ -110,7 +110,8 @@ def test_a_swing_that_flips_the_decision_shows_the_regret_of_holding_it():
     assert row.npv_high_usd == pytest.approx(ONPREM, abs=0.01)
     assert not row.decision_changes_high and row.regret_high_usd == pytest.approx(0, abs=0.01)
     doc = res.to_dict()
-    assert doc["base"] == {"npv_usd": ONPREM, "recommended": "hybrid"}
+    assert doc["base"] == {"npv_usd": ONPREM, "recommended": "hybrid", "gap_usd": 0.0,
+                           "proven": True, "unproven": False}
     assert doc["parameters"][0]["committed_npv_low_usd"] == ONPREM
 
 
@@ -267,6 +268,74 @@ def test_risk_counts_the_futures_a_plan_cannot_serve():
     # infeasible counts as infinitely expensive: P10 is the 5th cheapest of 50
     costs = sorted(ONPREM - 4_380.0 * (1 - x) if x <= 1 else math.inf for x in xs)
     assert only.p10_usd == pytest.approx(costs[4], abs=0.01)
-    # cheapest where it is feasible; infeasible ties with itself everywhere else
-    assert only.p_cheapest == 1.0
+    # cheapest where it is feasible, and in no sample where it cannot serve (SPEC 16: a sample
+    # where no candidate is feasible counts for none)
+    assert only.p_cheapest == pytest.approx(1 - over / n)
+    assert only.p_cheapest <= 1 - only.p_infeasible + 1e-12
+    assert res.samples_solved == n and res.samples_failed == 0
     assert res.recommended is None
+
+
+def test_cvar_is_the_exact_mean_of_the_worst_tenth():
+    # SPEC 16: sorted from the worst, k = floor(n/10) whole and the next with weight
+    # n/10 - k, over n/10. Twelve values 1..12: the worst 1.2 of them are 12 and a fifth of
+    # 11, so (12 + 0.2 x 11) / 1.2 = 11.8333...
+    from tco.analysis.montecarlo import cvar90
+
+    assert cvar90([float(x) for x in range(1, 13)]) == pytest.approx((12 + 0.2 * 11) / 1.2,
+                                                                     rel=1e-12)
+    # 25 values 1..25: 2.5 of them, (25 + 24 + half of 23) / 2.5 = 60.5 / 2.5 = 24.2
+    assert cvar90([float(x) for x in range(1, 26)]) == pytest.approx(24.2, rel=1e-12)
+    # fewer than ten: the worst value alone (n/10 of it, over n/10)
+    assert cvar90([3.0, 9.0, 1.0]) == 9.0
+    # ten: the worst one whole; thirty: the worst three whole and nothing of the fourth
+    # (0.1 x 30 is 3.0000000000000004 in floating point)
+    assert cvar90([float(x) for x in range(10)]) == 9.0
+    assert cvar90([30.0, 20.0, 10.0] + [1.0] * 27) == pytest.approx(20.0, rel=1e-12)
+    # an infeasible sample in the tail makes the tail infinitely expensive
+    assert cvar90([math.inf] + [1.0] * 29) == math.inf
+
+
+def test_ties_within_the_gaps_count_for_each_candidate():
+    # SPEC 16: a candidate is cheapest in a sample when it is feasible and no feasible
+    # candidate is cheaper by more than the two NPVs' gaps
+    from tco.analysis.montecarlo import cheapest_counts
+    from tco.optimizer.gaps import Npv
+
+    rows = [
+        # 100 vs 101 with gaps 1 + 1: a tie, both count
+        [Npv(100.0, 1.0), Npv(101.0, 1.0), Npv(150.0, 0.0)],
+        # 100 vs 103 with gaps 1 + 1: the first alone
+        [Npv(100.0, 1.0), Npv(103.0, 1.0), None],
+        # the second is cheaper beyond the gaps; the third cannot serve
+        [Npv(200.0, 0.0), Npv(150.0, 0.0), None],
+        # an unknown gap cannot tell the two apart: both count
+        [Npv(100.0, None), Npv(120.0, 0.0), None],
+        # nobody can serve: nobody counts
+        [None, None, None],
+    ]
+    assert cheapest_counts(rows) == [3, 3, 0]
+
+
+def test_p_cheapest_never_exceeds_the_share_of_samples_a_candidate_can_serve():
+    # twelve samples, demand uniform on [0.5, 1.5]: the server alone fails above 1; every
+    # statistic over the samples, CVaR counting the tail in twelfths
+    n, seed = 12, 5
+    p = plan({"demand": {"dist": "uniform", "low": 0.5, "high": 1.5}})
+    res = risk(p, catalog(offer("aws", "us-east-1", "g6", "L4", 1, "on_demand", 1.0)),
+               samples=n, seed=seed)
+    (only,) = res.candidates
+    assert only.p_cheapest <= 1 - only.p_infeasible + 1e-12
+    assert only.p_cheapest + only.p_infeasible == pytest.approx(1.0)
+    doc = res.to_dict()
+    assert doc["samples_solved"] == n and doc["samples_failed"] == 0
+    assert len(doc["samples_drawn"]) == n
+    for row, x in zip(doc["samples_drawn"], range(n), strict=True):
+        assert row["sample"] == x
+        assert row["levers"] == sample(p.plan.uncertainty, seed, x)
+        demand = row["levers"]["demand"]
+        npv = row["npv_usd"]["hybrid"]
+        if demand > 1:
+            assert npv is None
+        else:
+            assert npv == pytest.approx(ONPREM - 4_380.0 * (1 - demand), abs=0.01)

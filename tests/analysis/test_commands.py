@@ -90,7 +90,8 @@ def test_sensitivity_json(files, capsys):
     assert tco(*files, "sensitivity", "--param", "electricity", "--param", "cloud_prices",
                "--swing", "0.5", "--format", "json") == 0
     doc = json.loads(capsys.readouterr().out)
-    assert doc["base"] == {"npv_usd": ONPREM, "recommended": "hybrid"}
+    assert doc["base"] == {"npv_usd": ONPREM, "recommended": "hybrid", "gap_usd": 0.0,
+                           "proven": True, "unproven": False}
     first, second = doc["parameters"]
     assert {k: first[k] for k in ("param", "low", "high", "npv_low_usd", "npv_high_usd",
                                   "committed_npv_low_usd", "committed_npv_high_usd",
@@ -119,7 +120,15 @@ def test_breakeven_json_and_csv(files, capsys, tmp_path):
     assert abs(flip["value"] - CLOUD_FLIP) <= 0.001
     assert flip["before"]["servers"] == {} and flip["after"]["servers"] == {"box": 1}
     assert flip["after"]["npv_usd"] == ONPREM
-    assert len(doc["curve"]) > 11 and doc["param"] == "cloud_prices"
+    # the curve is the plan re-optimized at the 11 values of the grid; the flip's interval
+    # (within 0.1% of the range) has the cloud proven cheaper at its low end and the server
+    # at its high end, each held at the other's end
+    assert len(doc["curve"]) == 11 and doc["param"] == "cloud_prices"
+    low, high = flip["interval"]
+    assert low <= CLOUD_FLIP <= high and high - low <= 0.001
+    assert flip["after_held_at_before"]["npv_usd"] == ONPREM
+    assert flip["before_held_at_after"]["npv_usd"] == pytest.approx(high * CLOUD_NPV, abs=0.01)
+    assert flip["before"]["proven"] and flip["after"]["proven"] and doc["ties"] == []
 
     out = tmp_path / "curve.csv"
     assert tco(*files, "breakeven", "--param", "cloud_prices", "--low", "0.5", "--high", "1.5",
