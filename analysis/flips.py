@@ -165,6 +165,8 @@ _X, _TIE, _Y = -1, 0, 1
 def _state(x: Npv | None, y: Npv | None, gap: float) -> int:
     """X cheaper beyond the two NPVs' gaps, Y cheaper, or neither (a tie; also when a solve is
     not proven within ``gap``). ``None``: those decisions cannot serve there."""
+    if (x is not None and not x.known) or (y is not None and not y.known):
+        return _TIE                 # a solve stopped without a plan: nothing is known
     if x is None or y is None:
         if x is None and y is None:
             return _TIE

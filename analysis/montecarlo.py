@@ -67,13 +67,16 @@ def candidates(plan: Plan, catalog: Catalog, solver: SolverName | None = None,
 
 def _evaluate(plan: Plan, catalog: Catalog, chosen: Sequence[Candidate], seed: int,
               indices: Sequence[int], solver: SolverName | None,
-              time_limit: float | None) -> list[list[Npv | None]]:
-    """Every candidate's committed NPV, with its proof, in each of the samples ``indices``."""
-    out = []
+              time_limit: float | None) -> list[list[Npv | None] | None]:
+    """Every candidate's committed NPV, with its proof, in each of the samples ``indices``;
+    None for a sample in which a solve stopped at its time limit without any plan (neither
+    priced nor proven infeasible: the sample failed)."""
+    out: list[list[Npv | None] | None] = []
     for i in indices:
         values = sample(plan.uncertainty, seed, i)
-        out.append([committed(plan, catalog, values, c.scenario, c.decisions, solver,
-                              time_limit) for c in chosen])
+        row = [committed(plan, catalog, values, c.scenario, c.decisions, solver, time_limit)
+               for c in chosen]
+        out.append(None if any(x is not None and not x.known for x in row) else row)
     return out
 
 
@@ -260,9 +263,13 @@ def risk(plan: LoadedPlan | Plan, catalog: Catalog, samples: int = 200, seed: in
     for c, out in zip(chunks, results, strict=True):
         if isinstance(out, Failed):
             failed += c
-        else:
-            rows += [tuple(r) for r in out]
-            drawn += [(i, tuple(sample(p.uncertainty, seed, i).items())) for i in c]
+            continue
+        for i, r in zip(c, out, strict=True):
+            if r is None:
+                failed.append(i)
+            else:
+                rows.append(tuple(r))
+                drawn.append((i, tuple(sample(p.uncertainty, seed, i).items())))
     per = stats(chosen, rows) if rows else []
     best = min(per, key=lambda s: _score(s, chosen_criterion)) if per else None
     recommended = best.scenario if best and math.isfinite(_score(best, chosen_criterion)) \

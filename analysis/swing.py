@@ -61,6 +61,8 @@ class SensitivityRow:
     committed_proven_high: bool = False
     tie_low_usd: float | None = None
     tie_high_usd: float | None = None
+    unproven_change_low: bool = False
+    unproven_change_high: bool = False
 
     @property
     def swing_usd(self) -> float:
@@ -95,7 +97,9 @@ class SensitivityRow:
                 "recommended_high": self.recommended_high,
                 "decision_changes_low": self.decision_changes_low,
                 "decision_changes_high": self.decision_changes_high,
-                "tie_low_usd": _r(self.tie_low_usd), "tie_high_usd": _r(self.tie_high_usd)}
+                "tie_low_usd": _r(self.tie_low_usd), "tie_high_usd": _r(self.tie_high_usd),
+                "unproven_change_low": self.unproven_change_low,
+                "unproven_change_high": self.unproven_change_high}
 
 
 def _regret(committed_usd: float | None, best: float | None) -> float | None:
@@ -149,6 +153,8 @@ class _Side:
     recommended: str | None
     changes: bool
     tie_usd: float | None
+    # told apart, but a solve not proven within the gap asked for: not a change (SPEC 16)
+    unproven_change: bool = False
 
 
 def _best(side: tuple[Outcome, Npv | None], base: Outcome, target: float) -> _Side:
@@ -157,6 +163,9 @@ def _best(side: tuple[Outcome, Npv | None], base: Outcome, target: float) -> _Si
     inputs too: when they cost less than the plan the solver returned, they are the best plan
     known, and its gap is measured against the re-optimized solve's bound."""
     again, held = side
+    if held is not None and not held.known:
+        # the base decisions' solve stopped without a plan: nothing to tell apart
+        return _Side(again.npv, again.proven, again.recommended, False, None)
     bound = None if again.npv_usd is None or again.gap_usd is None else (
         again.npv_usd - again.gap_usd)
     if held is not None and (again.npv_usd is None or held.usd < again.npv_usd):
@@ -172,13 +181,13 @@ def _best(side: tuple[Outcome, Npv | None], base: Outcome, target: float) -> _Si
         return _Side(best_npv, again.proven, again.recommended, again.proven and base.proven,
                      None)
     apart = best_npv.apart_from(held)
-    changes = apart and again.proven and held.proven(target) and base.proven
+    proven = again.proven and held.proven(target) and base.proven
     tie = None
     if not apart:
         tie = (best_npv.gap_usd or 0.0) + (held.gap_usd or 0.0) if (
             best_npv.gap_usd is not None and held.gap_usd is not None) else None
-    return _Side(best_npv, again.proven, again.recommended, changes,
-                 tie if not apart else None)
+    return _Side(best_npv, again.proven, again.recommended, apart and proven,
+                 tie if not apart else None, apart and not proven)
 
 
 def sensitivity(plan: LoadedPlan | Plan, catalog: Catalog, params: Sequence[str] | None = None,
@@ -218,13 +227,14 @@ def sensitivity(plan: LoadedPlan | Plan, catalog: Catalog, params: Sequence[str]
             proven_low=a.proven, proven_high=b.proven,
             committed_proven_low=held_lo is not None and held_lo.proven(gap),
             committed_proven_high=held_hi is not None and held_hi.proven(gap),
-            tie_low_usd=a.tie_usd, tie_high_usd=b.tie_usd))
+            tie_low_usd=a.tie_usd, tie_high_usd=b.tie_usd,
+            unproven_change_low=a.unproven_change, unproven_change_high=b.unproven_change))
     rows.sort(key=lambda r: (-r.swing_usd, r.param))
     return SensitivityResult(p.plan.name, swing, base, tuple(rows), tuple(failed), gap)
 
 
 def _usd(npv: Npv | None) -> float | None:
-    return None if npv is None else npv.usd
+    return None if npv is None or not npv.known else npv.usd
 
 
 def _gap(npv: Npv | None) -> float | None:

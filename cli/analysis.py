@@ -52,11 +52,11 @@ def sensitivity_sections(r: SensitivityResult) -> list[Section]:
         [p.param, f"low {_num(p.low)}", usd(p.committed_npv_low_usd),
          _pm(p.committed_gap_low_usd), usd(p.regret_low_usd),
          _changed(p.decision_changes_low, p.recommended_low, p.tie_low_usd, p.proven_low
-                  and p.committed_proven_low)],
+                  and p.committed_proven_low, p.unproven_change_low)],
         ["", f"high {_num(p.high)}", usd(p.committed_npv_high_usd),
          _pm(p.committed_gap_high_usd), usd(p.regret_high_usd),
          _changed(p.decision_changes_high, p.recommended_high, p.tie_high_usd, p.proven_high
-                  and p.committed_proven_high)])]
+                  and p.committed_proven_high, p.unproven_change_high)])]
     return [((f"Sensitivity: NPV re-optimized at each lever's low and high value (swing "
               f"{r.swing:.0%}; base {usd(r.base.npv_usd)} {_pm(r.base.gap_usd)}, "
               f"{r.base.recommended}; every NPV within {r.gap:.2%} of the best plan unless "
@@ -72,9 +72,12 @@ def _pm(gap: float | None) -> str:
     return "±?" if gap is None else f"±{usd(gap)}"
 
 
-def _changed(changed: bool, scenario: str | None, tie: float | None, proven: bool) -> str:
+def _changed(changed: bool, scenario: str | None, tie: float | None, proven: bool,
+             unproven_change: bool) -> str:
     if changed:
         return f"change ({scenario})"
+    if unproven_change:
+        return f"other decisions cheaper ({scenario}), a solve unproven"
     if tie is not None:
         return f"tie within ±{usd(tie)}"
     return "same" if proven else "same (unproven)"
@@ -89,6 +92,11 @@ def sensitivity_notes(r: SensitivityResult) -> list[str]:
     else:
         out.append("No lever changes the first-stage decisions within the swing by more than "
                    "the solves can tell apart.")
+    unsure = [p.param for p in r.parameters if p.unproven_change_low or p.unproven_change_high]
+    if unsure:
+        out.append("Other decisions are cheaper beyond the solves' gaps, but a solve was not "
+                   f"proven within {r.gap:.2%} in its time (so no change is reported) for: "
+                   + ", ".join(unsure) + "; allow more time with --time-limit")
     ties = [p.param for p in r.parameters if p.tie_low_usd is not None
             or p.tie_high_usd is not None]
     if ties:

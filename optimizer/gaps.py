@@ -80,10 +80,19 @@ def told_apart(a: float, gap_a: float | None, b: float, gap_b: float | None) -> 
 @dataclass(frozen=True)
 class Npv:
     """An NPV with its proof: how much dearer than the best plan the plan behind it may be
-    (``gap_usd``, None when unknown)."""
+    (``gap_usd``, None when unknown). ``Npv.unknown()``: the solver stopped, at its time
+    limit, before it found any plan: neither a price nor a proof of infeasibility."""
 
     usd: float
     gap_usd: float | None
+
+    @staticmethod
+    def unknown() -> Npv:
+        return Npv(math.nan, None)
+
+    @property
+    def known(self) -> bool:
+        return not math.isnan(self.usd)
 
     @property
     def mip_gap(self) -> float | None:
@@ -95,13 +104,13 @@ class Npv:
     def proven(self, target: float) -> bool:
         """Whether the gap is known and within ``target`` (a relative gap)."""
         gap = self.mip_gap
-        return gap is not None and gap <= target + _SLACK
+        return self.known and gap is not None and gap <= target + _SLACK
 
     def apart_from(self, other: Npv) -> bool:
         """Whether this NPV and ``other`` are told apart (``told_apart``)."""
         return told_apart(self.usd, self.gap_usd, other.usd, other.gap_usd)
 
     def to_dict(self, target: float) -> dict[str, Any]:
-        return {"npv_usd": round(self.usd, 2),
+        return {"npv_usd": round(self.usd, 2) if self.known else None,
                 "gap_usd": None if self.gap_usd is None else round(self.gap_usd, 2),
                 "proven": self.proven(target)}

@@ -362,7 +362,8 @@ def committed_npv(plan: Plan, catalog: Catalog, scenario: Scenario, decisions: D
     """The NPV of a plan whose first-stage decisions are ``decisions``, the hourly use
     re-optimized in ``scenario`` (to the plan's gap unless ``gap``), with its proof: the
     program's objective and how far it may be from the best hourly use. None when no hourly
-    use meets demand, or the decisions do not fit. ``time_limit`` defaults as ``tco
+    use meets demand, or the decisions do not fit; ``Npv.unknown()`` when the solver stopped
+    at its time limit before it found any hourly use. ``time_limit`` defaults as ``tco
     compare``'s does (``default_time_limit``)."""
     model = prepare(plan, catalog, scenario)
     if precheck(model):
@@ -375,6 +376,8 @@ def committed_npv(plan: Plan, catalog: Catalog, scenario: Scenario, decisions: D
     time_limit = default_time_limit(model) if time_limit is None else time_limit
     info = _solve_fixed(model, solver, time_limit,
                         plan.plan.mip_gap if gap is None else gap)
+    if info.status == SolveStatus.NOT_SOLVED:
+        return Npv.unknown()        # stopped without a plan: not proven infeasible
     if not info.status.has_solution:
         return None
     return Npv(model.prob.cost(), info.gap_usd)

@@ -63,10 +63,14 @@ def test_an_unproven_side_reports_no_change():
     # far apart, but the re-optimized solve is not proven within the analysis's gap
     side = _best((outcome(CLOUDY, 90_000.0, 5_000.0, proven=False), Npv(100_000.0, 100.0)),
                  BASE, 0.001)
-    assert not side.changes
-    # nor when the committed NPV is the unproven one: $400 on $100,000 is 0.4% > 0.1%
+    assert not side.changes and side.unproven_change
+    # nor when the committed NPV is the unproven one: $400 on $100,000 is 0.4% > 0.1%;
+    # $10,000 apart is more than both gaps, which the row says without calling it a change
     side = _best((outcome(CLOUDY, 90_000.0, 50.0), Npv(100_000.0, 400.0)), BASE, 0.001)
-    assert not side.changes
+    assert not side.changes and side.unproven_change
+    # unproven and within the gaps: a tie, not an unproven change
+    side = _best((outcome(CLOUDY, 99_700.0, 50.0), Npv(100_000.0, 400.0)), BASE, 0.001)
+    assert not side.changes and not side.unproven_change and side.tie_usd == 450.0
 
 
 def test_base_decisions_held_cheaper_than_the_solver_returned_are_the_best_plan():
@@ -179,3 +183,35 @@ def test_an_unproven_base_exits_4_and_says_so_in_every_format(files, capsys,  # 
     for fmt in ("table", "markdown"):
         assert main([*args, "--format", fmt]) == 4
         assert "the base plan is unproven" in capsys.readouterr().out
+
+
+def test_a_solve_stopped_without_a_plan_is_neither_a_price_nor_infeasible():
+    # SPEC 16: a committed solve the time limit stopped before any plan is unknown: it tells
+    # nothing apart, and is never read as "these decisions cannot serve"
+    unknown = Npv.unknown()
+    assert not unknown.known and not unknown.proven(0.05)
+    side = _best((outcome(CLOUDY, 90_000.0, 50.0), unknown), BASE, 0.001)
+    assert not side.changes and side.tie_usd is None
+    assert flips._state(Npv(100.0, 0.0), unknown, 0.01) == flips._TIE
+    assert flips._state(Npv(100.0, 0.0), None, 0.01) == flips._X      # None: cannot serve
+
+
+def test_a_risk_sample_with_an_unsolved_committed_solve_is_counted_as_failed(monkeypatch):
+    from tco.analysis import montecarlo
+
+    real = montecarlo.committed
+
+    def stopped(plan, catalog, values, scenario, decisions, solver, time_limit):
+        if values["electricity"] > 2.0:
+            return Npv.unknown()
+        return real(plan, catalog, values, scenario, decisions, solver, time_limit)
+    monkeypatch.setattr(montecarlo, "committed", stopped)
+    p = plan({"electricity": {"dist": "uniform", "low": 0.5, "high": 2.5}})
+    res = montecarlo.risk(p, CLOUD, samples=20, seed=3)
+    drawn = [montecarlo.sample(p.plan.uncertainty, 3, i)["electricity"] for i in range(20)]
+    failed = [i for i, e in enumerate(drawn) if e > 2.0]
+    assert 0 < len(failed) < 20
+    assert list(res.failed_samples) == failed
+    assert res.samples_solved == 20 - len(failed) and res.samples_failed == len(failed)
+    assert [row["sample"] for row in res.sample_rows()] == [
+        i for i in range(20) if i not in failed]
