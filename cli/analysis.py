@@ -107,7 +107,7 @@ def sensitivity_notes(r: SensitivityResult) -> list[str]:
 
 
 def sensitivity_rows(r: SensitivityResult) -> list[dict[str, Any]]:
-    return [p.to_dict() for p in r.parameters]
+    return [{**p.to_dict(), "base_unproven": r.unproven} for p in r.parameters]
 
 
 # --- break-even ---------------------------------------------------------------------------------
@@ -164,7 +164,7 @@ def breakeven_notes(r: BreakevenResult) -> list[str]:
 
 
 def breakeven_rows(r: BreakevenResult) -> list[dict[str, Any]]:
-    return list(r.to_dict()["curve"])
+    return [{**c, "base_unproven": r.unproven} for c in r.to_dict()["curve"]]
 
 
 # --- risk ---------------------------------------------------------------------------------------
@@ -211,7 +211,7 @@ def risk_notes(r: RiskResult) -> list[str]:
 
 
 def risk_rows(r: RiskResult) -> list[dict[str, Any]]:
-    return [c.to_dict() for c in r.candidates]
+    return [{**c.to_dict(), "base_unproven": r.unproven} for c in r.candidates]
 
 
 def samples_csv(r: RiskResult) -> str:

@@ -183,6 +183,10 @@ def test_an_unproven_base_exits_4_and_says_so_in_every_format(files, capsys,  # 
     for fmt in ("table", "markdown"):
         assert main([*args, "--format", fmt]) == 4
         assert "the base plan is unproven" in capsys.readouterr().out
+    assert main([*args, "--format", "csv"]) == 4
+    rows = capsys.readouterr().out.splitlines()
+    column = rows[0].split(",").index("base_unproven")
+    assert rows[1:] and all(row.split(",")[column] == "True" for row in rows[1:])
 
 
 def test_a_solve_stopped_without_a_plan_is_neither_a_price_nor_infeasible():
