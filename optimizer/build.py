@@ -14,7 +14,7 @@ from tco.pricing.models import Catalog
 
 from .cloud import define_cloud_capacity, define_quotas, define_reservations
 from .cuts import define_site_shortfall_rounding, define_whole_server_rounding
-from .data import define_egress_tiers, define_single_venue_and_storage
+from .data import define_egress_tiers, define_gangs, define_single_venue_and_storage
 from .fleet import (
     define_capex_budget,
     define_onprem_capacity,
@@ -119,6 +119,7 @@ def _define(model: Model, elastic: bool) -> None:
     model.limits += define_quotas(model, reserved)
     define_demand(model)
     use = model.use = define_single_venue_and_storage(model, index)
+    define_gangs(model, index, use)
     define_whole_server_rounding(model, fleet, use)
     define_site_shortfall_rounding(model, fleet, use, index, cuts)
     service = model.service = define_latency_and_egress(model, index)

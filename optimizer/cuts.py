@@ -113,6 +113,38 @@ def define_whole_server_rounding(model: Model, fleet: Fleet, use: VenueUse) -> N
                 if servers_needed > fleet.existing[(site_name, server.name)][m]:
                     model.constrain([(live, 1.0), (pick, -servers_needed)], GE, 0.0,
                                     _n(f"whole_servers[{w.name},{site_name},{model.label(m)}]"))
+    _gang_whole_servers(model, fleet, use)
+
+
+def _gang_whole_servers(model: Model, fleet: Fleet, use: VenueUse) -> None:
+    """The same for a gang run placed at a site on a class that one server model there
+    serves: ``fleet[site,server,m] >= ceil(need / per-server GPU-hours) × gang[run,site,class]``
+    (the run's whole month runs on that class, at that site)."""
+    servers_at: dict[tuple[str, str], list[Server]] = defaultdict(list)
+    for site in model.plan.onprem.sites:
+        for server in model.plan.onprem.servers:
+            servers_at[(site.name, server.gpu)].append(server)
+    plan = model.plan
+    for (name, first), options in use.gangs.items():
+        w = next(x for x in plan.workloads if x.name == name)
+        run = next(r for r in plan.runs(w) if r.start == first)
+        for (venue, gpu), g in options.items():
+            servers = [z for site_name, z in model.offers[w.name].servers
+                       if site_name == venue and z.gpu == gpu]
+            if len(servers) != 1 or len(servers_at[(venue, gpu)]) != 1:
+                continue
+            server = servers[0]
+            per_server = w.speeds[gpu] * onprem.capacity_gpu_hours_per_month(server)
+            for m in run:
+                live = fleet.live.get((venue, server.name, m))
+                need = model.demand[w.name][m]
+                if live is None or need <= 0:
+                    continue
+                servers_needed = math.ceil(need / per_server - 1e-9)
+                if servers_needed > fleet.existing[(venue, server.name)][m]:
+                    model.constrain([(live, 1.0), (g, -servers_needed)], GE, 0.0,
+                                    _n(f"gang_servers[{w.name},{venue},{gpu},"
+                                       f"{model.label(m)}]"))
 
 
 def define_site_shortfall_rounding(model: Model, fleet: Fleet, use: VenueUse,

@@ -15,7 +15,8 @@ from .plan import Workload
 from .program import EQ, GE, LE, Expr, Var
 from .records import CapIndex, EgressTerms, VenueUse
 
-__all__ = ["define_egress_tiers", "define_single_venue_and_storage", "define_tiered"]
+__all__ = ["define_egress_tiers", "define_gangs", "define_single_venue_and_storage",
+           "define_tiered"]
 
 
 
@@ -92,6 +93,54 @@ def define_single_venue_and_storage(model: Model, index: CapIndex) -> VenueUse:
                              {v: model.catalog_storage[v]}, sum(gb for _, gb in terms))
         model.add_cost("storage", m, cost, 1.0, Tag("storage", (v,)))
     return out
+
+
+def define_gangs(model: Model, index: CapIndex, use: VenueUse) -> None:
+    """Each run of a gang in one venue on one GPU class (SPEC 17): an indicator per (venue,
+    class) it could run on, exactly one 1 per run, and in each month of the run the reference
+    GPU-hours delivered at a venue on a class at most the month's demand times that
+    indicator (several instance or server types of the class in the venue may share it). A
+    single-venue gang's runs keep to its one venue."""
+    plan = model.plan
+    for w in plan.workloads:
+        if not (w.gang and w.training):
+            continue
+        per_venue = index.of(w.name)
+        if not per_venue:
+            continue
+        wn = model.safe(w.name)
+        for run in plan.runs(w):
+            months = [m for m in run if model.demand[w.name][m] > 0]
+            groups: dict[tuple[str, str], list[tuple[int, list]]] = defaultdict(list)
+            for m in months:
+                for v in sorted({v for v, mm in per_venue if mm == m}):
+                    by_gpu: dict[str, list] = defaultdict(list)
+                    for cap in per_venue[(v, m)]:
+                        by_gpu[cap.gpu].append(cap)
+                    for gpu, caps in sorted(by_gpu.items()):
+                        groups[(v, gpu)].append((m, caps))
+            if not groups:
+                continue
+            label = model.label(run.start)
+            options: dict[tuple[str, str], Var] = {}
+            for v, gpu in sorted(groups):
+                options[(v, gpu)] = model.prob.binary(_n(f"gang[{w.name},{label},{v},{gpu}]"))
+            use.gangs[(w.name, run.start)] = options
+            model.constrain([(g, 1.0) for g in options.values()], EQ, 1,
+                            _n(f"gang_run[{w.name},{label}]"))
+            for (v, gpu), items in sorted(groups.items()):
+                g = options[(v, gpu)]
+                for m, caps in items:
+                    model.constrain([*terms_of(caps), (g, -model.demand[w.name][m])], LE, 0.0,
+                                    f"gang_{wn}_{model.safe(v)}_{model.safe(gpu)}_"
+                                    f"{model.label(m)}_")
+            if w.single_venue:
+                for v in sorted({v for v, _ in options}):
+                    pick = use.picks.get((w.name, v))
+                    if pick is not None:
+                        model.constrain([*((g, 1.0) for (x, _), g in options.items() if x == v),
+                                         (pick, -1.0)], LE, 0.0,
+                                        _n(f"gang_venue[{w.name},{label},{v}]"))
 
 
 def _add_transfer(model: Model, out: VenueUse, w: Workload, moved: dict[str, Var], gb: float,

@@ -102,8 +102,8 @@ def extract(model: Model, info: SolveInfo, notes: tuple[str, ...] = ()) -> Scena
     opex = total - capex - breakdown["residual_credit"]
     gpu_hours = sum(sum(d) for d in model.demand.values())
     commitments, commit_notes = _commitments(model, amounts)
-    notes = (*notes, *commit_notes, *_held_back(model))
     allocations = _allocations(model, amounts)
+    notes = (*notes, *commit_notes, *_held_back(model), *_split_runs(model, allocations))
     return ScenarioResult(
         name, True, None, npv_usd=npv_total, total_usd=total, capex_usd=capex, opex_usd=opex,
         breakdown=breakdown, breakdown_npv=breakdown_npv, gpu_hours=gpu_hours,
@@ -114,6 +114,33 @@ def extract(model: Model, info: SolveInfo, notes: tuple[str, ...] = ()) -> Scena
         notes=notes, decisions=decisions_of(model),
         values=tuple((v.name, v.varValue) for v in model.prob.vars if v.varValue),
         traffic=tuple(_traffic(model)))
+
+
+def _split_runs(model: Model, allocations: list[Allocation]) -> list[str]:
+    """A note for each training workload that is neither a gang nor interruptible and that the
+    plan splits across venues or GPU classes within a run (SPEC 17): fluid GPU-hours are a
+    pool of independent jobs, and a single run cannot be split so."""
+    plan = model.plan
+    out = []
+    for i, w in enumerate(plan.workloads):
+        if not w.training or w.gang or w.interruptible:
+            continue
+        for run in plan.runs(w):
+            labels = {model.label(m) for m in run}
+            used = {(a.venue, a.gpu) for a in allocations
+                    if a.workload == w.name and a.month in labels and a.gpu_hours > 0.5}
+            venues = sorted({v for v, _ in used})
+            classes = sorted({g for _, g in used})
+            if len(venues) < 2 and len(classes) < 2:
+                continue
+            span = model.label(run.start) + (
+                f"..{model.label(run.stop - 1)}" if len(run) > 1 else "")
+            out.append(f"{w.name} ({span}) runs on {len(venues)} venue(s) "
+                       f"({', '.join(venues)}) and {len(classes)} GPU class(es) "
+                       f"({', '.join(classes)}): as fluid GPU-hours it is a pool of independent "
+                       f"jobs; if it is one training run, add gang = true to workloads[{i}]")
+            break
+    return out
 
 
 def _traffic(model: Model) -> list[Traffic]:

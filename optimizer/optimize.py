@@ -159,7 +159,7 @@ def drop_unused_venues(model: Model, solver: SolverName, rounds: int = 3) -> flo
     this repeats, a few rounds at most. Returns the seconds spent.
     """
     seconds = 0.0
-    picks = {id(v) for v in model.use.picks.values()}
+    picks = {id(v) for v in model.use.placements()}
     tiers = {id(v) for v in model.tiers.indicators}
     for _ in range(rounds):
         used: dict[tuple[str, str, int], float] = {}

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tco.pricing.models import Provider, Purchase
+from tco.pricing.models import HOURS_PER_MONTH, Provider, Purchase
 from tco.pricing.settings import Refresh
 
 from . import planfile
@@ -157,6 +157,10 @@ class OnPrem:
     order_every_months: int
 
 
+# multi-node training needs 8-GPU nodes and their interconnect (SPEC 17)
+DEFAULT_NODE_GPUS = 8
+
+
 @dataclass(frozen=True)
 class Workload:
     """One workload; ``gpu_hours`` is set for training and ``gpus`` for inference."""
@@ -184,6 +188,10 @@ class Workload:
     # inference sized from a model: GB its weights need in one instance or server (SPEC 14)
     weights_gb: float | None = None
     from_model: bool = False             # sized from its model (SPEC 14)
+    # a gang (SPEC 17): each run in one venue on one GPU class, on nodes of at least
+    # ``node_gpus`` GPUs when it needs more GPUs than one node holds
+    gang: bool = False
+    node_gpus: int = DEFAULT_NODE_GPUS
 
     @property
     def training(self) -> bool:
@@ -220,6 +228,23 @@ class Plan:
     def offset(self, month: str) -> int:
         """Months from the plan's first month to ``month`` (YYYY-MM)."""
         return month_offset(self.plan.start, month)
+
+    def runs(self, w: Workload) -> list[range]:
+        """A training workload's runs, as month ranges: its window, or each month it recurs
+        in (``every_months``)."""
+        months = self.window(w)
+        if w.every_months:
+            return [range(m, m + 1) for m in months if (m - months.start) % w.every_months == 0]
+        return [months]
+
+    def multi_node(self, w: Workload, gpu: str) -> bool:
+        """Whether a gang run of ``w`` on class ``gpu`` needs more GPUs than one node holds:
+        its GPU-hours a month on that class, over 730, exceed ``node_gpus`` (SPEC 17)."""
+        if not (w.gang and w.training and w.gpu_hours) or gpu not in w.speeds:
+            return False
+        months = len(self.window(w))
+        per_month = w.gpu_hours if w.every_months else w.gpu_hours / months
+        return per_month / w.speeds[gpu] / HOURS_PER_MONTH > w.node_gpus + 1e-9
 
     def window(self, w: Workload) -> range:
         """The months of ``w``'s window, as offsets from the plan's first month."""
@@ -490,8 +515,26 @@ def _workload(r: _Resolver, i: int, w: planfile.WorkloadSection, settings: Setti
                                         "tco default: no spot unless the workload says it may "
                                         "be interrupted"))
     weights = sizings[-1].weights_gb if sizings and sizings[-1].workload == w.name else None
+    gang = w.gang
+    if gang is None:
+        gang = w.kind == WorkloadKind.TRAINING and w.model is not None and not w.interruptible
+        if gang:
+            r.assumptions.append(Assumption(
+                f"{where}.gang ({w.name})", "true",
+                "SPEC 17: a training run sized from its model and not interruptible runs as "
+                "one job, in one venue on one GPU class; gang = false makes it a pool of "
+                "independent jobs"))
+    node_gpus = w.node_gpus
+    if node_gpus is None:
+        node_gpus = DEFAULT_NODE_GPUS
+        if gang:
+            r.assumptions.append(Assumption(
+                f"{where}.node_gpus ({w.name})", str(DEFAULT_NODE_GPUS),
+                "SPEC 17: a multi-node run needs nodes of 8 GPUs and their interconnect "
+                "(the HGX/DGX 8-GPU baseboard); instances and servers with fewer GPUs are "
+                "left out of a run that needs more GPUs than that"))
     return Workload(w.name, w.kind, speeds, (window[0], window[1]), gpu_hours, gpus,
                     growth, w.interruptible, overhead, w.dataset_tb, w.data_at, w.single_venue,
                     dict(w.users) if w.users is not None else None, w.max_latency_ms,
                     w.availability, w.egress_tb_per_month, w.storage_tb, w.every_months,
-                    weights, w.model is not None)
+                    weights, w.model is not None, gang, node_gpus)

@@ -194,6 +194,8 @@ class WorkloadSection(_Strict):
     dataset_tb: NonNegative = 0.0
     data_at: str | None = None
     single_venue: bool = False
+    gang: bool | None = None
+    node_gpus: Annotated[int, Field(ge=1, le=4096)] | None = None
     users: dict[str, Fraction] | None = None
     max_latency_ms: Positive | None = None
     availability: Availability | None = None
@@ -257,6 +259,10 @@ class WorkloadSection(_Strict):
             if getattr(self, key) is not None:
                 raise ValueError(f"'{key}' is for training workloads; inference uses 'gpus' "
                                  f"or 'tokens_per_second'")
+        for key in ("gang", "node_gpus"):
+            if getattr(self, key) is not None:
+                raise ValueError(f"'{key}' is for training workloads: a training run that "
+                                 f"must execute in one venue on one GPU class")
 
     @property
     def classes(self) -> list[str]:

@@ -144,9 +144,26 @@ class VenueUse:
     picks: dict[tuple[str, str], Var] = field(default_factory=dict)
     moved: dict[tuple[str, str], Var] = field(default_factory=dict)
     egress: EgressTerms = field(default_factory=lambda: defaultdict(list))
+    # a gang's runs (SPEC 17): (workload, first month of the run) -> (venue, GPU class) -> the
+    # indicator that the run executes there, on that class (exactly one per run)
+    gangs: dict[tuple[str, int], dict[tuple[str, str], Var]] = field(default_factory=dict)
 
     def is_pick(self, var: Var) -> bool:
         return any(var is p for p in self.picks.values())
+
+    def choices(self) -> dict[str, list[Var]]:
+        """Each placement decision as the indicators of its options, exactly one of which is
+        1: a single-venue workload's venue, a gang run's venue and class."""
+        out: dict[str, list[Var]] = defaultdict(list)
+        for (workload, _), var in self.picks.items():
+            out[workload].append(var)
+        for (workload, first), options in self.gangs.items():
+            out[f"{workload}@{first}"].extend(options.values())
+        return dict(out)
+
+    def placements(self) -> list[Var]:
+        """Every placement indicator (``choices``), in a fixed order."""
+        return [var for options in self.choices().values() for var in options]
 
 
 @dataclass

@@ -180,6 +180,8 @@ def offers_for(plan: Plan, catalog: Catalog, scenario: Scenario, venues: dict[st
             continue
         if not holds_weights(w, r.gpu, r.gpu_count, r.gpu_memory_gib):
             continue
+        if not fits_nodes(plan, w, r.gpu, r.gpu_count):
+            continue
         if r.purchase == Purchase.SPOT:
             if not w.interruptible:
                 continue
@@ -203,8 +205,9 @@ def offers_for(plan: Plan, catalog: Catalog, scenario: Scenario, venues: dict[st
                 # a type available only after the horizon can never serve
                 later = (server.available_from is not None
                          and plan.offset(server.available_from) >= plan.plan.months)
-                if server.gpu in speeds and not later and holds_weights(w, server.gpu,
-                                                                          server.gpus):
+                if (server.gpu in speeds and not later
+                        and holds_weights(w, server.gpu, server.gpus)
+                        and fits_nodes(plan, w, server.gpu, server.gpus)):
                     offers.servers.append((site.name, server))
     return offers, dict(pools)
 
@@ -216,6 +219,13 @@ def holds_weights(w: Workload, gpu: str, count: int, memory_gib: float = 0.0) ->
         return True
     each = memory_gib if memory_gib > 0 else gpu_classes()[gpu].memory_gib
     return count * each >= w.weights_gb - 1e-9
+
+
+def fits_nodes(plan: Plan, w: Workload, gpu: str, count: int) -> bool:
+    """Whether an instance or server of ``count`` GPUs of class ``gpu`` can take part in a
+    run of ``w``: always, unless ``w`` is a gang that needs more GPUs than one node holds on
+    that class, which runs only on nodes of at least ``node_gpus`` GPUs (SPEC 17)."""
+    return count >= w.node_gpus or not plan.multi_node(w, gpu)
 
 
 def _pareto(recs: list[ComputePrice]) -> list[ComputePrice]:
@@ -271,7 +281,9 @@ def prune_dominated(plan: Plan, catalog: Catalog, venues: dict[str, Venue],
     spot_wanted = any(w.interruptible for w in plan.workloads)
     needs_storage = any(w.dataset_tb + w.storage_tb > 0 for w in plan.workloads)
     needs_egress = any(w.egress_tb_per_month > 0 for w in plan.workloads)
-    by_size = any(w.weights_gb is not None for w in plan.workloads)
+    by_size = any(w.weights_gb is not None or (w.gang and any(plan.multi_node(w, g)
+                                                                  for g in w.speeds))
+                  for w in plan.workloads)
     # what a venue sells, as far as any workload could tell: the cheapest price per GPU-hour
     # of each class and hourly purchase (fractional instance-hours), and the cheapest price of
     # each reservable size (whole instances)

@@ -101,7 +101,8 @@ def start_of(model: Model, lower_bound: float, seconds: float) -> Start:
 
 def warm_start(model: Model, solver: SolverName, budget_s: float | None) -> Start | None:
     """A complete feasible assignment of ``model``'s variables, or None."""
-    picks = model.use.picks
+    groups = model.use.choices()
+    picks = model.use.placements()
     reservations = model.reserved.reservations
     if not reservations and not picks:
         return None
@@ -166,13 +167,16 @@ def warm_start(model: Model, solver: SolverName, budget_s: float | None) -> Star
 
     try:
         if picks:
-            # each single-venue workload where the relaxation put most of it; when that
-            # leaves no plan (the fleet held cannot take all of a workload the relaxation
+            # each single-venue workload and gang run where the relaxation put most of it;
+            # when that leaves no plan (the fleet held cannot take all of a workload the relaxation
             # split), one workload at a time, most certain first, each at the first venue
             # in the relaxation's order that still leaves a plan
             options: dict[str, list[tuple[float, int, Var]]] = defaultdict(list)
-            for k, ((workload, _), var) in enumerate(picks.items()):
-                options[workload].append((-(var.varValue or 0.0), k, var))
+            k = 0
+            for workload, indicators in groups.items():
+                for var in indicators:
+                    options[workload].append((-(var.varValue or 0.0), k, var))
+                    k += 1
             for choices in options.values():
                 choices.sort(key=lambda c: (c[0], c[1]))
 
@@ -212,7 +216,7 @@ def warm_start(model: Model, solver: SolverName, budget_s: float | None) -> Star
             # the placements free again: the program in which only the fleet and the
             # placements are whole is then a relaxation of the whole program, and its bound
             # a bound on every plan
-            for var in picks.values():
+            for var in picks:
                 bound(var, 0.0, 1.0)
             fleet = _fleet_first(model, solver, rest(FLEET_SHARE))
         if fleet is None:
@@ -252,7 +256,7 @@ def warm_start(model: Model, solver: SolverName, budget_s: float | None) -> Star
         # cloud; at a site, whole servers leave room the relaxation did not have, so
         # workloads stay free to use it
         closed: list[Var] = []
-        chosen = {id(var) for var in picks.values()}
+        chosen = {id(var) for var in picks}
         for (_, venue, _), use in model.use.uses.items():
             if id(use) in chosen:
                 continue
@@ -325,7 +329,7 @@ def _fleet_first(model: Model, solver: SolverName, budget_s: float | None
     fleet = model.fleet.whole()
     if not _fractional(fleet):
         return None
-    chosen = [*fleet, *model.use.picks.values()]
+    chosen = [*fleet, *model.use.placements()]
     whole = {id(v) for v in chosen}
     relaxed = [v for v in model.prob.vars if v.integer and id(v) not in whole]
     for v in relaxed:
