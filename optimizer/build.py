@@ -91,6 +91,8 @@ def _prepare(plan: Plan, catalog: Catalog, scenario: Scenario) -> Model:
     wanted = {g for w in plan.workloads for g in w.speeds}
     useful = replace(catalog, compute=tuple(r for r in catalog.compute_of(scenario.providers)
                                             if r.gpu in wanted))
+    for r in useful.compute:
+        model.compute_at.setdefault(f"{r.provider}:{r.region}", []).append(r)
     for v in prune_dominated(plan, useful, venues, model.catalog_storage, model.catalog_egress):
         del venues[v]
     for w in plan.workloads:

@@ -7,16 +7,16 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from tco.pricing.models import Catalog
+from tco.pricing.models import Catalog, Purchase
 
 from .build import build
 from .model import Model
 from .plan import Plan, Workload
 from .service import redundancy_level
 from .solver import SolverName, run
-from .venues import Scenario, metro_reach
+from .venues import Scenario, fits_nodes, holds_weights, metro_reach
 
-__all__ = ["diagnose", "precheck"]
+__all__ = ["diagnose", "precheck", "why_not"]
 
 
 def _gpus_text(w: Workload) -> str:
@@ -35,32 +35,97 @@ def _scope(model: Model) -> str:
     return " or ".join(parts) if parts else "nothing"
 
 
+def why_not(model: Model, w: Workload, venue: str) -> str | None:
+    """Why ``w`` cannot use ``venue`` of the scenario: the first missing price or constraint
+    that excludes it, in the order the offers are filtered (SPEC 17); None when nothing of
+    ``w``'s classes is sold or built there at all (an absence, not an exclusion), or when the
+    venue is usable."""
+    plan = model.plan
+    v = model.venues.get(venue)
+    if v is None:
+        return None
+    if v.is_site:
+        if not model.scenario.sites:
+            return None
+        servers = [z for z in plan.onprem.servers if z.gpu in w.speeds]
+        if not servers:
+            return None
+        if venue in model.excluded.get(w.name, {}):
+            return model.excluded[w.name][venue]
+        if not any(holds_weights(w, z.gpu, z.gpus) for z in servers):
+            return f"no server holds {w.weights_gb:,.1f} GB of weights"
+        if not any(fits_nodes(plan, w, z.gpu, z.gpus) for z in servers):
+            return f"no server of {w.node_gpus} GPUs or more for a multi-node run"
+        return None
+    purchases = {p.value for p in plan.cloud.purchase_options}
+    offers = [r for r in model.compute_at.get(venue, []) if r.gpu in w.speeds
+              and r.purchase.value in purchases]
+    if not offers:
+        return None
+    if venue in model.excluded.get(w.name, {}):
+        return model.excluded[w.name][venue]
+    offers = [r for r in offers if holds_weights(w, r.gpu, r.gpu_count, r.gpu_memory_gib)]
+    if not offers:
+        return f"no instance holds {w.weights_gb:,.1f} GB of weights"
+    offers = [r for r in offers if fits_nodes(plan, w, r.gpu, r.gpu_count)]
+    if not offers:
+        return f"no instance of {w.node_gpus} GPUs or more for a multi-node run"
+    if not w.interruptible and all(r.purchase == Purchase.SPOT for r in offers):
+        return "only spot offers for a workload that is not interruptible"
+    quotas = [q for q in plan.cloud.quotas if f"{q.provider.value}:{q.region}" == venue
+              and q.gpu in w.speeds]
+    if quotas and {r.gpu for r in offers} <= {q.gpu for q in quotas if q.max_gpus <= 0}:
+        return "a quota of 0 GPUs"
+    return None
+
+
+def _excluded_text(model: Model, w: Workload, within: set[str]) -> str | None:
+    """The venues among ``within`` that offer ``w``'s classes but are excluded, grouped by
+    reason ("no storage price in aws:eu-west-2, aws:eu-north-1"); None when none offers
+    them (then the bound itself, or the scope, is the reason)."""
+    by_reason: dict[str, list[str]] = defaultdict(list)
+    for venue in sorted(within):
+        why = why_not(model, w, venue)
+        if why is not None:
+            by_reason[why].append(venue)
+    if not by_reason:
+        return None
+    return "; ".join(f"{why} in {', '.join(venues)}" for why, venues in by_reason.items())
+
+
 def precheck(model: Model) -> str | None:
-    """Reasons a scenario cannot work that need no solver, naming workload and constraint."""
+    """Reasons a scenario cannot work that need no solver, naming workload and constraint:
+    for a metro no usable venue reaches, the first missing price or constraint of each venue
+    within its latency bound that sells the workload's classes, and the latency bound only
+    when none does (SPEC 17)."""
     plan = model.plan
     reasons: list[str] = []
     for w in plan.workloads:
         offers = model.offers[w.name]
         venues = offers.venues()
         gpus = _gpus_text(w)
-        if not venues:
-            why = ""
-            if model.excluded.get(w.name):
-                why = " (" + "; ".join(f"{v}: {r}" for v, r in sorted(model.excluded[w.name].items())[:3]) + ")"
-            if w.max_latency_ms is not None and w.users:
-                for metro in w.users:
-                    reasons.append(f"{w.name}: no {gpus} within {w.max_latency_ms:g} ms of "
-                                   f"{metro} in {_scope(model)}{why}")
-                    break
-            else:
-                reasons.append(f"{w.name}: no {gpus} in {_scope(model)}{why}")
-            continue
         if w.max_latency_ms is not None and w.users:
-            reach = metro_reach(plan, w, {k: model.venues[k] for k in venues})
-            for metro, ok in reach.items():
-                if not ok:
+            everywhere = metro_reach(plan, w, model.venues)
+            usable = metro_reach(plan, w, {k: model.venues[k] for k in venues})
+            for metro in w.users:
+                if metro not in everywhere or usable.get(metro):
+                    continue
+                excluded = _excluded_text(model, w, everywhere[metro])
+                if excluded is None:
                     reasons.append(f"{w.name}: no {gpus} within {w.max_latency_ms:g} ms of "
                                    f"{metro} in {_scope(model)}")
+                else:
+                    reasons.append(f"{w.name}: no usable {'/'.join(w.speeds)} offer within "
+                                   f"{w.max_latency_ms:g} ms of {metro} in {_scope(model)}: "
+                                   f"{excluded}")
+            if not venues:
+                continue
+        elif not venues:
+            excluded = _excluded_text(model, w, set(model.venues))
+            reasons.append(f"{w.name}: no {gpus} in {_scope(model)}" if excluded is None else
+                           f"{w.name}: no usable {'/'.join(w.speeds)} offer in {_scope(model)}: "
+                           f"{excluded}")
+            continue
         nonspot = offers.nonspot_venues()
         level = redundancy_level(w, [model.venues[d].availability for d in venues])
         weak = [d for d in nonspot if w.availability and model.venues[d].availability < w.availability]

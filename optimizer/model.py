@@ -123,6 +123,9 @@ class Model:
     offers: dict[str, WorkloadOffers] = field(default_factory=dict)
     pools: dict[tuple[str, str, Purchase], list[ComputePrice]] = field(default_factory=dict)
     excluded: dict[str, dict[str, str]] = field(default_factory=dict)
+    # the compute offers of the scenario's providers in GPU classes some workload accepts, by
+    # venue: what the exclusion reasons are read from (``diagnosis.why_not``)
+    compute_at: dict[str, list[ComputePrice]] = field(default_factory=dict)
     catalog_storage: dict[str, Tiers] = field(default_factory=dict)
     catalog_egress: dict[str, Tiers] = field(default_factory=dict)
     ledger: Ledger = field(default_factory=Ledger)

@@ -258,7 +258,8 @@ def test_nothing_holds_the_weights_is_a_reason_naming_the_memory():
     res = solve(plan_from_dict(plan_doc(doc)), cat)
     assert not res.feasible
     reason = res.scenario("cloud-only").reason or ""
-    assert "chat: no L4 offer that holds 972.0 GB of weights" in reason
+    assert ("chat: no usable L4 offer in aws: no instance holds 972.0 GB of weights in "
+            "aws:us-east-1") in reason
 
 
 def test_the_snapshot_has_no_offer_left_that_is_too_small():
