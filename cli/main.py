@@ -333,14 +333,15 @@ def cmd_validate(args: argparse.Namespace) -> int:
     loaded = _load_plan(args.plan)
     p = loaded.plan
     out, err = _console(), _console(stderr=True)
+    # the catalog before the verdict on the plan: a bad catalog file is an error, not "ok"
+    catalog = _catalog(args, [prov.value for prov in p.cloud.providers]
+                       if args.catalog is None else None)
     out.print(f"{args.plan}: ok — {len(p.workloads)} workload(s), {len(p.onprem.sites)} site(s), "
               f"{len(p.onprem.servers)} server type(s), {p.plan.months} months from "
               f"{p.plan.start}; {len(loaded.assumptions)} default(s) assumed", markup=False,
               highlight=False)
     for warning in loaded.warnings:
         err.print(f"warning: {warning}", style="yellow", markup=False, highlight=False)
-    catalog = _catalog(args, [prov.value for prov in p.cloud.providers]
-                       if args.catalog is None else None)
     ruled_out = []
     scenarios = scenarios_for(p)
     for scenario in scenarios:

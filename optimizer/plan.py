@@ -9,6 +9,7 @@ The resolved types are frozen dataclasses whose fields are all set; what stays `
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,21 @@ __all__ = ["Assumption", "Cloud", "Existing", "LatLon", "LoadedPlan", "OnPrem", 
            "plan_from_dict", "resolve"]
 
 
+def _within(what: str, value: float | None, low: float | None = None,
+            high: float | None = None, *, above: bool = False, below: bool = False) -> None:
+    """Raise ``PlanError`` unless ``value`` (None passes) lies in the range: a resolved plan
+    changed in code (``dataclasses.replace``, a lever) is held to the plan file's rules."""
+    if value is None:
+        return
+    ok = ((low is None or (value > low if above else value >= low))
+          and (high is None or (value < high if below else value <= high)))
+    if not ok or math.isnan(value):          # NaN is never in range
+        lo = "" if low is None else f"{'above' if above else 'at least'} {low:g}"
+        hi = "" if high is None else f"{'below' if below else 'at most'} {high:g}"
+        raise PlanError(f"{what}: must be {' and '.join(x for x in (lo, hi) if x)} "
+                        f"(got {value:g})")
+
+
 @dataclass(frozen=True)
 class Settings:
     """``[plan]``."""
@@ -41,6 +57,12 @@ class Settings:
     solver: SolverName
     mip_gap: float
 
+    def __post_init__(self) -> None:
+        _within("plan.months", self.months, 1)
+        _within("plan.discount_rate", self.discount_rate, -1, above=True)
+        _within("plan.capex_budget_usd", self.capex_budget_usd, 0)
+        _within("plan.mip_gap", self.mip_gap, 0, 1, below=True)
+
 
 @dataclass(frozen=True)
 class Quota:
@@ -48,6 +70,10 @@ class Quota:
     region: str
     gpu: str
     max_gpus: int
+
+    def __post_init__(self) -> None:
+        _within(f"cloud.quotas ({self.provider.value}:{self.region} {self.gpu}).max_gpus",
+                self.max_gpus, 0)
 
 
 @dataclass(frozen=True)
@@ -61,6 +87,14 @@ class Cloud:
     quotas: tuple[Quota, ...]
     region_availability: float
     commit_every_months: int
+
+    def __post_init__(self) -> None:
+        for provider, discount in self.discounts.items():
+            _within(f"cloud.discounts.{getattr(provider, 'value', provider)}", discount, 0, 1,
+                    below=True)
+        _within("cloud.region_availability", self.region_availability, 0, 1, above=True,
+                below=True)
+        _within("cloud.commit_every_months", self.commit_every_months, 1)
 
 
 @dataclass(frozen=True)
@@ -125,6 +159,19 @@ class Site:
     availability: float
     existing: tuple[Existing, ...] = ()
 
+    def __post_init__(self) -> None:
+        at = f"onprem.sites ({self.name})"
+        _within(f"{at}.power_kw", self.power_kw, 0)
+        _within(f"{at}.pue", self.pue, 1)
+        for key in ("electricity_usd_per_kwh", "colo_usd_per_kw_month",
+                    "staff_usd_per_server_month", "storage_usd_per_tb_month",
+                    "egress_usd_per_gb"):
+            _within(f"{at}.{key}", getattr(self, key), 0)
+        _within(f"{at}.availability", self.availability, 0, 1, above=True, below=True)
+        for e in self.existing:
+            _within(f"{at}.existing ({e.server}).count", e.count, 0)
+            _within(f"{at}.existing ({e.server}).age_months", e.age_months, 0)
+
 
 @dataclass(frozen=True)
 class Server:
@@ -148,6 +195,19 @@ class Server:
     max_utilization: float
     available_from: str | None = None    # the first month a server of the type can arrive
     value_factor: float = 1.0            # times its value (the resale lever; 1 in a plan file)
+
+    def __post_init__(self) -> None:
+        at = f"onprem.servers ({self.name})"
+        _within(f"{at}.gpus", self.gpus, 1)
+        _within(f"{at}.price_usd", self.price_usd, 0, above=True)
+        _within(f"{at}.power_kw", self.power_kw, 0, above=True)
+        for key in ("network_usd", "decommission_usd", "maintenance_rate",
+                    "lead_time_months", "value_factor"):
+            _within(f"{at}.{key}", getattr(self, key), 0)
+        for key in ("idle_power_fraction", "residual_fraction", "resale_retention_per_year",
+                    "resale_fee_fraction", "max_utilization"):
+            _within(f"{at}.{key}", getattr(self, key), 0, 1)
+        _within(f"{at}.useful_life_months", self.useful_life_months, 1)
 
 
 @dataclass(frozen=True)
@@ -192,6 +252,21 @@ class Workload:
     # ``node_gpus`` GPUs when it needs more GPUs than one node holds
     gang: bool = False
     node_gpus: int = DEFAULT_NODE_GPUS
+
+    def __post_init__(self) -> None:
+        at = f"workloads ({self.name})"
+        for gpu, speed in self.speeds.items():
+            _within(f"{at}.gpu.{gpu}", speed, 0, above=True)
+        # demand may reach 0 (a lever drawn at 0), never below
+        for key in ("gpu_hours", "gpus", "spot_overhead", "dataset_tb", "egress_tb_per_month",
+                    "storage_tb"):
+            _within(f"{at}.{key}", getattr(self, key), 0)
+        _within(f"{at}.growth_per_month", self.growth_per_month, -1, above=True)
+        _within(f"{at}.max_latency_ms", self.max_latency_ms, 0, above=True)
+        _within(f"{at}.availability", self.availability, 0, 1, above=True, below=True)
+        _within(f"{at}.node_gpus", self.node_gpus, 1)
+        for metro, share in (self.users or {}).items():
+            _within(f"{at}.users.{metro}", share, 0, 1)
 
     @property
     def training(self) -> bool:
@@ -412,8 +487,9 @@ def resolve(file: PlanFile, origin: str = "<plan>") -> LoadedPlan:
 
 
 def _implausible(plan: Plan) -> list[str]:
-    """Site and server figures far outside the range of published ones (``plausible.csv``):
-    allowed, but named with their key path and what they are compared to."""
+    """Site, server and workload figures far outside the range of published ones
+    (``plausible.csv``): allowed, but named with their key path and what they are compared
+    to."""
     ranges = plausible()
     out = []
 
@@ -428,6 +504,18 @@ def _implausible(plan: Plan) -> list[str]:
         for name in ("electricity_usd_per_kwh", "pue", "colo_usd_per_kw_month",
                       "staff_usd_per_server_month"):
             check(f"sites.{name}", f"onprem.sites[{i}].{name}", getattr(site, name))
+    for i, w in enumerate(plan.workloads):
+        # the GPUs of the reference class a workload keeps busy at once, at its peak: a
+        # training run's GPU-hours over the hours of its window (or of one recurrence's
+        # month), an inference service's GPUs at the end of its growth
+        months = len(plan.window(w))
+        if w.training and w.gpu_hours:
+            hours = (1 if w.every_months else months) * HOURS_PER_MONTH
+            where = f"workloads[{i}].gpu_hours / hours of its {'run' if w.every_months else 'window'}"
+            check("workloads.concurrent_gpus", where, w.gpu_hours / hours)
+        elif w.gpus:
+            peak = w.gpus * max(1.0, (1 + w.growth_per_month) ** (months - 1))
+            check("workloads.concurrent_gpus", f"workloads[{i}].gpus at its peak", peak)
     for i, server in enumerate(plan.onprem.servers):
         check("servers.price_usd_per_gpu", f"onprem.servers[{i}].price_usd / gpus",
               server.price_usd / server.gpus)

@@ -461,18 +461,105 @@ def read(path: str | Path) -> dict[str, Any]:
 
 
 def validate(doc: dict[str, Any] | PlanFile, origin: str = "<plan>") -> PlanFile:
-    """The plan as written, checked: types, ranges, unknown keys, then references."""
+    """The plan as written, checked: types, ranges, unknown keys, then references. Every
+    problem of the file is reported in one error: when some values are wrong, the references
+    are checked on the rest (``_references_of_the_rest``)."""
     if isinstance(doc, PlanFile):
         plan = doc
     else:
         try:
             plan = PlanFile.model_validate(doc)
         except ValidationError as exc:
-            raise PlanError(join(origin, [_describe(e) for e in exc.errors()])) from None
+            problems = [_describe(e) for e in exc.errors()]
+            problems += [p for p in _references_of_the_rest(doc, exc) if p not in problems]
+            raise PlanError(join(origin, problems)) from None
     problems = _check_references(plan)
     if problems:
         raise PlanError(join(origin, problems))
     return plan
+
+
+# a list entry whose own fields are wrong is replaced, for the references of the rest, by one
+# that names the same thing: references to it still resolve, and none of its own is checked
+_STAND_INS: dict[str, dict[str, Any]] = {
+    "workloads": {"kind": "training", "gpu": "H100", "gpu_hours": 1.0},
+    "sites": {"location": "us-east"},
+    "servers": {"gpu": "H100", "gpus": 8, "price_usd": 1.0, "power_kw": 1.0},
+}
+
+
+def _references_of_the_rest(doc: dict[str, Any], exc: ValidationError) -> list[str]:
+    """The reference problems of the parts of ``doc`` that are well formed: each wrong key is
+    dropped, each list entry that cannot stand without it is replaced by a stand-in of the same
+    name, and the references are checked on what is left, leaving out those of the parts
+    changed. None when the plan's own start or horizon is wrong (every window depends on
+    them) or what is left still does not validate."""
+    import copy
+
+    rest = copy.deepcopy(doc)
+    changed: list[str] = []
+    for _ in range(4):
+        for err in exc.errors():
+            loc = tuple(err["loc"])
+            if not loc or loc[0] == "plan":
+                return []
+            if not _drop(rest, loc, err["type"] == "missing", changed):
+                return []
+        try:
+            plan = PlanFile.model_validate(rest)
+        except ValidationError as again:
+            exc = again
+            continue
+        return [p for p in _check_references(plan)
+                if not any(p.startswith(c) and p[len(c):len(c) + 1] in ("", ".", "[", ":")
+                           for c in changed)]
+    return []
+
+
+def _drop(doc: Any, loc: tuple[int | str, ...], missing: bool, changed: list[str]) -> bool:
+    """Remove the wrong value at ``loc`` (a missing one: replace its list entry by a stand-in);
+    False when neither can be done."""
+    entry: tuple[int | str, ...] | None = None
+    node: Any = doc
+    for k, part in enumerate(loc):
+        if isinstance(part, int):
+            entry = loc[:k + 1]
+        last = k == len(loc) - 1
+        if isinstance(node, dict) and part in node:
+            if last and not missing and entry is not None and entry != loc:
+                del node[part]
+                changed.append(_path(loc))
+                return True
+            if last and not missing and isinstance(part, str) and loc[0] in (
+                    "cloud", "prices", "trends", "latency", "uncertainty", "onprem"):
+                del node[part]
+                changed.append(_path(loc))
+                return True
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+        else:
+            break
+    if entry is None:
+        return False
+    # the entry itself: a stand-in with its name
+    parent: Any = doc
+    for part in entry[:-1]:
+        if isinstance(parent, dict):
+            parent = parent.get(part)
+        elif isinstance(parent, list) and isinstance(part, int) and part < len(parent):
+            parent = parent[part]
+        else:
+            return False
+    kind = str(entry[-2]) if len(entry) >= 2 else ""
+    index = entry[-1]
+    if not isinstance(parent, list) or not isinstance(index, int) or kind not in _STAND_INS:
+        return False
+    old = parent[index] if isinstance(parent[index], dict) else {}
+    name = old.get("name") if isinstance(old.get("name"), str) else f"{kind}[{index}]"
+    parent[index] = {"name": name, **_STAND_INS[kind]}
+    changed.append(_path(entry))
+    return True
 
 
 def join(origin: str, lines: list[str]) -> str:

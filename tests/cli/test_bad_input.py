@@ -126,3 +126,65 @@ def test_init_never_overwrites(tmp_path: Path, capsys):
     assert main(["init", str(target)]) == 2
     assert target.read_text() == "# mine\n"
     assert "already exists" in capsys.readouterr().err
+
+
+MANY = '''[plan]
+start = "2027-01"
+months = 12
+
+[cloud]
+providers = ["aws"]
+discounts = { aws = 7.0 }
+
+[[workloads]]
+name = "a"
+kind = "training"
+gpu = "H100"
+gpu_hours = -5
+
+[[workloads]]
+name = "b"
+kind = "training"
+gpu = "H1000"
+gpu_hours = 1000
+window = ["2026-01", "2027-03"]
+data_at = "nowhere"
+'''
+
+
+def test_every_error_of_a_file_in_one_run(tmp_path, capsys):
+    # the values that are wrong (a discount of 7, negative demand) and the references of the
+    # rest (an unknown class, a window outside the horizon, an unknown data_at), at once
+    plan = tmp_path / "many.toml"
+    plan.write_text(MANY)
+    assert main(["validate", str(plan)]) == 2
+    err = capsys.readouterr().err
+    for text in ("5 problems", "cloud.discounts.aws: must be less than or equal to 1",
+                 "workloads[0].gpu_hours: must be greater than 0",
+                 "workloads[1].gpu: unknown GPU class 'H1000'; did you mean 'H100'?",
+                 "workloads[1].window[0]: 2026-01 lies outside the horizon",
+                 "workloads[1].data_at: 'nowhere' is neither a site"):
+        assert text in err, (text, err)
+    assert "Traceback" not in err
+
+
+def test_an_absurd_magnitude_warns_with_its_key_and_the_published_range(tmp_path, capsys):
+    # 9e15 GPU-hours over a year is 9e15 / 8,760 = 1.03e12 GPUs at once
+    plan = tmp_path / "huge.toml"
+    plan.write_text(HEAD + TRAIN.replace("gpu_hours = 1000", "gpu_hours = 9e15"))
+    assert main(["validate", str(plan)]) == 0
+    err = capsys.readouterr().err
+    assert ("warning: workloads[0].gpu_hours / hours of its window = 1.0274e+12 GPUs is "
+            "above 100,000") in err
+    assert "16,384 H100" in err
+
+
+def test_validate_with_a_bad_catalog_does_not_say_ok_first(tmp_path, capsys):
+    plan = tmp_path / "p.toml"
+    plan.write_text(HEAD + TRAIN)
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"schema": 1, "compute": [{"provider": "aws"}]}')
+    assert main(["validate", str(plan), "--catalog", str(bad)]) == 2
+    out = capsys.readouterr()
+    assert "ok" not in out.out
+    assert "bad.json: compute[0]: missing 'purchase'" in out.err

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
+
 import pytest
 
 from tco.optimizer import load_plan, plan_from_dict, solve
@@ -113,3 +116,22 @@ def test_equal_regions_are_pruned_without_changing_the_answer():
     # us-west-2 is cheaper but out of reach; one of the equal eastern regions suffices
     assert len(model.venues) == 2 and "aws:us-west-2" in model.venues
     assert solve(doc, catalog=cat).recommended.total_usd == pytest.approx(730.0)
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda p: replace(p, cloud=replace(p.cloud, discounts={k: 7.0 for k in p.cloud.discounts})),
+     "cloud.discounts.aws: must be at least 0 and below 1 (got 7)"),
+    (lambda p: replace(p, plan=replace(p.plan, months=0)), "plan.months: must be at least 1"),
+    (lambda p: replace(p, workloads=(replace(p.workloads[0], gpu_hours=-1.0),)),
+     "workloads (t).gpu_hours: must be at least 0 (got -1)"),
+    (lambda p: replace(p, workloads=(replace(p.workloads[0], speeds={"H100": 0.0}),)),
+     "workloads (t).gpu.H100: must be above 0"),
+])
+def test_a_resolved_plan_cannot_be_changed_into_an_invalid_one(change, message):
+    # a budgeting script that changes a loaded plan in code is held to the plan file's rules
+    plan = plan_from_dict({"plan": {"start": "2027-01", "months": 12},
+                           "cloud": {"providers": ["aws"]},
+                           "workloads": [{"name": "t", "kind": "training", "gpu": "H100",
+                                          "gpu_hours": 1000}]}).plan
+    with pytest.raises(PlanError, match=re.escape(message)):
+        change(plan)
