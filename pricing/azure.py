@@ -717,8 +717,9 @@ class AzureAdapter:
         warnings += more
         if self.price_sheet is not None:
             compute = overlay_price_sheet(compute, self.price_sheet(report), warnings=warnings)
-        return FetchResult(compute=compute, storage=storage, egress=egress,
-                           warnings=list(dict.fromkeys(warnings)))
+        result = FetchResult(compute=compute, storage=storage, egress=egress)
+        result.warnings = list(dict.fromkeys([*warnings, *result.unpriced_regions(NAME)]))
+        return result
 
 
 def from_env(settings: PricingSettings) -> AzureAdapter:

@@ -31,6 +31,20 @@ class FetchResult:
     egress: list[EgressPrice] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
+    def unpriced_regions(self, provider: str) -> list[str]:
+        """One warning per region with compute prices but no storage or no internet-egress
+        price: the catalog keeps the snapshot's price of that kind there, if it has one."""
+        priced = {"storage": {r.region for r in self.storage},
+                  "internet egress": {r.region for r in self.egress
+                                      if r.destination == "internet"}}
+        lines = []
+        for region in sorted({r.region for r in self.compute}):
+            missing = [kind for kind, regions in priced.items() if region not in regions]
+            if missing:
+                lines.append(f"{provider}:{region}: GPU prices but no {' or '.join(missing)} "
+                             f"price in the answer")
+        return lines
+
 
 class Adapter(Protocol):
     name: str

@@ -660,6 +660,7 @@ class GcpAdapter:
         egress, warnings = egress_prices(compute_skus, wanted, as_of)
         result.egress.extend(egress)
         result.warnings.extend(warnings)
+        result.warnings.extend(result.unpriced_regions(PROVIDER))
         if regions is not None:
             priced = {r.region for r in result.compute}
             result.warnings.extend(f"gcp: no GPU machine priced in {r}"

@@ -59,7 +59,7 @@ def test_validate_prints_what_compare_rules_out_before_solving(capsys):
     # the LLM platform's chat services cannot be served from its one site within their
     # latency bounds: compare rules onprem-only out before building its program
     assert "onprem-only: ruled out before solving: chat-us: no L4/L40S offer within 70 ms" in out
-    assert "scenarios to solve: hybrid, cloud-only, gcp-only" in out
+    assert "scenarios to solve: hybrid, cloud-only, aws-only, gcp-only" in out
 
 
 def test_validate_exits_1_when_no_scenario_can_work(tmp_path, capsys):

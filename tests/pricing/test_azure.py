@@ -338,6 +338,13 @@ def test_egress_tiers_are_parsed_exactly(result):
                                             (51295.0, 0.085), (153695.0, 0.08))
 
 
+def test_a_region_with_gpu_prices_but_no_egress_price_is_reported(result):
+    # westeurope answers VM and storage rows, but internet egress only with "Internet" routing
+    assert {r.region for r in result.compute} == {"eastus", "westeurope"}
+    unpriced = [w for w in result.warnings if "GPU prices but no" in w]
+    assert unpriced == ["azure:westeurope: GPU prices but no internet egress price in the answer"]
+
+
 # --------------------------------------------------------------------------- EA overlay
 
 

@@ -281,6 +281,14 @@ def test_egress_tiers_are_converted_from_gib_to_gb(fetched):
     assert eu.tiers[0] == (0.0, 0.125 / GIB) and eu.source_ref == "E6A5-0006-EU01"
 
 
+def test_every_region_with_gpu_prices_has_storage_and_egress(fetched):
+    gpu_regions = {r.region for r in fetched.compute}
+    assert gpu_regions == {"us-central1", "us-east1"}
+    assert gpu_regions <= {s.region for s in fetched.storage}
+    assert gpu_regions <= {e.region for e in fetched.egress}
+    assert not [w for w in fetched.warnings if "GPU prices but no" in w]
+
+
 # --- credentials and errors ------------------------------------------------------------------
 
 def test_missing_credentials_names_the_api_key_variable(monkeypatch, settings):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -11,7 +12,7 @@ from tco.pricing import live
 from tco.pricing.base import FetchResult
 from tco.pricing.cache import RecordCache
 from tco.pricing.errors import MissingCredentialsError, PricingError
-from tco.pricing.models import ComputePrice, Purchase, Source
+from tco.pricing.models import ComputePrice, EgressPrice, Purchase, Source, StoragePrice
 from tco.pricing.settings import PricingSettings
 
 
@@ -153,3 +154,16 @@ def test_cache_never_holds_credentials(settings, monkeypatch):
     assert files
     for path in files:
         assert secret.encode() not in path.read_bytes(), path
+
+
+def test_a_fetch_names_the_regions_with_gpu_prices_but_no_storage_or_egress():
+    today = dt.date.today()
+    storage = [StoragePrice("aws", region, "standard", ((0.0, 0.023),), Source.LIVE, "s", today)
+               for region in ("us-east-1", "eu-west-2")]
+    egress = [EgressPrice("aws", "us-east-1", "internet", ((0.0, 0.09),), Source.LIVE, "e", today)]
+    compute = [replace(_record(40.0), region=region)
+               for region in ("us-east-1", "us-west-2", "eu-west-2")]
+    result = FetchResult(compute=compute, storage=storage, egress=egress)
+    assert result.unpriced_regions("aws") == [
+        "aws:eu-west-2: GPU prices but no internet egress price in the answer",
+        "aws:us-west-2: GPU prices but no storage or internet egress price in the answer"]
