@@ -10,7 +10,7 @@ from collections import defaultdict
 
 from . import onprem
 from .model import Model, _n, linear, workload_months
-from .plan import Server
+from .plan import Server, Workload
 from .program import GE, LE, value
 from .records import Cap, CapIndex, Cuts, Fleet, VenueUse
 
@@ -102,18 +102,25 @@ def define_whole_server_rounding(model: Model, fleet: Fleet, use: VenueUse) -> N
             pick = use.picks.get((w.name, site_name))
             if pick is None or len(servers) != 1:
                 continue
-            server = servers[0]
-            per_server = w.speeds[server.gpu] * onprem.capacity_gpu_hours_per_month(server)
-            for m in workload_months(model.plan, w):
-                live = fleet.live.get((site_name, server.name, m))
-                need = model.demand[w.name][m]
-                if live is None or need <= 0:
-                    continue
-                servers_needed = math.ceil(need / per_server - 1e-9)
-                if servers_needed > fleet.existing[(site_name, server.name)][m]:
-                    model.constrain([(live, 1.0), (pick, -servers_needed)], GE, 0.0,
-                                    _n(f"whole_servers[{w.name},{site_name},{model.label(m)}]"))
+            _servers_for(model, fleet, w, site_name, servers[0], workload_months(model.plan, w),
+                         pick, f"whole_servers[{w.name},{site_name}")
     _gang_whole_servers(model, fleet, use)
+
+
+def _servers_for(model: Model, fleet: Fleet, w: Workload, site: str, server: Server,
+                 months: range, placed: object, name: str) -> None:
+    """``fleet[site,server,m] >= ceil(need / per-server GPU-hours) × placed`` in each month of
+    ``months`` where that is more servers than the site owns anyway."""
+    per_server = w.speeds[server.gpu] * onprem.capacity_gpu_hours_per_month(server)
+    for m in months:
+        live = fleet.live.get((site, server.name, m))
+        need = model.demand[w.name][m]
+        if live is None or need <= 0:
+            continue
+        servers_needed = math.ceil(need / per_server - 1e-9)
+        if servers_needed > fleet.existing[(site, server.name)][m]:
+            model.constrain([(live, 1.0), (placed, -servers_needed)], GE, 0.0,
+                            _n(f"{name},{model.label(m)}]"))
 
 
 def _gang_whole_servers(model: Model, fleet: Fleet, use: VenueUse) -> None:
@@ -133,18 +140,8 @@ def _gang_whole_servers(model: Model, fleet: Fleet, use: VenueUse) -> None:
                        if site_name == venue and z.gpu == gpu]
             if len(servers) != 1 or len(servers_at[(venue, gpu)]) != 1:
                 continue
-            server = servers[0]
-            per_server = w.speeds[gpu] * onprem.capacity_gpu_hours_per_month(server)
-            for m in run:
-                live = fleet.live.get((venue, server.name, m))
-                need = model.demand[w.name][m]
-                if live is None or need <= 0:
-                    continue
-                servers_needed = math.ceil(need / per_server - 1e-9)
-                if servers_needed > fleet.existing[(venue, server.name)][m]:
-                    model.constrain([(live, 1.0), (g, -servers_needed)], GE, 0.0,
-                                    _n(f"gang_servers[{w.name},{venue},{gpu},"
-                                       f"{model.label(m)}]"))
+            _servers_for(model, fleet, w, venue, servers[0], run, g,
+                         f"gang_servers[{w.name},{venue},{gpu}")
 
 
 def define_site_shortfall_rounding(model: Model, fleet: Fleet, use: VenueUse,
