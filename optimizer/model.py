@@ -229,10 +229,13 @@ def monthly_demand(plan: Plan, w: Workload) -> list[float]:
 
 
 def monthly_egress_gb(plan: Plan, w: Workload) -> list[float]:
-    """Internet egress per month: ``egress_tb_per_month * 1000`` growing like the GPUs."""
+    """Internet egress per month: ``egress_tb_per_month * 1000`` growing like the GPUs, in the
+    months the workload runs (a recurring training run sends nothing between its runs)."""
     months = workload_months(plan, w)
+    demand = monthly_demand(plan, w)
     out = [0.0] * plan.plan.months
     for m in months:
-        out[m] = w.egress_tb_per_month * GB_PER_TB * (1 + w.growth_per_month) ** (
-            m - months.start)
+        if demand[m] > 0:
+            out[m] = w.egress_tb_per_month * GB_PER_TB * (1 + w.growth_per_month) ** (
+                m - months.start)
     return out

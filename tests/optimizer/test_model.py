@@ -70,3 +70,15 @@ def test_a_growing_services_egress_priced_on_the_tiers_each_month(solver):
         [1_460.0, 1_606.0, 1_766.6], rel=1e-9)
     assert [t.egress_gb for t in rec.traffic] == pytest.approx([2_000.0, 2_200.0, 2_420.0],
                                                                rel=1e-9)
+
+
+def test_a_recurring_run_sends_egress_only_in_the_months_it_runs():
+    # a training run every 2 months in a 4-month window, 1 TB of egress in a month it runs:
+    # 2027-01 and 2027-03 only (before, every month of the window was counted, and only the
+    # months with a run were billed)
+    w = {"name": "tune", "kind": "training", "gpu": "H100", "gpu_hours": 100.0,
+         "every_months": 2, "egress_tb_per_month": 1.0}
+    plan = plan_from_dict(plan_doc(w, months=4)).plan
+    (wl,) = plan.workloads
+    assert monthly_demand(plan, wl) == pytest.approx([100.0, 0.0, 100.0, 0.0])
+    assert monthly_egress_gb(plan, wl) == pytest.approx([1_000.0, 0.0, 1_000.0, 0.0])
