@@ -11,7 +11,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
 
-from tco.optimizer.gaps import Npv
+from tco.optimizer.gaps import Npv, joint_gap
 from tco.optimizer.plan import LoadedPlan, Plan
 from tco.optimizer.solver import SolverName
 from tco.pricing.models import Catalog
@@ -278,7 +278,8 @@ def breakeven(plan: LoadedPlan | Plan, catalog: Catalog, param: str,
                     break
         ends = search.ends(gap)
         if ends is None:
-            sums = [_sum_gaps(*pair) for pair in search.known.values()]
+            sums = [joint_gap(*(None if n is None else n.gap_usd for n in pair))
+                    for pair in search.known.values()]
             certain = [x for x in sums if x is not None]
             within = max(certain) if certain and len(certain) == len(sums) else None
             ties.append(Tie(Point(a, x), Point(b, y), within,
@@ -320,8 +321,8 @@ def breakeven(plan: LoadedPlan | Plan, catalog: Catalog, param: str,
         xa, ya = s.known[a]
         xb, yb = s.known[b]
         assert xa is not None and yb is not None
-        flips.append(Flip(Point(a, _held_outcome(s.x, a, xa, gap)),
-                          Point(b, _held_outcome(s.y, b, yb, gap)), ya, xb, gap))
+        flips.append(Flip(Point(a, _held_outcome(s.x, xa, gap)),
+                          Point(b, _held_outcome(s.y, yb, gap)), ya, xb, gap))
     flips.sort(key=lambda f: f.before.value)
     ties.sort(key=lambda t: t.low.value)
     return BreakevenResult(
@@ -330,13 +331,7 @@ def breakeven(plan: LoadedPlan | Plan, catalog: Catalog, param: str,
         tuple(ties), base, gap)
 
 
-def _held_outcome(decided: Outcome, value: float, npv: Npv, gap: float) -> Outcome:
-    """``decided``'s decisions held at ``value``, in brief."""
+def _held_outcome(decided: Outcome, npv: Npv, gap: float) -> Outcome:
+    """``decided``'s decisions held at some value, priced ``npv`` there, in brief."""
     return Outcome({}, npv.usd, decided.recommended, decided.signature, decided.decisions,
                    False, npv.gap_usd, npv.proven(gap))
-
-
-def _sum_gaps(x: Npv | None, y: Npv | None) -> float | None:
-    if x is None or y is None or x.gap_usd is None or y.gap_usd is None:
-        return None
-    return x.gap_usd + y.gap_usd

@@ -10,7 +10,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
 
-from tco.optimizer.gaps import Npv
+from tco.optimizer.gaps import Npv, joint_gap
 from tco.optimizer.plan import LoadedPlan, Plan
 from tco.optimizer.solver import SolverName
 from tco.pricing.models import Catalog
@@ -182,12 +182,9 @@ def _best(side: tuple[Outcome, Npv | None], base: Outcome, target: float) -> _Si
                      None)
     apart = best_npv.apart_from(held)
     proven = again.proven and held.proven(target) and base.proven
-    tie = None
-    if not apart:
-        tie = (best_npv.gap_usd or 0.0) + (held.gap_usd or 0.0) if (
-            best_npv.gap_usd is not None and held.gap_usd is not None) else None
-    return _Side(best_npv, again.proven, again.recommended, apart and proven,
-                 tie if not apart else None, apart and not proven)
+    tie = None if apart else joint_gap(best_npv.gap_usd, held.gap_usd)
+    return _Side(best_npv, again.proven, again.recommended, apart and proven, tie,
+                 apart and not proven)
 
 
 def sensitivity(plan: LoadedPlan | Plan, catalog: Catalog, params: Sequence[str] | None = None,

@@ -14,7 +14,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Npv", "gap_usd", "least_bound", "relative_gap", "sure_target", "told_apart"]
+__all__ = ["Npv", "gap_usd", "joint_gap", "least_bound", "relative_gap", "sure_target",
+           "told_apart"]
 
 # where a reported gap counts as within its target: rounding in the solver's last digits
 _SLACK = 1e-9
@@ -68,13 +69,20 @@ def least_bound(objective: float, gap: float) -> float:
     return objective / (1.0 - gap)
 
 
+def joint_gap(gap_a: float | None, gap_b: float | None) -> float | None:
+    """How far apart two NPVs may be and still be a tie: the sum of their gaps in dollars;
+    None when either is unknown."""
+    if gap_a is None or gap_b is None:
+        return None
+    return gap_a + gap_b
+
+
 def told_apart(a: float, gap_a: float | None, b: float, gap_b: float | None) -> bool:
     """Whether NPVs ``a`` and ``b`` differ by more than the sum of their gaps in dollars, so
     that the cheaper is surely cheaper (SPEC 16). An NPV with no known gap tells nothing
     apart."""
-    if gap_a is None or gap_b is None:
-        return False
-    return abs(a - b) > gap_a + gap_b
+    joint = joint_gap(gap_a, gap_b)
+    return joint is not None and abs(a - b) > joint
 
 
 @dataclass(frozen=True)

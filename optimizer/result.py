@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .gaps import told_apart
+from .gaps import joint_gap, told_apart
 from .plan import Assumption
 from .sizing import Sizing
 from .solver import SolveInfo, SolveStatus
@@ -347,7 +347,7 @@ class Result:
         nxt = min(rest, key=lambda s: s.npv_usd or 0.0)
         assert nxt.npv_usd is not None
         gaps = [x.solver.gap_usd if x.solver else None for x in (rec, nxt)]
-        within = None if None in gaps else sum(g or 0.0 for g in gaps)
+        within = joint_gap(gaps[0], gaps[1])
         usd = nxt.npv_usd - rec.npv_usd
         apart = told_apart(rec.npv_usd, gaps[0], nxt.npv_usd, gaps[1])
         share = usd / abs(nxt.npv_usd) if abs(nxt.npv_usd) >= 1.0 else None
