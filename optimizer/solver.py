@@ -186,7 +186,7 @@ class HighsSession:
 
     def run(self, time_limit: float | None, gap: float, relax: bool,
             start: dict[Var, float] | None, target: float | None = None,
-            msg: bool = False, abs_gap: float | None = None) -> SolveInfo:
+            msg: bool = False) -> SolveInfo:
         import highspy
         import numpy as np
 
@@ -203,9 +203,8 @@ class HighsSession:
         h.setOptionValue("threads", 1)
         # relaxations of these programs solve about twice as fast without presolve
         h.setOptionValue("presolve", "off" if relax else "choose")
-        # an absolute gap, when given, is the only stopping rule (HiGHS stops at either)
-        h.setOptionValue("mip_rel_gap", gap if abs_gap is None else 0.0)
-        h.setOptionValue("mip_abs_gap", 1e-6 if abs_gap is None else max(abs_gap, 1e-6))
+        h.setOptionValue("mip_rel_gap", gap)
+        h.setOptionValue("mip_abs_gap", 1e-6)
         # HiGHS's simplex measures its time limit on the instance's run clock, which adds up
         # over every run of the session (its MIP solver measures from the start of the run):
         # an LP after a 6 s solve with 6 s allowed would stop at once, unsolved
@@ -237,18 +236,17 @@ class HighsSession:
 
 
 def _cbc(time_limit: float | None, gap: float, relax: bool = False,
-         warm: bool = False, abs_gap: float | None = None) -> PulpObject:
+         warm: bool = False) -> PulpObject:
     """CBC from the cbcbox wheel (pulp[cbc]); PuLP's own bundled copy is the fallback."""
     import pulp
 
-    rel = gap if abs_gap is None else 0.0
-    solver = pulp.COIN_CMD(mip=not relax, msg=False, timeLimit=time_limit, gapRel=rel,
-                           gapAbs=abs_gap, warmStart=warm)
+    solver = pulp.COIN_CMD(mip=not relax, msg=False, timeLimit=time_limit, gapRel=gap,
+                           warmStart=warm)
     if not solver.available():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
             solver = pulp.PULP_CBC_CMD(mip=not relax, msg=False, timeLimit=time_limit,
-                                       gapRel=rel, gapAbs=abs_gap, warmStart=warm)
+                                       gapRel=gap, warmStart=warm)
     if not solver.available():
         raise SolverUnavailableError("solver 'cbc' is not available on this machine")
     return solver
@@ -277,11 +275,11 @@ def to_pulp(prob: Program) -> tuple[PulpObject, dict[Var, PulpObject], list[Pulp
 
 
 def _run_cbc(prob: Program, time_limit: float | None, gap: float, relax: bool,
-             start: dict[Var, float] | None, abs_gap: float | None = None) -> SolveInfo:
+             start: dict[Var, float] | None) -> SolveInfo:
     """Solve a PuLP copy of ``prob`` with CBC and copy the values and slacks back."""
     import pulp
 
-    solver = _cbc(time_limit, gap, relax, bool(start), abs_gap)
+    solver = _cbc(time_limit, gap, relax, bool(start))
     lp, columns, constraints = to_pulp(prob)
     for var, value in (start or {}).items():
         # a start read back from a solver can sit a rounding error outside a bound, which
@@ -297,8 +295,7 @@ def _run_cbc(prob: Program, time_limit: float | None, gap: float, relax: bool,
     except pulp.PulpSolverError as exc:
         status = SolveStatus.INFEASIBLE if "nfeasible" in str(exc) else SolveStatus.NOT_SOLVED
         return SolveInfo(SolverName.CBC.value, status, time.perf_counter() - started, None)
-    info = _cbc_info(lp, time.perf_counter() - started, 0.0 if relax else gap,
-                     None if relax else abs_gap)
+    info = _cbc_info(lp, time.perf_counter() - started, 0.0 if relax else gap)
     for var, column in columns.items():
         var.varValue = column.varValue
     for row, con in zip(prob.rows, constraints):
@@ -311,19 +308,19 @@ def _run_cbc(prob: Program, time_limit: float | None, gap: float, relax: bool,
 def run(prob: Program, name: SolverName | str = SolverName.HIGHS,
         time_limit: float | None = None, gap: float = DEFAULT_MIP_GAP, *, relax: bool = False,
         start: dict[Var, float] | None = None,
-        target: float | None = None, abs_gap: float | None = None) -> SolveInfo:
+        target: float | None = None) -> SolveInfo:
     """Solve ``prob`` in place (values into its variables, slacks into its rows) and say how
     it went.
 
     ``relax`` solves the LP relaxation; ``start`` is a feasible assignment to begin from;
     ``target`` stops the search at the first plan whose objective is at least that good
-    (HiGHS only: CBC ignores it and stops at the gap). ``gap`` is relative to the objective;
-    ``abs_gap``, when given, replaces it with an absolute one (in the objective's units).
+    (HiGHS only: CBC ignores it and stops at the gap). ``gap`` is relative, in the solvers'
+    own measure (``gaps.relative_gap``).
     """
     solver_name = SolverName(name)
     if solver_name == SolverName.HIGHS:
-        return _session(prob).run(time_limit, gap, relax, start, target, abs_gap=abs_gap)
-    return _run_cbc(prob, time_limit, gap, relax, start, abs_gap)
+        return _session(prob).run(time_limit, gap, relax, start, target)
+    return _run_cbc(prob, time_limit, gap, relax, start)
 
 
 def _session(prob: Program) -> HighsSession:
@@ -371,8 +368,7 @@ def _highs_info(h: highspy.Highs, seconds: float, relax: bool) -> SolveInfo:
                      gap_usd(objective, bound))
 
 
-def _cbc_info(prob: PulpObject, seconds: float, gap: float,
-              abs_gap: float | None = None) -> SolveInfo:
+def _cbc_info(prob: PulpObject, seconds: float, gap: float) -> SolveInfo:
     import pulp
 
     if prob.status == pulp.LpStatusOptimal and prob.sol_status == pulp.LpSolutionOptimal:
@@ -392,6 +388,6 @@ def _cbc_info(prob: PulpObject, seconds: float, gap: float,
     if result != SolveStatus.OPTIMAL:
         return SolveInfo("cbc", result, seconds, None)
     objective = pulp.value(prob.objective) or 0.0
-    bound = objective - abs_gap if abs_gap is not None else least_bound(objective, gap)
+    bound = least_bound(objective, gap)
     return SolveInfo("cbc", result, seconds, relative_gap(objective, bound), bound,
                      gap_usd(objective, bound))
