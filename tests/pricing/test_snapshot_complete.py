@@ -35,7 +35,6 @@ FREE_ALLOWANCE = {("azure", "egress"): 100.0}
 # (provider, kind) -> GPU regions with no sourced price of that kind (see SOURCES_*.md,
 # "Not sourced"). Empty is the goal of SPEC 18.
 UNSOURCED: dict[tuple[str, str], set[str]] = {
-    ("aws", "egress"): {"ap-south-1", "eu-north-1", "eu-west-2", "us-west-2"},
     ("gcp", "egress"): {"asia-northeast1"},
     ("azure", "storage"): {"centralus", "eastus2", "francecentral", "japaneast", "koreacentral",
                            "northeurope", "southcentralus", "southeastasia", "swedencentral",
