@@ -29,7 +29,7 @@ from tco.pricing.models import Catalog
 from .criteria import Criterion
 from .evaluate import DEFAULT_GAP, Outcome, base_dict, committed, outcome, relevant, with_gap
 from .levers import uncertain
-from .runner import AnalysisError, Failed, Progress, run
+from .runner import AnalysisError, Failed, Progress, run, telling_gaps
 from .sampling import sample
 
 __all__ = ["Candidate", "CandidateStats", "Criterion", "RiskResult", "candidates",
@@ -252,8 +252,12 @@ def risk(plan: LoadedPlan | Plan, catalog: Catalog, samples: int = 200, seed: in
                           base=base, gap=gap)
     chunks = [list(range(k, min(k + CHUNK, samples))) for k in range(0, samples, CHUNK)]
 
-    def chunk_progress(done: int, total: int) -> None:
-        if progress:
+    told = telling_gaps(progress)
+
+    def chunk_progress(done: int, total: int, gap_usd: float | None = None) -> None:
+        if told is not None:
+            told(min(samples, done * CHUNK), samples, gap_usd=gap_usd)  # type: ignore[call-arg]
+        elif progress:
             progress(min(samples, done * CHUNK), samples)
     results = run(_evaluate, [(p, catalog, tuple(chosen), seed, c, name, time_limit)
                               for c in chunks], executor, chunk_progress)

@@ -10,6 +10,7 @@ purpose (bad input) is not retried: it is raised.
 
 from __future__ import annotations
 
+import inspect
 import multiprocessing as mp
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -22,7 +23,7 @@ from typing import Any, TypeVar
 from tco.optimizer.processes import process_context
 from tco.pricing.errors import TcoError
 
-__all__ = ["AnalysisError", "Failed", "Progress", "executor", "run"]
+__all__ = ["AnalysisError", "Failed", "Progress", "executor", "run", "telling_gaps"]
 
 T = TypeVar("T")
 Progress = Callable[[int, int], None]       # (tasks done, tasks in all)
@@ -122,6 +123,29 @@ def _pass(fn: Callable[..., Any], tasks: Sequence[tuple[Any, ...]], indices: Seq
     return sorted(died), broke
 
 
+def _gaps(value: Any) -> Iterator[float]:
+    """Every known ``gap_usd`` in a task's result (an outcome, an NPV, or lists of them)."""
+    if isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _gaps(item)
+        return
+    gap = getattr(value, "gap_usd", None)
+    if isinstance(gap, (int, float)):
+        yield float(gap)
+
+
+def telling_gaps(progress: Progress | None) -> Progress | None:
+    """``progress`` as ``run`` calls it: ``(done, total)``, and also the widest gap of the
+    solves done so far (``gap_usd=``) when the callback takes that keyword."""
+    if progress is None:
+        return None
+    try:
+        takes_gap = "gap_usd" in inspect.signature(progress).parameters
+    except (TypeError, ValueError):
+        takes_gap = False
+    return progress if takes_gap else None
+
+
 def run(fn: Callable[..., T], tasks: Sequence[tuple[Any, ...]], pool: Executor | None = None,
         progress: Progress | None = None) -> list[T | Failed]:
     """``fn(*task)`` for every task, in task order. With no ``pool`` they run here, one after
@@ -132,20 +156,24 @@ def run(fn: Callable[..., T], tasks: Sequence[tuple[Any, ...]], pool: Executor |
     exception a task raises itself is raised."""
     total = len(tasks)
     out: list[Any] = [_NOTHING] * total
-    if pool is None:
-        for i, task in enumerate(tasks):
-            out[i] = fn(*task)
-            if progress:
-                progress(i + 1, total)
-        return out
     done = 0
+    widest: float | None = None
+    with_gap = telling_gaps(progress)
 
     def finish(i: int, value: Any) -> None:
-        nonlocal done
+        nonlocal done, widest
         out[i] = value
         done += 1
-        if progress:
+        if with_gap is not None:
+            widest = max([*_gaps(value), *([] if widest is None else [widest])], default=None)
+            with_gap(done, total, gap_usd=widest)  # type: ignore[call-arg]
+        elif progress:
             progress(done, total)
+
+    if pool is None:
+        for i, task in enumerate(tasks):
+            finish(i, fn(*task))
+        return out
 
     spare: Executor | None = None        # a replacement pool this run made, shut down after
 

@@ -25,6 +25,7 @@ from tco.pricing.files import atomic_write_text
 from tco.pricing.models import CLOUD_PURCHASES, Catalog, Provider
 
 from .formats import CsvTable, OutputFormat
+from .progress import AnalysisBar, CompareStatus
 
 if TYPE_CHECKING:
     from tco.optimizer.plan import LoadedPlan
@@ -194,8 +195,6 @@ def _plan_catalog(args: argparse.Namespace, loaded: LoadedPlan) -> Catalog:
 
 def cmd_analysis(args: argparse.Namespace) -> int:
     """``tco sensitivity``, ``tco breakeven`` and ``tco risk``."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
     from tco.analysis import breakeven, executor, risk, sensitivity
 
     from .analysis import render
@@ -204,13 +203,7 @@ def cmd_analysis(args: argparse.Namespace) -> int:
     catalog = _plan_catalog(args, loaded)
     err = _console(stderr=True)
     fmt = OutputFormat(args.format)
-    with Progress(BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err,
-                  transient=True, disable=not err.is_terminal) as bar, \
-            executor(args.executor, args.workers) as pool:
-        task = bar.add_task("solving", total=None)
-
-        def progress(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
+    with AnalysisBar(err) as progress, executor(args.executor, args.workers) as pool:
         common: dict[str, Any] = {"executor": pool, "solver": args.solver,
                                   "time_limit": args.time_limit, "progress": progress,
                                   "gap": args.gap}
@@ -274,13 +267,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
     loaded = _load_plan(args.plan)
     err = _console(stderr=True)
     catalog = _plan_catalog(args, loaded)
-    show_progress = args.format == "table" and err.is_terminal
-    with err.status("solving...", spinner="dots") if show_progress else _nullcontext() as status:
-        def progress(event: str, scenario: str) -> None:
-            if status is not None:
-                status.update(f"{event} {scenario}...")
+    # on the terminal only (standard error), whatever the format; never in the report
+    with CompareStatus(err, err.is_terminal) as progress:
         result = solve(loaded, catalog, solver=args.solver, time_limit=args.time_limit,
-                       progress=progress)
+                       progress=progress if progress.enabled else None)
     fmt = OutputFormat(args.format)
     table = CsvTable(args.table)
     if args.output:

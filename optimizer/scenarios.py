@@ -10,11 +10,13 @@ limits (capex budget, site power, quotas) bind.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import math
 import os
-from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, as_completed, wait
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
@@ -36,7 +38,7 @@ from .plan import LoadedPlan, Plan, plan_from_dict
 from .planfile import PlanFile
 from .processes import process_context
 from .result import Decisions, Result, ScenarioResult
-from .solver import SolveInfo, SolverName, SolveStatus, run
+from .solver import SolveInfo, SolverName, SolveStatus, run, watching
 from .venues import Scenario
 from .warmstart import Start, start_of, warm_start
 
@@ -95,18 +97,14 @@ def solve(plan: LoadedPlan | Plan | PlanFile | dict[str, Any], catalog: Catalog 
         for k, scenario in distinct.items():
             if progress:
                 progress("solving", scenario.name)
-            results[k] = solve_scenario(p, catalog, scenario, solver_name, time_limit)
+            with _searching(progress, scenario.name):
+                results[k] = solve_scenario(p, catalog, scenario, solver_name, time_limit)
+            if progress:
+                progress("solved", _solved(results[k]))
     else:
         # scenarios are independent programs: solve them side by side, one per core
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=process_context()) as pool:
-            futures = {pool.submit(solve_scenario, p, catalog, scenario, solver_name, time_limit): k
-                       for k, scenario in distinct.items()}
-            if progress:
-                progress("solving", ", ".join(s.name for s in distinct.values()))
-            for future in as_completed(futures):
-                results[futures[future]] = future.result()
-                if progress:
-                    progress("solved", distinct[futures[future]].name)
+        results.update(_side_by_side(p, catalog, distinct, solver_name, time_limit, jobs,
+                                     progress))
     for scenario in scenarios_for(p):
         res = results[key(scenario)]
         out.append(res if res.name == scenario.name else _rename(res, scenario.name))
@@ -121,6 +119,76 @@ def solve(plan: LoadedPlan | Plan | PlanFile | dict[str, Any], catalog: Catalog 
                   tuple(_prices(p, catalog)), loaded.assumptions,
                   (*loaded.warnings, *_warnings(p, catalog, today or dt.date.today())), trends,
                   loaded.sizings)
+
+
+def _solved(res: ScenarioResult) -> str:
+    """A solved scenario as a progress line names it: its gap, or why it has no plan."""
+    info = res.solver
+    if not res.feasible or info is None:
+        return f"{res.name} (no plan)"
+    if info.mip_gap is None:
+        return f"{res.name} (gap unknown)"
+    return f"{res.name} (within {info.mip_gap:.2%} of its bound)"
+
+
+@contextmanager
+def _searching(progress: Progress | None, name: str) -> Iterator[None]:
+    """Tell ``progress`` how the whole-number searches of scenario ``name`` in this process
+    are going: event ``searching``, "NAME: best plan $X, within Y% of the solver's bound"."""
+    if progress is None:
+        yield
+        return
+    told = progress
+
+    def seen(found: float, bound: float) -> None:
+        told("searching", _search_line(name, found, bound))
+    with watching(seen):
+        yield
+
+
+def _search_line(name: str, found: float, bound: float) -> str:
+    gap = relative_gap(found, bound) if math.isfinite(bound) else None
+    within = "no bound yet" if gap is None else f"within {gap:.2%} of the solver's bound"
+    return f"{name}: best plan ${found:,.0f}, {within}"
+
+
+def _solve_told(queue: Any, name: str, *args: Any) -> ScenarioResult:
+    """``solve_scenario(*args)`` in a worker process, its searches told through ``queue``."""
+    def seen(found: float, bound: float) -> None:
+        queue.put((name, found, bound))
+    with watching(seen):
+        return solve_scenario(*args)
+
+
+def _side_by_side(plan: Plan, catalog: Catalog, distinct: dict[Any, Scenario],
+                  solver: SolverName, time_limit: float | None, jobs: int,
+                  progress: Progress | None) -> dict[Any, ScenarioResult]:
+    """Each of ``distinct`` solved in a pool of ``jobs`` processes. With ``progress``, the
+    workers tell how their searches go through a queue, read here while they work."""
+    results: dict[Any, ScenarioResult] = {}
+    with contextlib.ExitStack() as stack:
+        pool = stack.enter_context(ProcessPoolExecutor(max_workers=jobs,
+                                                       mp_context=process_context()))
+        if progress is None:
+            futures = {pool.submit(solve_scenario, plan, catalog, s, solver, time_limit): k
+                       for k, s in distinct.items()}
+            for future in as_completed(futures):
+                results[futures[future]] = future.result()
+            return results
+        queue = stack.enter_context(process_context().Manager()).Queue()
+        futures = {pool.submit(_solve_told, queue, s.name, plan, catalog, s, solver,
+                               time_limit): k for k, s in distinct.items()}
+        progress("solving", ", ".join(s.name for s in distinct.values()))
+        pending = set(futures)
+        while pending:
+            done, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
+            while not queue.empty():
+                name, found, bound = queue.get()
+                progress("searching", _search_line(name, found, bound))
+            for future in done:
+                results[futures[future]] = future.result()
+                progress("solved", _solved(results[futures[future]]))
+    return results
 
 
 def _size(plan: Plan, catalog: Catalog, scenario: Scenario) -> int:

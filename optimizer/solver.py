@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 import time
 import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -70,6 +72,33 @@ class SolveInfo:
                 "bound_usd": None if self.bound is None else round(self.bound, 2),
                 "gap_usd": None if self.gap_usd is None else round(self.gap_usd, 2),
                 "mip_gap": None if self.mip_gap is None else round(self.mip_gap, 6)}
+
+
+# what is told of a whole-number search under way, while any watcher is set: the objective of
+# the best plan found so far and the solver's bound, as HiGHS reports them when it finds a
+# better plan or writes a line of its log (``watching``)
+Watcher = Callable[[float, float], None]
+_watchers: list[Watcher] = []
+
+
+@contextmanager
+def watching(watcher: Watcher) -> Iterator[None]:
+    """Within this block, every HiGHS whole-number search of this process tells ``watcher``
+    its best plan's objective and its bound as they improve (for a progress line: it changes
+    nothing in the search). CBC runs as a separate program and tells nothing."""
+    _watchers.append(watcher)
+    try:
+        yield
+    finally:
+        _watchers.remove(watcher)
+
+
+def _tell_watchers(event: object) -> None:
+    data = event.data_out  # type: ignore[attr-defined]
+    found, bound = data.mip_primal_bound, data.mip_dual_bound
+    if math.isfinite(found) and abs(found) < 1e30:
+        for watcher in _watchers:
+            watcher(found, bound)
 
 
 class SolverUnavailableError(TcoError):
@@ -136,6 +165,7 @@ class HighsSession:
         self.highs = _quiet_highs()
         self.highs.passModel(lp)
         self.registered = len(prob.vars)
+        self.watched = False
 
     def _column(self, var: Var) -> int:
         j = self.index.get(var)
@@ -219,6 +249,10 @@ class HighsSession:
             known = [(index[v], x) for v, x in start.items() if v in index]
             h.setSolution(len(known), np.array([i for i, _ in known], dtype=np.int32),
                           np.array([x for _, x in known], dtype=np.float64))
+        if _watchers and not self.watched and not lp:
+            h.cbMipImprovingSolution.subscribe(_tell_watchers)
+            h.cbMipLogging.subscribe(_tell_watchers)
+            self.watched = True
         started = time.perf_counter()
         h.run()
         seconds = time.perf_counter() - started

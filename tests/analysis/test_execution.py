@@ -121,3 +121,31 @@ def test_an_unreachable_dask_scheduler_is_a_clear_error():
                                             f"tcp://127.0.0.1:{port}"), \
             executor(f"dask://127.0.0.1:{port}"):
         pass
+
+
+class _Told:
+    def __init__(self, gap_usd):
+        self.gap_usd = gap_usd
+
+
+def _task(k):
+    # an outcome with a gap, an NPV without one, or a list of them (as a risk chunk)
+    return [_Told(10.0 * k), _Told(None)] if k % 2 else _Told(100.0 - k)
+
+
+def test_progress_is_told_the_widest_gap_of_the_solves_done():
+    told = []
+    run(_task, [(k,) for k in range(5)], None,
+        lambda done, total, gap_usd=None: told.append((done, total, gap_usd)))
+    # gaps, in task order: 100, [10, None], 98, [30, None], 96
+    assert told == [(1, 5, 100.0), (2, 5, 100.0), (3, 5, 100.0), (4, 5, 100.0), (5, 5, 100.0)]
+    told.clear()
+    run(_task, [(k,) for k in (1, 3, 0)], None,
+        lambda done, total, gap_usd=None: told.append(gap_usd))
+    assert told == [10.0, 30.0, 100.0]
+
+
+def test_a_progress_callback_of_two_arguments_still_works():
+    told = []
+    run(_task, [(k,) for k in range(3)], None, lambda done, total: told.append((done, total)))
+    assert told == [(1, 3), (2, 3), (3, 3)]
