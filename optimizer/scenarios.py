@@ -38,7 +38,7 @@ from .plan import LoadedPlan, Plan, plan_from_dict
 from .planfile import PlanFile
 from .processes import process_context
 from .result import Decisions, Result, ScenarioResult
-from .solver import SolveInfo, SolverName, SolveStatus, run, watching
+from .solver import SolveInfo, SolverName, SolveStatus, run, search, watching
 from .venues import Scenario
 from .warmstart import Start, start_of, warm_start
 
@@ -402,8 +402,8 @@ def _solve_fixed(model: Model, solver: SolverName, time_limit: float | None, gap
         if relaxed.status == SolveStatus.OPTIMAL:
             bound = relaxed.bound
             add_shortfall_cuts(model)
-    info = run(model.prob, solver, time_limit, gap, target=target,
-               start=start.values if start is not None else None)
+    info = search(model.prob, solver, time_limit, gap, target=target,
+                  start=start.values if start is not None else None)
     if start is not None:
         info = replace(info, seconds=info.seconds + start.seconds)
         found = model.prob.cost() if info.status.has_solution else None

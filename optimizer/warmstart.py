@@ -8,27 +8,30 @@ before the real solve:
    it breaks and solve it again: the site-shortfall ones always, and on programs of
    ``COVERS_FROM`` variables or more the rounding inequality of each group of whole units
    (reserved instances, servers) whose fraction the relaxation fills (``cuts.py``);
-2. place each single-venue workload where the relaxation put most of it, and solve the
+2. probe the placements (``_probe_placements``): each option of each single-venue workload
+   and gang run held in the relaxation in turn; an option without a relaxation is held out,
+   and the least of a placement's options' relaxations raises the bound;
+3. place each single-venue workload where the relaxation put most of it, and solve the
    relaxation again with those placements fixed (so the reservations follow the workload);
-3. round the relaxation (``_rounded``): when that plan is within the requested gap of the
+4. round the relaxation (``_rounded``): when that plan is within the requested gap of the
    bound, it is the start;
-4. otherwise, when the relaxation buys fractions of servers, settle the owned fleet first:
+5. otherwise, when the relaxation buys fractions of servers, settle the owned fleet first:
    solve the program in which only the servers ordered and kept are whole, the rest relaxed,
    to ``FLEET_GAP``; hold that fleet, solve the relaxation again around it and round it as in
-   step 3. The fleet links workloads across months and under one capex budget, and rounding
+   step 4. The fleet links workloads across months and under one capex budget, and rounding
    it together with everything else loses what its relaxation gained (on the plan of 100
    workloads over 60 months, every such rounding broke the budget or a site's power either
    way); the rest rounds well around it (``benchmarks/README.md``, "Scale");
-5. allow each reservation count only the two whole numbers around its relaxed value, keep
+6. allow each reservation count only the two whole numbers around its relaxed value, keep
    each workload on the cloud regions the relaxation used (sites stay open: whole servers
    leave room the relaxation did not have), and solve that restricted program (server orders
-   stay whole numbers, held where step 4 held them) with each tiered total kept in the tier
+   stay whole numbers, held where step 5 held them) with each tiered total kept in the tier
    the relaxation reached — a small, quick MILP, stopped at 0.2% or at the first plan within
    the requested gap of the relaxation's bound; when that plan is not yet within the gap and
    the plan is small, solve once more from it with the cloud regions and tiers reopened
    (whole reservations can leave room where the relaxation put nothing); when the restricted
    program has no plan at all, solve it again with the regions and tiers reopened;
-6. hand the best of these plans to the solver as its starting incumbent.
+7. hand the best of these plans to the solver as its starting incumbent.
 
 The relaxation's cost is also a lower bound on every plan, so when the start is already within
 the requested gap of it the start is the answer and the full program need not be solved. The
@@ -71,6 +74,9 @@ COVERS_FROM = 10_000
 # own bound
 FLEET_SHARE = 0.6
 FLEET_GAP = 0.005
+# Probing the placements costs a relaxation per option of every single-venue workload and
+# gang run: done when there are at most this many options in all
+PROBE_AT_MOST = 64
 
 
 @dataclass(frozen=True)
@@ -97,6 +103,64 @@ class Start:
 def start_of(model: Model, lower_bound: float, seconds: float) -> Start:
     values = {v: v.varValue for v in model.prob.vars if v.varValue is not None}
     return Start(values, model.prob.cost(), lower_bound, seconds)
+
+
+@dataclass(frozen=True)
+class Probed:
+    """What probing the placements proved: a bound on every plan, and the seconds spent."""
+
+    bound: float
+    seconds: float
+    ruled_out: int        # placement indicators proven 0 in every plan (held at 0 from now)
+
+
+def _probe_placements(model: Model, solver: SolverName,
+                      groups: dict[str, list[Var]]) -> Probed | None:
+    """Each placement decision (exactly one of its indicators is 1) tried option by option in
+    the relaxation, ``PROBE_AT_MOST`` relaxations in all.
+
+    An option whose relaxation has no solution is in no plan: its indicator is held at 0 for
+    the rest of the solve (where a held fleet cannot take a single-venue run whole, the
+    relaxation would otherwise put part of the run there). And since some option is taken in
+    every plan, the least of the options' relaxations is a bound on every plan: on the
+    research lab's committed solves where the run must go to the cloud, it is 1.85 M$ where
+    the relaxation's is 0.86 M$ (benchmarks/README.md). The relaxation left in the variables
+    is the last one solved, with nothing held. None: no option of some decision has a
+    relaxation, so the program has no plan."""
+    options = [var for indicators in groups.values() for var in indicators
+               if (var.upBound is None or var.upBound > 0.5)
+               and (var.lowBound is None or var.lowBound < 0.5)]
+    if not options or len(options) > PROBE_AT_MOST:
+        return Probed(-math.inf, 0.0, 0)
+    best = -math.inf
+    seconds = 0.0
+    ruled_out = 0
+    for indicators in groups.values():
+        least = math.inf
+        for var in indicators:
+            if var.upBound is not None and var.upBound < 0.5:
+                continue
+            low, up = var.lowBound, var.upBound
+            var.lowBound = var.upBound = 1.0
+            info = run(model.prob, solver, None, 0.0, relax=True)
+            var.lowBound, var.upBound = low, up
+            seconds += info.seconds
+            if info.status == SolveStatus.INFEASIBLE:
+                var.upBound = 0.0
+                ruled_out += 1
+            elif info.status == SolveStatus.OPTIMAL:
+                least = min(least, model.prob.cost())
+            else:
+                least = -math.inf          # not known: this decision proves nothing
+        if least == math.inf:
+            return None
+        best = max(best, least)
+    # the relaxation with nothing held, for the steps after this one
+    again = run(model.prob, solver, None, 0.0, relax=True)
+    seconds += again.seconds
+    if again.status != SolveStatus.OPTIMAL:
+        return None
+    return Probed(best, seconds, ruled_out)
 
 
 def warm_start(model: Model, solver: SolverName, budget_s: float | None) -> Start | None:
@@ -135,6 +199,12 @@ def warm_start(model: Model, solver: SolverName, budget_s: float | None) -> Star
         if again.status != SolveStatus.OPTIMAL:
             return None
         lower_bound = model.relaxed_bound = model.prob.cost()
+    probed = _probe_placements(model, solver, groups)
+    if probed is None:
+        return None
+    seconds += probed.seconds
+    if probed.bound > lower_bound:
+        lower_bound = model.relaxed_bound = probed.bound
     saved: list[tuple[Var, float | None, float | None]] = []
 
     def bound(var: Var, lo: float, up: float) -> None:
