@@ -22,7 +22,7 @@ from .cuts import add_shortfall_cuts
 from .decisions import DecisionsError, fix, simple_decisions
 from .gaps import gap_usd, relative_gap, sure_target
 from .model import Model
-from .solver import SolveInfo, SolverName, SolveStatus, run, search
+from .solver import SolveInfo, SolverName, SolveStatus, run
 from .warmstart import COVER_ROUNDS, RESTRICTED_GAP, Start, start_of, warm_start
 
 __all__ = ["drop_unused_venues", "optimize", "simple_plan"]
@@ -121,8 +121,8 @@ def optimize(model: Model, solver: SolverName, time_limit: float | None) -> Solv
     # stop at the first plan surely within the gap of the relaxation's bound, which the
     # solver's own bound may not reach as soon; the solver's own relative gap is never
     # smaller than ours (its denominator is the plan's |NPV|), so its stop is ours too
-    info = search(model.prob, solver, left, gap, start=best.values if best else None,
-                  target=None if relaxed is None else sure_target(relaxed, gap))
+    info = run(model.prob, solver, left, gap, start=best.values if best else None,
+               target=None if relaxed is None else sure_target(relaxed, gap))
     info = replace(info, seconds=info.seconds + spent)
     found = model.prob.cost() if info.status.has_solution else None
     if best is not None and (found is None

@@ -155,11 +155,15 @@ def test_an_unproven_recommendation_exits_4_and_the_report_is_written(small, tmp
     from tco.optimizer import optimize as optimizing
     from tco.optimizer.solver import SolveInfo, SolveStatus
 
+    real_run = optimizing.run
+
     def busy(prob, solver, time_limit=None, gap=0.01, **kw):
-        return SolveInfo("highs", SolveStatus.NOT_SOLVED, 60.0, None)
+        if kw.get("start") is not None:
+            return SolveInfo("highs", SolveStatus.NOT_SOLVED, 60.0, None)
+        return real_run(prob, solver, time_limit, gap, **kw)
 
     monkeypatch.setattr(optimizing, "warm_start", lambda *a, **k: None)
-    monkeypatch.setattr(optimizing, "search", busy)       # the full search
+    monkeypatch.setattr(optimizing, "run", busy)
     plan, cat = small
     out = tmp_path / "report.json"
     assert main(["compare", str(plan), "--catalog", str(cat), "--format", "json",

@@ -290,12 +290,15 @@ def test_when_the_solver_finds_nothing_the_simple_plan_is_returned(snapshot, mon
     scenario = next(s for s in scenarios_for(plan) if s.name == "cloud-only")
     expected = solve_scenario(plan, snapshot, scenario,
                               fixed=simple_decisions(build(plan, snapshot, scenario), False))
+    real_run = optimizing.run
+
     def busy(prob, solver, time_limit=None, gap=0.01, **kw):
-        # the full search, started from the simple plan
-        return SolveInfo("highs", SolveStatus.NOT_SOLVED, 60.0, None)
+        if kw.get("start") is not None:     # the full solve, started from the simple plan
+            return SolveInfo("highs", SolveStatus.NOT_SOLVED, 60.0, None)
+        return real_run(prob, solver, time_limit, gap, **kw)
 
     monkeypatch.setattr(optimizing, "warm_start", lambda *a, **k: None)
-    monkeypatch.setattr(optimizing, "search", busy)
+    monkeypatch.setattr(optimizing, "run", busy)
     got = solve_scenario(plan, snapshot, scenario)
     assert got.feasible and got.npv_usd == pytest.approx(expected.npv_usd, abs=0.01)
     assert got.solver.status.value == "feasible" and got.solver.mip_gap is None
@@ -469,11 +472,12 @@ def test_the_relaxations_bound_outlives_a_warm_start_that_finds_no_plan(monkeypa
         return real_run(prob, solver, time_limit, gap, **kw)
 
     def busy(prob, solver, time_limit=None, gap=0.01, **kw):
-        # the full search, started from the simple plan
-        return SolveInfo("highs", SolveStatus.NOT_SOLVED, 60.0, None)
+        if kw.get("start") is not None:     # the full solve, started from the simple plan
+            return SolveInfo("highs", SolveStatus.NOT_SOLVED, 60.0, None)
+        return real_run(prob, solver, time_limit, gap, **kw)
 
     monkeypatch.setattr(warmstart, "run", no_whole_plan)
-    monkeypatch.setattr(optimizing, "search", busy)
+    monkeypatch.setattr(optimizing, "run", busy)
     model = _fraction_of_a_server()
     info = optimize(model, "highs", 60)
     assert info.status.value == "feasible"
