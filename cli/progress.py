@@ -8,7 +8,6 @@ anyone watched it being made.
 from __future__ import annotations
 
 import threading
-import time
 from types import TracebackType
 from typing import Self
 
@@ -37,7 +36,6 @@ class CompareStatus:
         self.status: Status | None = None
         self.lock = threading.Lock()
         self.timer: threading.Timer | None = None
-        self.started = time.monotonic()
 
     def __enter__(self) -> Self:
         if self.enabled:

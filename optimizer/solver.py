@@ -366,12 +366,6 @@ def run(prob: Program, name: SolverName | str = SolverName.HIGHS,
     return _run_cbc(prob, time_limit, gap, relax, start)
 
 
-def _cost_at(prob: Program, values: dict[Var, float]) -> float:
-    objective = prob.objective
-    return sum(values.get(var, 0.0) * coef for var, coef in objective.items()) + (
-        objective.constant)
-
-
 def search(prob: Program, name: SolverName | str = SolverName.HIGHS,
            time_limit: float | None = None, gap: float = DEFAULT_MIP_GAP, *,
            start: dict[Var, float] | None = None, target: float | None = None) -> SolveInfo:
@@ -402,12 +396,11 @@ def search(prob: Program, name: SolverName | str = SolverName.HIGHS,
     bounds = [b for b in (quick.bound, full.bound) if b is not None and math.isfinite(b)]
     bound = max(bounds) if bounds else None
     seconds = time.perf_counter() - started
-    if not full.status.has_solution or (found is not None and quick.status.has_solution
-                                        and prob.cost() > _cost_at(prob, found)):
+    if not full.status.has_solution:
         if not quick.status.has_solution:
             return replace(full, seconds=seconds, bound=bound)
-        for var, value in (found or {}).items():
-            var.varValue = value            # the quick search's plan stands
+        # stopped without a plan of its own: the variables still hold the quick search's (a
+        # run writes values only when it has a plan), which was its start
         full = replace(quick, status=SolveStatus.FEASIBLE)
     objective = prob.cost()
     return replace(full, seconds=seconds, bound=bound, mip_gap=relative_gap(objective, bound),

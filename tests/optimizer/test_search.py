@@ -11,6 +11,7 @@ solves made here, option by option or to optimality.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -119,3 +120,28 @@ def test_probing_rules_out_the_site_and_raises_the_bound(snapshot):
     npv = committed_npv(plan, snapshot, hybrid, Decisions(), SolverName.HIGHS, None, gap=0.0)
     assert npv is not None and npv.usd >= start.bound - 1e-6 * npv.usd
     assert math.isfinite(npv.usd)
+
+
+def test_a_full_search_without_a_plan_leaves_the_quick_searchs(monkeypatch):
+    # the search with presolve stops without a plan of its own (a time limit, say): the
+    # quick search's plan is the answer, as found, with the better of the two bounds
+    monkeypatch.setattr(solver_module, "QUICK_NODES", 1)
+    real_run = solver_module.run
+    quick: list[tuple[float, float | None]] = []
+
+    def stopped(prob, name, time_limit=None, gap=0.01, **kw):
+        if kw.get("presolve", True):
+            return solver_module.SolveInfo("highs", SolveStatus.NOT_SOLVED, 1.0, None, None)
+        # the quick search as if it had not reached the gap
+        info = replace(real_run(prob, name, time_limit, gap, **kw), status=SolveStatus.FEASIBLE)
+        quick.append((prob.cost(), info.bound))
+        return info
+
+    monkeypatch.setattr(solver_module, "run", stopped)
+    prob = _fixed_charges()
+    info = search(prob, "highs", None, 0.0)
+    (found, bound), = quick
+    assert info.status == SolveStatus.FEASIBLE
+    assert prob.cost() == pytest.approx(found, rel=1e-12)
+    assert info.bound == pytest.approx(bound, rel=1e-12)
+    assert info.gap_usd == pytest.approx(found - bound, abs=1e-9)
