@@ -74,6 +74,8 @@ class Outcome:
     unproven: bool = False
     gap_usd: float | None = None
     proven: bool = False
+    # a solve behind it was stopped by the wall-clock safety net, not by its work budget
+    time_limited: bool = False
 
     @property
     def npv(self) -> Npv | None:
@@ -135,7 +137,8 @@ def outcome(plan: Plan, result: Result, values: Mapping[str, float] | None = Non
     return Outcome(dict(values or {}), rec.npv_usd if rec else None, result.recommended_name,
                    signature(result), rec.decisions if rec else None,
                    result.unproven or (npv is not None and not npv.proven(UNPROVEN_GAP)), gap,
-                   npv is not None and npv.proven(plan.plan.mip_gap))
+                   npv is not None and npv.proven(plan.plan.mip_gap),
+                   any(s.solver is not None and s.solver.time_limited for s in result.scenarios))
 
 
 def committed(plan: Plan, catalog: Catalog, values: Mapping[str, float], scenario: str,

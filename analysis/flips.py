@@ -26,7 +26,7 @@ from .evaluate import (
     with_gap,
 )
 from .levers import Scale, lever
-from .runner import AnalysisError, Failed, Progress, run
+from .runner import AnalysisError, Failed, Progress, run, stopped_by_time
 
 __all__ = ["BreakevenResult", "Flip", "Tie", "breakeven", "default_range"]
 
@@ -121,6 +121,7 @@ class BreakevenResult:
     ties: tuple[Tie, ...] = ()
     base: Outcome | None = None
     gap: float = DEFAULT_GAP
+    stopped_by_time_limit: int = 0      # solves the time limit stopped (runner.stopped_by_time)
 
     @property
     def unproven(self) -> bool:
@@ -130,6 +131,7 @@ class BreakevenResult:
     def to_dict(self) -> dict[str, Any]:
         return {"plan": self.plan_name, "param": self.param, "low": self.low, "high": self.high,
                 "tolerance": self.tolerance, "gap": self.gap,
+                "stopped_by_time_limit": self.stopped_by_time_limit,
                 "base": None if self.base is None else base_dict(self.base),
                 "unproven": self.unproven,
                 "flips": [f.to_dict() for f in self.flips],
@@ -243,10 +245,13 @@ def breakeven(plan: LoadedPlan | Plan, catalog: Catalog, param: str,
         else:
             seen[v] = out
     known = [v for v in grid if v in seen]
+    stopped = [stopped_by_time(base, results)]
 
     def held(wanted: list[tuple[float, Outcome]]) -> list[Npv | None | Failed]:
-        return run(_held_at, [(p, catalog, lv.name, v, o, name, time_limit) for v, o in wanted],
-                   executor, progress)
+        found = run(_held_at, [(p, catalog, lv.name, v, o, name, time_limit)
+                               for v, o in wanted], executor, progress)
+        stopped[0] += stopped_by_time(found)
+        return found
 
     flips: list[Flip] = []
     ties: list[Tie] = []
@@ -328,7 +333,7 @@ def breakeven(plan: LoadedPlan | Plan, catalog: Catalog, param: str,
     return BreakevenResult(
         p.plan.name, lv.name, lo, hi, tolerance, tuple(flips),
         tuple(Point(v, seen[v]) for v in sorted(seen)), tuple(sorted(set(failed))),
-        tuple(ties), base, gap)
+        tuple(ties), base, gap, stopped[0])
 
 
 def _held_outcome(decided: Outcome, npv: Npv, gap: float) -> Outcome:

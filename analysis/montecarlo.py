@@ -29,7 +29,7 @@ from tco.pricing.models import Catalog
 from .criteria import Criterion
 from .evaluate import DEFAULT_GAP, Outcome, base_dict, committed, outcome, relevant, with_gap
 from .levers import uncertain
-from .runner import AnalysisError, Failed, Progress, run, telling_gaps
+from .runner import AnalysisError, Failed, Progress, run, stopped_by_time, telling_gaps
 from .sampling import sample
 
 __all__ = ["Candidate", "CandidateStats", "Criterion", "RiskResult", "candidates",
@@ -183,6 +183,7 @@ class RiskResult:
     gap: float = DEFAULT_GAP
     # the index and drawn lever values of each sample that solved, in the order of ``npvs``
     drawn: tuple[tuple[int, tuple[tuple[str, float], ...]], ...] = ()
+    stopped_by_time_limit: int = 0      # solves the time limit stopped (runner.stopped_by_time)
 
     @property
     def samples_solved(self) -> int:
@@ -212,6 +213,7 @@ class RiskResult:
         return {"plan": self.plan_name, "samples": self.samples,
                 "samples_solved": self.samples_solved, "samples_failed": self.samples_failed,
                 "seed": self.seed, "gap": self.gap,
+                "stopped_by_time_limit": self.stopped_by_time_limit,
                 "criterion": self.criterion.value, "recommended": self.recommended,
                 "base_npv_usd": None if self.base_npv_usd is None else round(self.base_npv_usd, 2),
                 "base": None if self.base is None else base_dict(self.base),
@@ -279,4 +281,5 @@ def risk(plan: LoadedPlan | Plan, catalog: Catalog, samples: int = 200, seed: in
     recommended = best.scenario if best and math.isfinite(_score(best, chosen_criterion)) \
         else None
     return RiskResult(p.plan.name, samples, seed, chosen_criterion, recommended, base.npv_usd,
-                      tuple(per), tuple(rows), tuple(failed), base, gap, tuple(drawn))
+                      tuple(per), tuple(rows), tuple(failed), base, gap, tuple(drawn),
+                      stopped_by_time(base, results))

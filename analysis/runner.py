@@ -134,6 +134,18 @@ def _gaps(value: Any) -> Iterator[float]:
         yield float(gap)
 
 
+def stopped_by_time(*values: Any) -> int:
+    """How many of the solves in tasks' results (outcomes, NPVs, or lists of them) were
+    stopped by the wall-clock safety net rather than by their work budgets."""
+    count = 0
+    for value in values:
+        if isinstance(value, (list, tuple)):
+            count += stopped_by_time(*value)
+        elif getattr(value, "time_limited", False) is True:
+            count += 1
+    return count
+
+
 def telling_gaps(progress: Progress | None) -> Progress | None:
     """``progress`` as ``run`` calls it: ``(done, total)``, and also the widest gap of the
     solves done so far (``gap_usd=``) when the callback takes that keyword."""

@@ -17,7 +17,7 @@ from tco.pricing.models import Catalog
 
 from .evaluate import DEFAULT_GAP, Outcome, base_dict, committed, relevant, reoptimized, with_gap
 from .levers import Lever, Scale, lever, plan_levers
-from .runner import Failed, Progress, run
+from .runner import Failed, Progress, run, stopped_by_time
 
 __all__ = ["SensitivityResult", "SensitivityRow", "sensitivity", "swing_values"]
 
@@ -120,6 +120,7 @@ class SensitivityResult:
     parameters: tuple[SensitivityRow, ...]
     failed: tuple[str, ...] = ()
     gap: float = DEFAULT_GAP
+    stopped_by_time_limit: int = 0      # solves the time limit stopped (runner.stopped_by_time)
 
     @property
     def unproven(self) -> bool:
@@ -130,7 +131,8 @@ class SensitivityResult:
         return {"plan": self.plan_name, "swing": self.swing, "gap": self.gap,
                 "base": base_dict(self.base), "unproven": self.unproven,
                 "parameters": [p.to_dict() for p in self.parameters],
-                "failed": list(self.failed)}
+                "failed": list(self.failed),
+                "stopped_by_time_limit": self.stopped_by_time_limit}
 
 
 def _side(plan: Plan, catalog: Catalog, name: str, value: float, base: Outcome,
@@ -227,7 +229,8 @@ def sensitivity(plan: LoadedPlan | Plan, catalog: Catalog, params: Sequence[str]
             tie_low_usd=a.tie_usd, tie_high_usd=b.tie_usd,
             unproven_change_low=a.unproven_change, unproven_change_high=b.unproven_change))
     rows.sort(key=lambda r: (-r.swing_usd, r.param))
-    return SensitivityResult(p.plan.name, swing, base, tuple(rows), tuple(failed), gap)
+    return SensitivityResult(p.plan.name, swing, base, tuple(rows), tuple(failed), gap,
+                             stopped_by_time(base, results))
 
 
 def _usd(npv: Npv | None) -> float | None:

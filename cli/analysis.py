@@ -95,8 +95,8 @@ def sensitivity_notes(r: SensitivityResult) -> list[str]:
     unsure = [p.param for p in r.parameters if p.unproven_change_low or p.unproven_change_high]
     if unsure:
         out.append("Other decisions are cheaper beyond the solves' gaps, but a solve was not "
-                   f"proven within {r.gap:.2%} in its time (so no change is reported) for: "
-                   + ", ".join(unsure) + "; allow more time with --time-limit")
+                   f"proven within {r.gap:.2%} within its work budget (so no change is "
+                   "reported) for: " + ", ".join(unsure))
     ties = [p.param for p in r.parameters if p.tie_low_usd is not None
             or p.tie_high_usd is not None]
     if ties:
@@ -237,18 +237,33 @@ def _base_notes(base: Outcome, gap: float) -> list[str]:
             f"{'proven' if base.proven else 'not proven'} within {gap:.2%})")]
     if base.unproven:
         out.append("warning: the base plan is unproven (its gap is over 5% or unknown): the "
-                   "analysis cannot be relied on; allow more time with --time-limit")
+                   "analysis cannot be relied on (its search stopped at its work budget or "
+                   "time limit: docs/solving.md)")
     return out
+
+
+def _stopped_notes(r: AnalysisResult) -> list[str]:
+    """A warning when the time limit, not the work budgets, stopped some solves."""
+    n = r.stopped_by_time_limit
+    if not n:
+        return []
+    return [(f"warning: the time limit stopped {n} solve{'s' if n > 1 else ''} before "
+             f"{'their' if n > 1 else 'its'} work budget: the result may differ on another "
+             f"machine or under another load; raise --time-limit to get the same answer "
+             f"everywhere")]
 
 
 # --- dispatch -----------------------------------------------------------------------------------
 
 def _parts(r: AnalysisResult) -> tuple[str, list[Section], list[str], list[dict[str, Any]]]:
+    stopped = _stopped_notes(r)
     if isinstance(r, SensitivityResult):
-        return "Sensitivity", sensitivity_sections(r), sensitivity_notes(r), sensitivity_rows(r)
+        return ("Sensitivity", sensitivity_sections(r), [*sensitivity_notes(r), *stopped],
+                sensitivity_rows(r))
     if isinstance(r, BreakevenResult):
-        return "Break-even", breakeven_sections(r), breakeven_notes(r), breakeven_rows(r)
-    return "Risk", risk_sections(r), risk_notes(r), risk_rows(r)
+        return ("Break-even", breakeven_sections(r), [*breakeven_notes(r), *stopped],
+                breakeven_rows(r))
+    return "Risk", risk_sections(r), [*risk_notes(r), *stopped], risk_rows(r)
 
 
 def _csv(rows: list[dict[str, Any]]) -> str:

@@ -140,8 +140,9 @@ def _plan_options(cmd: argparse.ArgumentParser) -> None:
     cmd.add_argument("--solver", choices=[s.value for s in SolverName],
                      help="default: the plan's, or highs")
     cmd.add_argument("--time-limit", type=float, metavar="S",
-                     help="seconds each scenario may take to solve (default: 60, or one per "
-                          "2,000 columns of a larger program)")
+                     help="safety net: seconds each scenario's solve may take (default: 300, "
+                          "or one per 200 columns of a larger program); searches are bounded "
+                          "by work, the same on any machine, and stop before it")
 
 
 def _executor_options(cmd: argparse.ArgumentParser) -> None:
@@ -289,7 +290,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
             sys.stdout.write(shown)
     if not result.feasible and result.unproven:
         err.print(f"tco: no plan found, and none proven infeasible: the solver stopped without a "
-                  f"plan in {', '.join(result.unsolved)}; allow more time with --time-limit",
+                  f"plan in {', '.join(result.unsolved)} within its work budget or time limit",
                   style="yellow", markup=False, highlight=False)
         return EXIT_UNPROVEN
     if not result.feasible:

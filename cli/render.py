@@ -100,8 +100,10 @@ def venue_rows(s: ScenarioResult) -> Section:
 def _gap(s: ScenarioResult) -> str:
     if s.solver is None or s.solver.mip_gap is None or s.solver.gap_usd is None:
         return "unknown"
-    return (f"{usd(s.solver.gap_usd)} {s.solver.mip_gap:.2%}"
-            + ("" if s.solver.status.value == "optimal" else " (time)"))
+    # not within the plan's gap: the search stopped at its work budget, or at the time limit
+    stopped = "" if s.solver.status.value == "optimal" else (
+        " (time)" if s.solver.time_limited else " (budget)")
+    return f"{usd(s.solver.gap_usd)} {s.solver.mip_gap:.2%}{stopped}"
 
 
 def margin_note(result: Result) -> str | None:
@@ -263,11 +265,14 @@ def notes(result: Result) -> list[str]:
         if result.unproven:
             solver = result.recommended.solver
             gap = solver.mip_gap if solver else None
+            stopped = ("the time limit stopped its search: allow more time with --time-limit"
+                       if solver is not None and solver.time_limited else
+                       "its search stopped at its work budget (docs/solving.md)")
             out.append("warning: the recommended plan is unproven: it may be "
                        + (f"up to {usd(solver.gap_usd)} ({gap:.1%})"
                           if solver is not None and gap is not None else "an unknown amount")
-                       + " dearer than the best plan (over 5%); allow more time with "
-                         "--time-limit before acting on it")
+                       + f" dearer than the best plan (over 5%); {stopped}; treat it as an "
+                         "estimate before acting on it")
         out += list(result.recommended.notes)
         moving = [(k, r) for k, r in result.trends if r]
         if moving:

@@ -13,7 +13,7 @@ from .build import build
 from .model import Model
 from .plan import Plan, Workload
 from .service import redundancy_level
-from .solver import SolverName, run
+from .solver import SolverName, node_budget, run, safety_net
 from .venues import Scenario, fits_nodes, holds_weights, metro_reach
 
 __all__ = ["diagnose", "precheck", "why_not"]
@@ -145,7 +145,8 @@ def diagnose(plan: Plan, catalog: Catalog, scenario: Scenario, solver: SolverNam
              time_limit: float | None) -> str:
     """Re-solve with unmet demand allowed at a penalty; say what falls short and what binds."""
     model = build(plan, catalog, scenario, elastic=True)
-    info = run(model.prob, solver, time_limit, plan.plan.mip_gap)
+    with safety_net(time_limit):
+        info = run(model.prob, solver, None, plan.plan.mip_gap, nodes=node_budget(model.prob))
     if not info.status.has_solution:
         return "infeasible (the limits of the plan cannot all hold at once)"
     shortfalls: dict[str, list[tuple[int, float]]] = defaultdict(list)

@@ -93,6 +93,8 @@ class Npv:
 
     usd: float
     gap_usd: float | None
+    # the solve behind it was stopped by the wall-clock safety net, not by its work budget
+    time_limited: bool = False
 
     @staticmethod
     def unknown() -> Npv:

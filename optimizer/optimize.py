@@ -15,14 +15,13 @@ Gaps are measured in the solvers' own way: (NPV − bound) / max(|NPV|, |bound|,
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import replace
 
 from .cuts import add_shortfall_cuts
 from .decisions import DecisionsError, fix, simple_decisions
 from .gaps import gap_usd, relative_gap, sure_target
 from .model import Model
-from .solver import SolveInfo, SolverName, SolveStatus, run
+from .solver import SolveInfo, SolverName, SolveStatus, node_budget, run, safety_net
 from .warmstart import COVER_ROUNDS, RESTRICTED_GAP, Start, start_of, warm_start
 
 __all__ = ["drop_unused_venues", "optimize", "simple_plan"]
@@ -31,21 +30,24 @@ _EPS = 1e-6
 # The simple plans are a floor and a first incumbent, not an answer: solved to 5%, which is
 # much quicker than 1% on the larger plans (benchmarks/README.md)
 SIMPLE_GAP = 0.05
+SIMPLE_SHARE = 0.25
+# storage dropped where nothing runs: each search of it may take this share of the nodes
+DROP_SHARE = 0.1
 
 
-def simple_plan(model: Model, solver: SolverName, time_limit: float | None = None,
-                beaten_by: float | None = None) -> Start | None:
+def simple_plan(model: Model, solver: SolverName, beaten_by: float | None = None
+                ) -> Start | None:
     """The cheaper of the simple plans (SPEC 15): no orders and no reservations, the servers
     already owned kept to the end of their life or sold at once, and the hourly use
     re-optimized. No plan returned is worse than it. With every whole-unit decision fixed what
     remains is small, but on plans of a hundred workloads over five years it still takes
-    seconds (storage indicators), so it may use at most a quarter of ``time_limit``.
+    seconds (storage indicators), so each may take ``SIMPLE_SHARE`` of the search's nodes.
 
     With ``beaten_by`` (the NPV of a plan already found), a simple plan whose relaxation
     already costs at least that much is not solved: it cannot be cheaper. The relaxation
     starts from the last one solved, which takes a second or two where the whole-number
     program takes up to half a minute (400 workloads over 36 months)."""
-    share = None if time_limit is None else max(1.0, 0.25 * time_limit)
+    nodes = node_budget(model.prob, SIMPLE_SHARE)
     best: Start | None = None
     seconds = 0.0
     for keep in (False, True):
@@ -56,12 +58,12 @@ def simple_plan(model: Model, solver: SolverName, time_limit: float | None = Non
         try:
             hopeless = False
             if beaten_by is not None:
-                relaxed = run(model.prob, solver, share, 0.0, relax=True)
+                relaxed = run(model.prob, solver, None, 0.0, relax=True)
                 seconds += relaxed.seconds
                 hopeless = relaxed.status == SolveStatus.INFEASIBLE or (
                     relaxed.status == SolveStatus.OPTIMAL and model.prob.cost() >= beaten_by)
             if not hopeless:
-                info = run(model.prob, solver, share, SIMPLE_GAP)
+                info = run(model.prob, solver, None, SIMPLE_GAP, nodes=nodes)
                 seconds += info.seconds
                 if info.status.has_solution:
                     found = start_of(model, -math.inf, seconds)
@@ -91,15 +93,22 @@ def optimize(model: Model, solver: SolverName, time_limit: float | None) -> Solv
     """Solve ``model`` to its plan's gap: the simple plan and the warm start first, then the
     full program if needed, and never a plan worse than the simple one.
 
-    ``time_limit`` bounds the warm start and the full solve (seconds); the reported seconds
-    include the simple plan's solve, which no time limit stops. The reported gap is measured
-    against the best bound known, the relaxation's or the full solve's (``relative_gap``).
+    Every whole-number search is bounded by nodes (``solver.node_budget``), the same on any
+    machine; ``time_limit`` (seconds) is only the safety net over the whole solve, and the
+    result says when it stopped a search (``SolveInfo.time_limited``). The reported gap is
+    measured against the best bound known, the relaxation's or the full solve's
+    (``relative_gap``).
     """
+    with safety_net(time_limit) as net:
+        info = _optimize(model, solver)
+    return replace(info, time_limited=net.fired)
+
+
+def _optimize(model: Model, solver: SolverName) -> SolveInfo:
     gap = model.plan.plan.mip_gap
-    started = time.perf_counter()
-    start = warm_start(model, solver, time_limit)
+    start = warm_start(model, solver)
     # the simple plans after the warm start: they are solved only when they could be cheaper
-    simple = simple_plan(model, solver, time_limit,
+    simple = simple_plan(model, solver,
                          beaten_by=start.objective if start is not None else None)
     spent = (simple.seconds if simple else 0.0) + (start.seconds if start else 0.0)
     # a warm start that found no plan may still have solved the relaxation: its bound holds
@@ -117,12 +126,12 @@ def optimize(model: Model, solver: SolverName, time_limit: float | None) -> Solv
                              model.prob.cost(), relaxed, gap)
     if start is None and model.cuts.shortfall:
         spent += _tighten(model, solver)
-    left = None if time_limit is None else max(1.0, time_limit - (time.perf_counter() - started))
     # stop at the first plan surely within the gap of the relaxation's bound, which the
     # solver's own bound may not reach as soon; the solver's own relative gap is never
     # smaller than ours (its denominator is the plan's |NPV|), so its stop is ours too
-    info = run(model.prob, solver, left, gap, start=best.values if best else None,
-               target=None if relaxed is None else sure_target(relaxed, gap))
+    info = run(model.prob, solver, None, gap, start=best.values if best else None,
+               target=None if relaxed is None else sure_target(relaxed, gap),
+               nodes=node_budget(model.prob))
     info = replace(info, seconds=info.seconds + spent)
     found = model.prob.cost() if info.status.has_solution else None
     if best is not None and (found is None
@@ -181,7 +190,8 @@ def drop_unused_venues(model: Model, solver: SolverName, rounds: int = 3) -> flo
                         var.lowBound = var.upBound = float(round(var.varValue or 0.0))
                 for var in stray:
                     var.lowBound = var.upBound = 0.0
-                info = run(model.prob, solver, 5.0 if free_tiers else None, RESTRICTED_GAP)
+                info = run(model.prob, solver, None, RESTRICTED_GAP,
+                           nodes=node_budget(model.prob, DROP_SHARE) if free_tiers else None)
                 seconds += info.seconds
                 if info.status.has_solution:
                     break

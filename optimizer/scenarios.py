@@ -38,13 +38,16 @@ from .plan import LoadedPlan, Plan, plan_from_dict
 from .planfile import PlanFile
 from .processes import process_context
 from .result import Decisions, Result, ScenarioResult
-from .solver import SolveInfo, SolverName, SolveStatus, run, search, watching
+from .solver import SolveInfo, SolverName, SolveStatus, run, safety_net, search, watching
 from .venues import Scenario
 from .warmstart import Start, start_of, warm_start
 
 Progress = Callable[[str, str], None]
-DEFAULT_TIME_LIMIT_S = 60.0
-COLUMNS_PER_SECOND = 2000.0      # the default time limit grows with the program beyond this
+# the default safety net over a scenario's solve (its searches are bounded by nodes, not by
+# time): five minutes, or a second for every 200 columns of a larger program, some three times
+# what the largest benchmark plans take on a quiet 2-core machine
+DEFAULT_TIME_LIMIT_S = 300.0
+COLUMNS_PER_SECOND = 200.0
 _EPS = 1e-6
 
 
@@ -117,8 +120,19 @@ def solve(plan: LoadedPlan | Plan | PlanFile | dict[str, Any], catalog: Catalog 
               ("servers", t.servers), ("electricity", t.electricity))
     return Result(p.plan.name, p.plan.start, p.plan.months, tuple(out), recommended,
                   tuple(_prices(p, catalog)), loaded.assumptions,
-                  (*loaded.warnings, *_warnings(p, catalog, today or dt.date.today())), trends,
-                  loaded.sizings)
+                  (*loaded.warnings, *_warnings(p, catalog, today or dt.date.today()),
+                   *_stopped_by_time(out)), trends, loaded.sizings)
+
+
+def _stopped_by_time(results: list[ScenarioResult]) -> list[str]:
+    """A warning when the time limit, not a work budget, stopped a scenario's search: its
+    plan is then what this machine reached in that time, and may differ elsewhere."""
+    stopped = [s.name for s in results if s.solver is not None and s.solver.time_limited]
+    if not stopped:
+        return []
+    return [(f"the time limit stopped the solve of {', '.join(stopped)} before its work "
+             f"budget: the plan may differ on another machine or under another load; raise "
+             f"--time-limit to get the same answer everywhere")]
 
 
 def _solved(res: ScenarioResult) -> str:
@@ -371,9 +385,11 @@ def _priced(model: Model, values: tuple[tuple[str, float], ...]) -> Start | None
 
 
 def default_time_limit(model: Model) -> float:
-    """Seconds a scenario's solve may take when the user sets no limit: 60, or one for every
-    2,000 columns of its program when that is more (a plan of 400 workloads over 36 months has
-    about 250,000 columns, and its relaxation alone takes some 25 s)."""
+    """The safety net over a scenario's solve when the user sets no limit: 300 s, or one for
+    every 200 columns of its program when that is more (a plan of 400 workloads over 36 months
+    has about 313,000 columns, and its relaxation alone takes a minute). Its searches are
+    bounded by nodes; the net catches what no budget bounds (a relaxation, a search's root)
+    on a machine much slower or busier than the one the budgets were sized on."""
     return max(DEFAULT_TIME_LIMIT_S, len(model.prob.vars) / COLUMNS_PER_SECOND)
 
 
@@ -386,8 +402,17 @@ def _solve_fixed(model: Model, solver: SolverName, time_limit: float | None, gap
     What is left free is still a whole-number program (which venues a workload uses each
     month, where a single-venue workload runs, the tiers), so it starts as ``optimize`` does:
     from the warm start, which is the answer when it is within the gap of the relaxation;
-    and storage is not paid where nothing runs (``drop_unused_venues``)."""
-    start = warm_start(model, solver, time_limit) if gap > 0 or target is not None else None
+    and storage is not paid where nothing runs (``drop_unused_venues``). Its searches are bounded by nodes;
+    ``time_limit`` is the safety net over them all."""
+    with safety_net(time_limit) as net:
+        info = _held(model, solver, gap, target, given)
+    return replace(info, time_limited=info.time_limited or net.fired)
+
+
+def _held(model: Model, solver: SolverName, gap: float, target: float | None,
+          given: Start | None) -> SolveInfo:
+    """``_solve_fixed`` under its safety net."""
+    start = warm_start(model, solver) if gap > 0 or target is not None else None
     if given is not None and (start is None or given.objective < start.objective):
         # the narrower plan is cheaper than the warm start's: it is the start
         start = replace(given, bound=start.bound if start is not None else -math.inf)
@@ -398,11 +423,11 @@ def _solve_fixed(model: Model, solver: SolverName, time_limit: float | None, gap
         return _with_gap(SolveInfo(SolverName(solver).value, SolveStatus.OPTIMAL, seconds,
                                    None, bound), model.prob.cost(), bound)
     if start is None and gap > 0:
-        relaxed = run(model.prob, solver, time_limit, 0.0, relax=True)
+        relaxed = run(model.prob, solver, None, 0.0, relax=True)
         if relaxed.status == SolveStatus.OPTIMAL:
             bound = relaxed.bound
             add_shortfall_cuts(model)
-    info = search(model.prob, solver, time_limit, gap, target=target,
+    info = search(model.prob, solver, None, gap, target=target,
                   start=start.values if start is not None else None)
     if start is not None:
         info = replace(info, seconds=info.seconds + start.seconds)
@@ -448,7 +473,7 @@ def committed_npv(plan: Plan, catalog: Catalog, scenario: Scenario, decisions: D
         return Npv.unknown()        # stopped without a plan: not proven infeasible
     if not info.status.has_solution:
         return None
-    return Npv(model.prob.cost(), info.gap_usd)
+    return Npv(model.prob.cost(), info.gap_usd, info.time_limited)
 
 
 def _judged_against(model: Model, info: SolveInfo, bound: float | None) -> SolveInfo:

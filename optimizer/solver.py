@@ -38,6 +38,74 @@ DEFAULT_MIP_GAP = 0.01
 # 0.1% in 9 (1 node in 1, 100 nodes in 9 at 2.5 times the time)
 QUICK_NODES = 10
 QUICK_COLUMNS = 20_000
+# Every solver call runs on one thread with a fixed seed, and every whole-number search is
+# bounded by branch-and-bound nodes, never by a share of the wall-clock time: the same plan
+# gives the same answer on a busy machine as on a quiet one (docs/solving.md). A search of the
+# whole program may take NODE_WORK / columns nodes (at least MIN_NODES); a step of the warm
+# start a share of that. On this project's benchmark machine that is about a minute of
+# branching at any size (the research lab's committed solves branch some 170 nodes a second
+# over 1,705 columns).
+THREADS = 1
+SEED = 0
+NODE_WORK = 20_000_000
+MIN_NODES = 100
+
+
+def node_budget(prob: Program, share: float = 1.0) -> int:
+    """The branch-and-bound nodes a search of ``prob`` may take: ``share`` of ``NODE_WORK``
+    over its columns, at least ``MIN_NODES``. A count of work, the same on any machine."""
+    return max(MIN_NODES, int(share * NODE_WORK / max(1, len(prob.vars))))
+
+
+@dataclass
+class SafetyNet:
+    """The wall-clock limit over a whole solve (``--time-limit``): never the budget a step
+    is sized by, only a net under them all. ``fired`` once any solver call was stopped by it,
+    after which the answer may differ on another machine or under another load."""
+
+    deadline: float | None
+    fired: bool = False
+
+    def left(self) -> float | None:
+        """Seconds left, at least one (a step stopped by the net still returns its plan)."""
+        if self.deadline is None:
+            return None
+        return max(1.0, self.deadline - time.perf_counter())
+
+
+_nets: list[SafetyNet] = []
+
+
+@contextmanager
+def safety_net(seconds: float | None) -> Iterator[SafetyNet]:
+    """Within this block every solver call stops at ``seconds`` from now (or an enclosing
+    net's deadline, when sooner); the net says whether any did."""
+    deadline = None if seconds is None else time.perf_counter() + seconds
+    outer = _nets[-1] if _nets else None
+    if outer is not None and outer.deadline is not None and (
+            deadline is None or outer.deadline < deadline):
+        deadline = outer.deadline
+    net = SafetyNet(deadline)
+    _nets.append(net)
+    try:
+        yield net
+    finally:
+        _nets.remove(net)
+        if net.fired and outer is not None:
+            outer.fired = True
+
+
+def _limit(time_limit: float | None) -> float | None:
+    """A call's own time limit, within the innermost safety net's."""
+    net = _nets[-1].left() if _nets else None
+    if net is None:
+        return time_limit
+    return net if time_limit is None else min(net, time_limit)
+
+
+def _stopped_by_time() -> None:
+    for net in _nets:
+        net.fired = True
 
 
 class SolverName(StrEnum):
@@ -71,12 +139,16 @@ class SolveInfo:
     mip_gap: float | None
     bound: float | None = None
     gap_usd: float | None = None
+    # a solver call of this solve was stopped by the wall-clock safety net (``--time-limit``)
+    # rather than by its work budget: the plan may differ on another machine
+    time_limited: bool = False
 
     def to_dict(self) -> dict[str, object]:
         return {"name": self.solver, "status": self.status.value, "seconds": round(self.seconds, 3),
                 "bound_usd": None if self.bound is None else round(self.bound, 2),
                 "gap_usd": None if self.gap_usd is None else round(self.gap_usd, 2),
-                "mip_gap": None if self.mip_gap is None else round(self.mip_gap, 6)}
+                "mip_gap": None if self.mip_gap is None else round(self.mip_gap, 6),
+                "threads": THREADS, "seed": SEED, "stopped_by_time_limit": self.time_limited}
 
 
 # what is told of a whole-number search under way, while any watcher is set: the objective of
@@ -236,7 +308,8 @@ class HighsSession:
                          highspy.HighsVarType.kContinuous.value).astype(np.uint8)
         h.changeColsIntegrality(n, every, kinds)
         h.setOptionValue("output_flag", msg)
-        h.setOptionValue("threads", 1)
+        h.setOptionValue("threads", THREADS)
+        h.setOptionValue("random_seed", SEED)
         # relaxations of these programs solve about twice as fast without presolve
         h.setOptionValue("presolve", "off" if relax or not presolve else "choose")
         h.setOptionValue("mip_max_nodes", highspy.kHighsIInf if nodes is None else nodes)
@@ -247,6 +320,7 @@ class HighsSession:
         # an LP after a 6 s solve with 6 s allowed would stop at once, unsolved
         lp = relax or not any(v.integer for v in self.vars)
         offset = h.getRunTime() if lp else 0.0
+        time_limit = _limit(time_limit)
         h.setOptionValue("time_limit", float("inf") if time_limit is None
                          else offset + float(time_limit))
         h.setOptionValue("objective_target", -highspy.kHighsInf if target is None or relax
@@ -264,6 +338,9 @@ class HighsSession:
         h.run()
         seconds = time.perf_counter() - started
         info = _highs_info(h, seconds, relax or not integer.any())
+        if h.getModelStatus() == highspy.HighsModelStatus.kTimeLimit:
+            _stopped_by_time()
+            info = replace(info, time_limited=True)
         if info.status.has_solution:
             solution = h.getSolution()
             for var, value in zip(self.vars, solution.col_value):
@@ -277,17 +354,20 @@ class HighsSession:
 
 
 def _cbc(time_limit: float | None, gap: float, relax: bool = False,
-         warm: bool = False) -> PulpObject:
-    """CBC from the cbcbox wheel (pulp[cbc]); PuLP's own bundled copy is the fallback."""
+         warm: bool = False, nodes: int | None = None) -> PulpObject:
+    """CBC from the cbcbox wheel (pulp[cbc]); PuLP's own bundled copy is the fallback. One
+    thread and fixed seeds, as HiGHS runs."""
     import pulp
 
-    solver = pulp.COIN_CMD(mip=not relax, msg=False, timeLimit=time_limit, gapRel=gap,
-                           warmStart=warm)
+    options: dict[str, Any] = {
+        "mip": not relax, "msg": False, "timeLimit": time_limit, "gapRel": gap,
+        "warmStart": warm, "threads": THREADS, "maxNodes": nodes,
+        "options": [f"randomSeed {SEED + 1}", f"randomCbcSeed {SEED + 1}"]}
+    solver = pulp.COIN_CMD(**options)
     if not solver.available():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
-            solver = pulp.PULP_CBC_CMD(mip=not relax, msg=False, timeLimit=time_limit,
-                                       gapRel=gap, warmStart=warm)
+            solver = pulp.PULP_CBC_CMD(**options)
     if not solver.available():
         raise SolverUnavailableError("solver 'cbc' is not available on this machine")
     return solver
@@ -316,11 +396,12 @@ def to_pulp(prob: Program) -> tuple[PulpObject, dict[Var, PulpObject], list[Pulp
 
 
 def _run_cbc(prob: Program, time_limit: float | None, gap: float, relax: bool,
-             start: dict[Var, float] | None) -> SolveInfo:
+             start: dict[Var, float] | None, nodes: int | None = None) -> SolveInfo:
     """Solve a PuLP copy of ``prob`` with CBC and copy the values and slacks back."""
     import pulp
 
-    solver = _cbc(time_limit, gap, relax, bool(start))
+    time_limit = _limit(time_limit)
+    solver = _cbc(time_limit, gap, relax, bool(start), nodes)
     lp, columns, constraints = to_pulp(prob)
     for var, value in (start or {}).items():
         # a start read back from a solver can sit a rounding error outside a bound, which
@@ -336,7 +417,14 @@ def _run_cbc(prob: Program, time_limit: float | None, gap: float, relax: bool,
     except pulp.PulpSolverError as exc:
         status = SolveStatus.INFEASIBLE if "nfeasible" in str(exc) else SolveStatus.NOT_SOLVED
         return SolveInfo(SolverName.CBC.value, status, time.perf_counter() - started, None)
-    info = _cbc_info(lp, time.perf_counter() - started, 0.0 if relax else gap)
+    seconds = time.perf_counter() - started
+    info = _cbc_info(lp, seconds, 0.0 if relax else gap)
+    if time_limit is not None and info.status != SolveStatus.OPTIMAL and (
+            seconds >= 0.98 * time_limit):
+        # CBC through PuLP does not say why it stopped: a search that is not proven and ran
+        # out its time was stopped by the time
+        _stopped_by_time()
+        info = replace(info, time_limited=True)
     for var, column in columns.items():
         var.varValue = column.varValue
     for row, con in zip(prob.rows, constraints):
@@ -357,18 +445,21 @@ def run(prob: Program, name: SolverName | str = SolverName.HIGHS,
     ``relax`` solves the LP relaxation; ``start`` is a feasible assignment to begin from;
     ``target`` stops the search at the first plan whose objective is at least that good
     (HiGHS only: CBC ignores it and stops at the gap). ``gap`` is relative, in the solvers'
-    own measure (``gaps.relative_gap``).
+    own measure (``gaps.relative_gap``). ``nodes`` bounds a whole-number search by its
+    branch-and-bound nodes (``node_budget``); ``time_limit`` by seconds, within the enclosing
+    ``safety_net``.
     """
     solver_name = SolverName(name)
     if solver_name == SolverName.HIGHS:
         return _session(prob).run(time_limit, gap, relax, start, target, presolve=presolve,
                                   nodes=nodes)
-    return _run_cbc(prob, time_limit, gap, relax, start)
+    return _run_cbc(prob, time_limit, gap, relax, start, nodes)
 
 
 def search(prob: Program, name: SolverName | str = SolverName.HIGHS,
            time_limit: float | None = None, gap: float = DEFAULT_MIP_GAP, *,
-           start: dict[Var, float] | None = None, target: float | None = None) -> SolveInfo:
+           start: dict[Var, float] | None = None, target: float | None = None,
+           nodes: int | None = None) -> SolveInfo:
     """The hourly use of a held fleet solved to ``gap``: with HiGHS, a short search without
     presolve first (``QUICK_NODES`` nodes, on programs of up to ``QUICK_COLUMNS`` columns), and
     only if that does not reach the gap, the search with presolve from its best plan.
@@ -378,10 +469,12 @@ def search(prob: Program, name: SolverName | str = SolverName.HIGHS,
     of thousands of nodes. On the whole programs of ``tco compare`` presolve is the better,
     and the root alone without it costs seconds: they are solved by ``run``
     (benchmarks/README.md). The bound reported is the better of the two searches' bounds,
-    both valid for the program."""
+    both valid for the program. ``nodes`` bounds the search with presolve (default
+    ``node_budget``); ``time_limit`` each of the two, within the enclosing ``safety_net``."""
+    nodes = node_budget(prob) if nodes is None else nodes
     if SolverName(name) != SolverName.HIGHS or len(prob.vars) > QUICK_COLUMNS or not any(
             v.integer for v in prob.vars):
-        return run(prob, name, time_limit, gap, start=start, target=target)
+        return run(prob, name, time_limit, gap, start=start, target=target, nodes=nodes)
     started = time.perf_counter()
     quick = run(prob, name, time_limit, gap, start=start, target=target, presolve=False,
                 nodes=QUICK_NODES)
@@ -389,10 +482,9 @@ def search(prob: Program, name: SolverName | str = SolverName.HIGHS,
         target is not None and quick.status.has_solution and prob.cost() <= target)
     if reached or quick.status in (SolveStatus.INFEASIBLE, SolveStatus.UNBOUNDED):
         return quick
-    left = None if time_limit is None else max(1.0, time_limit - (time.perf_counter() - started))
     found = ({v: v.varValue for v in prob.vars if v.varValue is not None}
              if quick.status.has_solution else start)
-    full = run(prob, name, left, gap, start=found, target=target)
+    full = run(prob, name, time_limit, gap, start=found, target=target, nodes=nodes)
     bounds = [b for b in (quick.bound, full.bound) if b is not None and math.isfinite(b)]
     bound = max(bounds) if bounds else None
     seconds = time.perf_counter() - started
@@ -404,7 +496,8 @@ def search(prob: Program, name: SolverName | str = SolverName.HIGHS,
         full = replace(quick, status=SolveStatus.FEASIBLE)
     objective = prob.cost()
     return replace(full, seconds=seconds, bound=bound, mip_gap=relative_gap(objective, bound),
-                   gap_usd=gap_usd(objective, bound))
+                   gap_usd=gap_usd(objective, bound),
+                   time_limited=quick.time_limited or full.time_limited)
 
 
 def _session(prob: Program) -> HighsSession:

@@ -42,7 +42,6 @@ requested gap, and a start that cannot be completed is simply not used.
 from __future__ import annotations
 
 import math
-import time
 from collections import defaultdict
 from dataclasses import dataclass, replace
 
@@ -50,7 +49,7 @@ from .cuts import add_shortfall_cuts, add_unit_covers
 from .gaps import relative_gap, sure_target
 from .model import Model
 from .program import Var
-from .solver import SolverName, SolveStatus, run
+from .solver import SolverName, SolveStatus, node_budget, run
 
 _EPS = 1e-6
 # Rounding leaves the indicators the relaxation used only in part to the solver when there are
@@ -61,10 +60,9 @@ FREE_INDICATORS_AT_MOST = 500
 # Reopening cloud regions for a second restricted solve pays off on plans of up to a few
 # thousand venue-months; beyond that the second solve costs more than the full program.
 REOPEN_AT_MOST = 2000
-# The first relaxation may use this share of the time: without it the warm start has no map
-# and no bound. On 400 workloads over 36 months (313,000 columns) it takes 61 s of the 157 s
-# allowed; at 40% it was stopped a second short and the plan came back unproven.
-RELAXATION_SHARE = 0.6
+# The relaxations (linear programs) run to the end: they are the map and the bound of every
+# step after them, and their work does not depend on the machine. On 400 workloads over 36
+# months (313,000 columns) the first takes about a minute.
 # The restricted programs are small: solving them closer than the final gap costs little and
 # gives the full solve a start it rarely needs to improve.
 RESTRICTED_GAP = 0.002
@@ -74,10 +72,12 @@ RESTRICTED_GAP = 0.002
 COVER_ROUNDS = 3
 COVERS_FROM = 10_000
 # The fleet first, when the rounded relaxation is not within the gap: the program with only
-# the fleet whole may use this share of the time still left, and stops within FLEET_GAP of its
-# own bound
+# the fleet whole may take this share of the whole search's nodes (``solver.node_budget``),
+# and stops within FLEET_GAP of its own bound
 FLEET_SHARE = 0.6
 FLEET_GAP = 0.005
+# each restricted program and rounding may take this share of the whole search's nodes
+RESTRICTED_SHARE = 0.25
 # Probing the placements costs a relaxation per option of every single-venue workload and
 # gang run: done when there are at most this many options in all, on programs of at most
 # PROBE_COLUMNS columns (on 400 workloads over 36 months, 313,000 columns, a relaxation
@@ -171,28 +171,21 @@ def _probe_placements(model: Model, solver: SolverName,
     return Probed(best, seconds, ruled_out)
 
 
-def warm_start(model: Model, solver: SolverName, budget_s: float | None) -> Start | None:
-    """A complete feasible assignment of ``model``'s variables, or None."""
+def warm_start(model: Model, solver: SolverName) -> Start | None:
+    """A complete feasible assignment of ``model``'s variables, or None. Each whole-number
+    step is bounded by nodes (``RESTRICTED_SHARE``, ``FLEET_SHARE`` of ``node_budget``), the
+    relaxations not at all: the same steps on any machine, under the caller's
+    ``solver.safety_net``."""
     groups = model.use.choices()
     picks = model.use.placements()
     reservations = model.reserved.reservations
     if not reservations and not picks:
         return None
-    started = time.perf_counter()
     seconds = 0.0
+    restricted_nodes = node_budget(model.prob, RESTRICTED_SHARE)
 
-    def left(share: float) -> float | None:
-        """Until ``share`` of the time has gone."""
-        return None if budget_s is None else max(1.0, budget_s * share - (time.perf_counter() - started))
-
-    def rest(share: float) -> float | None:
-        """``share`` of the time still left."""
-        return None if budget_s is None else max(
-            1.0, share * (budget_s - (time.perf_counter() - started)))
-
-    # the relaxation is the bound and the map for everything after it: on the largest plans
-    # it takes a minute, so it may use most of the time
-    relaxed_info = run(model.prob, solver, left(RELAXATION_SHARE), 0.0, relax=True)
+    # the relaxation is the bound and the map for everything after it
+    relaxed_info = run(model.prob, solver, None, 0.0, relax=True)
     seconds += relaxed_info.seconds
     if relaxed_info.status != SolveStatus.OPTIMAL:
         return None
@@ -202,7 +195,7 @@ def warm_start(model: Model, solver: SolverName, budget_s: float | None) -> Star
         # whole units the relaxation rounded away: cut them off, raising the bound
         if not add_shortfall_cuts(model) + (add_unit_covers(model) if covers else 0):
             break
-        again = run(model.prob, solver, rest(0.5), 0.0, relax=True)
+        again = run(model.prob, solver, None, 0.0, relax=True)
         seconds += again.seconds
         if again.status != SolveStatus.OPTIMAL:
             return None
@@ -238,7 +231,8 @@ def warm_start(model: Model, solver: SolverName, budget_s: float | None) -> Star
         """The relaxation as it stands, rounded; its values are put back afterwards (the
         steps after it read the relaxation, not the rounded plan)."""
         relaxation = [(v, v.varValue) for v in model.prob.vars]
-        found = _rounded(model, solver, rest(0.5), target=target, only_within=only_within)
+        found = _rounded(model, solver, restricted_nodes, target=target,
+                         only_within=only_within)
         for v, value in relaxation:
             v.varValue = value
         return found
@@ -265,7 +259,7 @@ def warm_start(model: Model, solver: SolverName, budget_s: float | None) -> Star
 
             for workload, choices in options.items():
                 place(workload, choices[0][2])
-            again = run(model.prob, solver, rest(0.5), 0.0, relax=True)
+            again = run(model.prob, solver, None, 0.0, relax=True)
             seconds += again.seconds
             if not again.status.has_solution:
                 for choices in options.values():
@@ -274,7 +268,7 @@ def warm_start(model: Model, solver: SolverName, budget_s: float | None) -> Star
                 for workload in sorted(options, key=lambda w: options[w][0][:2]):
                     for _, _, var in options[workload]:
                         place(workload, var)
-                        again = run(model.prob, solver, rest(0.5), 0.0, relax=True)
+                        again = run(model.prob, solver, None, 0.0, relax=True)
                         seconds += again.seconds
                         if again.status.has_solution:
                             break
@@ -296,7 +290,7 @@ def warm_start(model: Model, solver: SolverName, budget_s: float | None) -> Star
             # a bound on every plan
             for var in picks:
                 bound(var, 0.0, 1.0)
-            fleet = _fleet_first(model, solver, rest(FLEET_SHARE))
+            fleet = _fleet_first(model, solver, node_budget(model.prob, FLEET_SHARE))
         if fleet is None:
             undo(held)
         else:
@@ -310,11 +304,11 @@ def warm_start(model: Model, solver: SolverName, budget_s: float | None) -> Star
                     return replace(rounded[0], bound=lower_bound, seconds=seconds)
             for var, value in values:
                 bound(var, value, value)
-            again = run(model.prob, solver, rest(0.5), 0.0, relax=True)
+            again = run(model.prob, solver, None, 0.0, relax=True)
             seconds += again.seconds
             if again.status != SolveStatus.OPTIMAL:
                 undo(held)
-                again = run(model.prob, solver, rest(0.5), 0.0, relax=True)
+                again = run(model.prob, solver, None, 0.0, relax=True)
                 seconds += again.seconds
                 if again.status != SolveStatus.OPTIMAL:
                     return None
@@ -352,7 +346,7 @@ def warm_start(model: Model, solver: SolverName, budget_s: float | None) -> Star
                 bound(full, value, value)
                 closed.append(full)
         # stop as soon as a plan is within the requested gap of the relaxation's bound
-        info = run(model.prob, solver, rest(0.5), restricted, target=target)
+        info = run(model.prob, solver, None, restricted, target=target, nodes=restricted_nodes)
         seconds += info.seconds
         if info.status == SolveStatus.INFEASIBLE and closed:
             # a fraction can hide a whole step: a dataset the relaxation moved 1% of moves
@@ -365,7 +359,8 @@ def warm_start(model: Model, solver: SolverName, budget_s: float | None) -> Star
                 var.lowBound, var.upBound = 0.0, 1.0
             opened = {id(var) for var in reopen}
             closed = [var for var in closed if id(var) not in opened]
-            info = run(model.prob, solver, rest(0.8), restricted, target=target)
+            info = run(model.prob, solver, None, restricted, target=target,
+                       nodes=restricted_nodes)
             seconds += info.seconds
         if not info.status.has_solution:
             if rounded is None:
@@ -381,8 +376,8 @@ def warm_start(model: Model, solver: SolverName, budget_s: float | None) -> Star
             # workloads move there too, and totals change tier, starting from the plan found
             for var in closed:
                 var.lowBound, var.upBound = 0.0, 1.0
-            info = run(model.prob, solver, rest(0.5), restricted, start=start.values,
-                       target=target)
+            info = run(model.prob, solver, None, restricted, start=start.values,
+                       target=target, nodes=restricted_nodes)
             seconds += info.seconds
             if info.status.has_solution and model.prob.cost() < start.objective:
                 return start_of(model, lower_bound, seconds)
@@ -393,7 +388,7 @@ def warm_start(model: Model, solver: SolverName, budget_s: float | None) -> Star
             var.lowBound, var.upBound = lo, up
 
 
-def _fleet_first(model: Model, solver: SolverName, budget_s: float | None
+def _fleet_first(model: Model, solver: SolverName, nodes: int
                  ) -> tuple[list[tuple[Var, float]], float, float | None] | None:
     """The owned fleet's whole numbers (servers ordered, servers kept) and the single-venue
     placements, from the program in which only they are whole and everything else is relaxed:
@@ -413,7 +408,7 @@ def _fleet_first(model: Model, solver: SolverName, budget_s: float | None
     for v in relaxed:
         v.integer = False
     try:
-        info = run(model.prob, solver, budget_s, FLEET_GAP)
+        info = run(model.prob, solver, None, FLEET_GAP, nodes=nodes)
     finally:
         for v in relaxed:
             v.integer = True
@@ -427,7 +422,7 @@ def _fractional(variables: list[Var]) -> bool:
     return any(abs((v.varValue or 0.0) - round(v.varValue or 0.0)) > _EPS for v in variables)
 
 
-def _rounded(model: Model, solver: SolverName, budget_s: float | None, target: float,
+def _rounded(model: Model, solver: SolverName, nodes: int, target: float,
              only_within: bool = False) -> tuple[Start, float] | None:
     """A whole plan by rounding the relaxation (run after the single-venue placements): every
     indicator the relaxation used fully set to 1, those it did not use to 0, and those it used
@@ -465,12 +460,12 @@ def _rounded(model: Model, solver: SolverName, budget_s: float | None, target: f
                     value = float(rule(x))
                 v.lowBound = v.upBound = value
             if only_within:
-                reach = run(model.prob, solver, budget_s, 0.0, relax=True)
+                reach = run(model.prob, solver, None, 0.0, relax=True)
                 seconds += reach.seconds
                 if reach.status != SolveStatus.OPTIMAL or model.prob.cost() > target:
                     continue
-            info = run(model.prob, solver, budget_s, min(RESTRICTED_GAP, model.plan.plan.mip_gap),
-                       target=target)
+            info = run(model.prob, solver, None, min(RESTRICTED_GAP, model.plan.plan.mip_gap),
+                       target=target, nodes=nodes)
             seconds += info.seconds
             if info.status.has_solution:
                 return start_of(model, -math.inf, seconds), seconds

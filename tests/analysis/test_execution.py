@@ -149,3 +149,29 @@ def test_a_progress_callback_of_two_arguments_still_works():
     told = []
     run(_task, [(k,) for k in range(3)], None, lambda done, total: told.append((done, total)))
     assert told == [(1, 3), (2, 3), (3, 3)]
+
+
+def test_an_analysis_on_a_pool_and_on_a_busy_process_gives_the_same_json(monkeypatch):
+    # small node budgets and a gap of 0, so that the committed solves stop at their budgets
+    # (where a wall-clock share would stop them wherever the machine's load left them)
+    from tco.optimizer import load_plan
+    from tco.optimizer import solver as solver_module
+    from tco.pricing import load_catalog
+
+    from ..optimizer.test_budgets import _busy
+
+    monkeypatch.setattr(solver_module, "NODE_WORK", 100_000)
+    monkeypatch.setattr(solver_module, "MIN_NODES", 2)
+    lab = load_plan(Path(__file__).resolve().parents[2] / "examples" / "research-lab.toml")
+    catalog = load_catalog(offline=True)
+
+    def once(pool):
+        return risk(lab, catalog, samples=3, seed=1, executor=pool, gap=0.0).to_dict()
+    with executor("local", 2) as pool:
+        on_pool = once(pool)
+    with _busy():
+        here = once(None)
+    assert json.dumps(here, sort_keys=True) == json.dumps(on_pool, sort_keys=True)
+    assert here["stopped_by_time_limit"] == 0
+    gaps = [g for row in here["samples_drawn"] for g in row["gap_usd"].values() if g]
+    assert gaps          # some committed solve stopped at its budget, short of a gap of 0

@@ -150,7 +150,7 @@ def test_warm_start_bound_includes_the_rounding_inequalities(solver, monkeypatch
     plan = plan_from_dict(plan_doc(inference("a", gpus=5, gpu="H100"),
                                    inference("b", gpus=5, gpu="H100"))).plan
     model = build(plan, cat, next(s for s in scenarios_for(plan) if s.name == "hybrid"))
-    start = warmstart.warm_start(model, solver, None)
+    start = warmstart.warm_start(model, solver)
     assert start.bound == pytest.approx(157_680.0, abs=0.01)
     assert start.objective == pytest.approx(157_680.0, abs=0.01) and start.gap == 0.0
 

@@ -110,7 +110,7 @@ def test_probing_rules_out_the_site_and_raises_the_bound(snapshot):
     assert least > relaxed * 1.5
 
     _, _, fresh = _research_lab_held(snapshot)
-    start = warm_start(fresh, SolverName.HIGHS, None)
+    start = warm_start(fresh, SolverName.HIGHS)
     assert start is not None
     campus = next(var for (w, venue), var in fresh.use.picks.items()
                   if w == "big-run-2028" and venue == "campus")

@@ -137,7 +137,7 @@ def test_objective_target_stops_at_the_first_plan_that_good(snapshot):
 def test_warm_start_leaves_the_model_as_it_found_it(snapshot):
     model = _model(snapshot, "llm-platform", "gcp-only")
     before = [(v.lowBound, v.upBound, v.integer) for v in model.prob.vars]
-    start = warm_start(model, "highs", 60)
+    start = warm_start(model, "highs")
     assert start is not None
     assert [(v.lowBound, v.upBound, v.integer) for v in model.prob.vars] == before
     # the start is a plan of the full program: every bound and constraint holds
@@ -396,9 +396,9 @@ def test_the_default_time_limit_grows_with_the_program():
 
     def model(columns):
         return SimpleNamespace(prob=SimpleNamespace(vars=[None] * columns))
-    assert default_time_limit(model(1_000)) == 60.0
-    assert default_time_limit(model(120_000)) == 60.0
-    assert default_time_limit(model(250_000)) == 125.0
+    assert default_time_limit(model(1_000)) == 300.0
+    assert default_time_limit(model(60_000)) == 300.0
+    assert default_time_limit(model(250_000)) == 1250.0
 
 
 def _fraction_of_a_server():
@@ -432,7 +432,7 @@ def test_the_fleet_is_settled_in_whole_servers_before_the_rest_is_rounded():
     fleet = model.fleet.whole()
     assert any(abs(v.varValue - round(v.varValue)) > 0.1 for v in fleet)   # 1.67 servers
     integrality = [v.integer for v in model.prob.vars]
-    found = _fleet_first(model, "highs", 60)
+    found = _fleet_first(model, "highs", 1000)
     assert found is not None
     values, _, proved = found
     assert [x for v, x in values if v in set(fleet)] == expected
@@ -446,7 +446,7 @@ def test_the_fleet_is_settled_in_whole_servers_before_the_rest_is_rounded():
 
     # and the warm start builds its plan around them: here, the optimum
     again = _fraction_of_a_server()
-    start = warm_start(again, "highs", 60)
+    start = warm_start(again, "highs")
     assert start is not None
     assert [start.values[v] for v in again.fleet.whole()] == expected
     assert start.objective == pytest.approx(best, abs=0.01)
@@ -591,9 +591,9 @@ def test_rounding_leaves_indicators_used_in_part_to_the_solver(snapshot, monkeyp
     # to the solver (102 of them, under the cap), the plan is far cheaper
     from tco.optimizer import warmstart
 
-    free = warm_start(_model(snapshot, "research-lab", "hybrid"), "highs", 60)
+    free = warm_start(_model(snapshot, "research-lab", "hybrid"), "highs")
     monkeypatch.setattr(warmstart, "FREE_INDICATORS_AT_MOST", -1)
-    ones = warm_start(_model(snapshot, "research-lab", "hybrid"), "highs", 60)
+    ones = warm_start(_model(snapshot, "research-lab", "hybrid"), "highs")
     assert free is not None and ones is not None
     assert free.bound == pytest.approx(ones.bound)
     assert ones.objective > 1.2 * ones.bound
