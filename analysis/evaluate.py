@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
-from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -122,13 +121,11 @@ def at(plan: Plan, catalog: Catalog, values: Mapping[str, float]) -> tuple[Plan,
 
 
 def reoptimized(plan: Plan, catalog: Catalog, values: Mapping[str, float],
-                solver: SolverName | None, time_limit: float | None,
-                executor: Executor | None = None) -> Outcome:
-    """Every scenario solved again at ``values``; the recommendation. Its scenarios are solved
-    one after the other here, or as tasks of ``executor`` (an analysis's base solve)."""
+                solver: SolverName | None, time_limit: float | None) -> Outcome:
+    """Every scenario solved again at ``values``; the recommendation."""
     p, c = at(plan, catalog, values)
     result = solve(LoadedPlan(p, (), "<plan>"), c, solver=solver, time_limit=time_limit,
-                   workers=1, executor=executor)
+                   workers=1)
     return outcome(p, result, values)
 
 

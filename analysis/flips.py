@@ -233,7 +233,7 @@ def breakeven(plan: LoadedPlan | Plan, catalog: Catalog, param: str,
         raise AnalysisError(f"--low ({lo:g}) must be above 0: {param} is a multiplier on a rate")
     name = SolverName(solver) if solver else None
     width = tolerance * (hi - lo)
-    base = reoptimized(p, catalog, {}, name, time_limit, executor)
+    base = reoptimized(p, catalog, {}, name, time_limit)
     grid = [lo + (hi - lo) * k / (points - 1) for k in range(points)]
     seen: dict[float, Outcome] = {}
     failed: list[float] = []

@@ -48,13 +48,11 @@ class Candidate:
 
 
 def candidates(plan: Plan, catalog: Catalog, solver: SolverName | None = None,
-               time_limit: float | None = None, executor: Executor | None = None,
-               ) -> tuple[list[Candidate], Outcome]:
+               time_limit: float | None = None) -> tuple[list[Candidate], Outcome]:
     """The first-stage decisions of each feasible scenario's plan at the base inputs, the
-    identical ones merged, each with its scenario's NPV; and the base solve in brief. The
-    scenarios are solved as tasks of ``executor`` when one is given."""
+    identical ones merged, each with its scenario's NPV; and the base solve in brief."""
     result = solve(LoadedPlan(plan, (), "<plan>"), catalog, solver=solver,
-                   time_limit=time_limit, workers=1, executor=executor)
+                   time_limit=time_limit, workers=1)
     out: list[Candidate] = []
     for s in result.scenarios:
         if not s.feasible or s.decisions is None:
@@ -250,7 +248,7 @@ def risk(plan: LoadedPlan | Plan, catalog: Catalog, samples: int = 200, seed: in
     uncertain(p)
     chosen_criterion = Criterion(criterion)
     name = SolverName(solver) if solver else None
-    chosen, base = candidates(p, catalog, name, time_limit, executor)
+    chosen, base = candidates(p, catalog, name, time_limit)
     if not chosen:
         return RiskResult(p.plan.name, samples, seed, chosen_criterion, None, None, (), (),
                           base=base, gap=gap)

@@ -202,7 +202,7 @@ def sensitivity(plan: LoadedPlan | Plan, catalog: Catalog, params: Sequence[str]
     catalog = relevant(p, catalog)
     name = SolverName(solver) if solver else None
     levers = [lever(x, p, "--param") for x in (params or plan_levers(p))]
-    base = reoptimized(p, catalog, {}, name, time_limit, executor)
+    base = reoptimized(p, catalog, {}, name, time_limit)
     tasks = []
     for lv in levers:
         low, high = swing_values(lv, swing)

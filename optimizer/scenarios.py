@@ -15,7 +15,7 @@ import datetime as dt
 import math
 import os
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Executor, ProcessPoolExecutor, as_completed, wait
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, as_completed, wait
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
@@ -70,12 +70,10 @@ def _single_venue_names(plan: Plan) -> set[str]:
 def solve(plan: LoadedPlan | Plan | PlanFile | dict[str, Any], catalog: Catalog | None = None, *,
           solver: str | None = None, time_limit: float | None = None,
           progress: Progress | None = None, today: dt.date | None = None,
-          workers: int | None = None, executor: Executor | None = None) -> Result:
+          workers: int | None = None) -> Result:
     """Solve every scenario of ``plan`` against ``catalog`` (the bundled snapshot by default).
 
-    Distinct scenarios are solved in parallel, ``workers`` at a time (default: one per core),
-    or as tasks of ``executor`` when one is given (an analysis's process pool or Dask
-    cluster: its base solve is then spread over the same workers as its samples).
+    Distinct scenarios are solved in parallel, ``workers`` at a time (default: one per core).
     ``time_limit`` bounds each scenario's solve, in seconds (default 60, or one second per
     2,000 columns of a larger program: ``default_time_limit``); a scenario stopped by it
     keeps the best plan found and reports its optimality gap.
@@ -98,18 +96,7 @@ def solve(plan: LoadedPlan | Plan | PlanFile | dict[str, Any], catalog: Catalog 
     for scenario in sorted(scenarios_for(p), key=lambda s: -_size(p, catalog, s)):
         distinct.setdefault(key(scenario), scenario)
     jobs = max(1, min(workers or os.cpu_count() or 1, len(distinct)))
-    if executor is not None:
-        futures = {k: executor.submit(solve_scenario, p, catalog, s, solver_name, time_limit)
-                   for k, s in distinct.items()}
-        for k, future in futures.items():
-            try:
-                results[k] = future.result()
-            except Exception:  # noqa: BLE001 - a lost worker: solved here, where an error of
-                # the scenario's own is raised again
-                results[k] = solve_scenario(p, catalog, distinct[k], solver_name, time_limit)
-            if progress:
-                progress("solved", _solved(results[k]))
-    elif jobs == 1:
+    if jobs == 1:
         for k, scenario in distinct.items():
             if progress:
                 progress("solving", scenario.name)

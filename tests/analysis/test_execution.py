@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-from concurrent.futures import Executor
 from pathlib import Path
 
 import pytest
@@ -176,39 +175,3 @@ def test_an_analysis_on_a_pool_and_on_a_busy_process_gives_the_same_json(monkeyp
     assert here["stopped_by_time_limit"] == 0
     gaps = [g for row in here["samples_drawn"] for g in row["gap_usd"].values() if g]
     assert gaps          # some committed solve stopped at its budget, short of a gap of 0
-
-
-class _Recording(Executor):
-    """An executor that runs each task here, at once, and remembers which functions ran;
-    ``fail`` names a function whose tasks fail as a lost worker's do."""
-
-    def __init__(self, fail: str | None = None):
-        self.ran: list[str] = []
-        self.fail = fail
-
-    def submit(self, fn, /, *args, **kwargs):
-        from concurrent.futures import Future
-        from concurrent.futures.process import BrokenProcessPool
-
-        future: Future = Future()
-        self.ran.append(fn.__name__)
-        if fn.__name__ == self.fail:
-            future.set_exception(BrokenProcessPool("a worker died"))
-        else:
-            future.set_result(fn(*args, **kwargs))
-        return future
-
-
-def test_the_base_solve_runs_on_the_analysis_executor(in_process):
-    # the base scenarios are tasks of the executor, like the samples, and give the same
-    # result as a base solve in this process
-    pool = _Recording()
-    assert _risk(pool) == in_process
-    assert pool.ran.count("solve_scenario") >= 2 and "_evaluate" in pool.ran
-    here = sensitivity(plan(), CLOUD, ["electricity"]).to_dict()
-    assert sensitivity(plan(), CLOUD, ["electricity"], executor=_Recording()).to_dict() == here
-
-
-def test_a_base_scenario_whose_worker_dies_is_solved_here(in_process):
-    pool = _Recording(fail="solve_scenario")
-    assert _risk(pool) == in_process

@@ -96,7 +96,7 @@ def _world(x_npv, y_npv, gap_usd):
     def held_at(p, catalog, name, value, decided, solver, time_limit):
         return Npv((x_npv if decided.signature == SERVER else y_npv)(value), gap_usd)
 
-    def reoptimized(p, catalog, values, solver, time_limit, executor=None):
+    def reoptimized(p, catalog, values, solver, time_limit):
         return at(p, catalog, "", 1.0, solver, time_limit)
     return at, held_at, reoptimized
 
