@@ -136,7 +136,7 @@ def _optimize(model: Model, solver: SolverName) -> SolveInfo:
     found = model.prob.cost() if info.status.has_solution else None
     if best is not None and (found is None
                              or best.objective < found - 1e-6 * max(1.0, abs(best.objective))):
-        # the solver kept nothing better within its time: the best start is the plan
+        # the solver kept nothing better within its budget: the best start is the plan
         best.load()
         found = best.objective
     if found is None:

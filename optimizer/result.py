@@ -327,7 +327,7 @@ class Result:
 
     @property
     def unsolved(self) -> tuple[str, ...]:
-        """The scenarios whose solver stopped (at its time limit) without a plan."""
+        """The scenarios whose solver stopped (at its budget or time limit) without a plan."""
         return tuple(s.name for s in self.scenarios if not s.feasible and s.solver is not None
                      and s.solver.status == SolveStatus.NOT_SOLVED)
 

@@ -74,9 +74,12 @@ def solve(plan: LoadedPlan | Plan | PlanFile | dict[str, Any], catalog: Catalog 
     """Solve every scenario of ``plan`` against ``catalog`` (the bundled snapshot by default).
 
     Distinct scenarios are solved in parallel, ``workers`` at a time (default: one per core).
-    ``time_limit`` bounds each scenario's solve, in seconds (default 60, or one second per
-    2,000 columns of a larger program: ``default_time_limit``); a scenario stopped by it
-    keeps the best plan found and reports its optimality gap.
+    Every search is bounded by work (``solver.node_budget``), so the result does not depend
+    on the machine's load; ``time_limit`` is the safety net over each scenario's solve, in
+    seconds (default 300, or one second per 200 columns of a larger program:
+    ``default_time_limit``). A scenario stopped by its budget or by the net keeps the best
+    plan found and reports its gap; one stopped by the net says so (``time_limited``), and
+    the result warns.
     """
     loaded = _loaded(plan)
     p = loaded.plan
@@ -253,7 +256,7 @@ def _never_dearer_than_a_subset(plan: Plan, catalog: Catalog, results: list[Scen
     scen = {s.name: s for s in scenarios_for(plan)}
     out = list(results)
     for i, wide in enumerate(results):
-        # a wider scenario the solver left without a plan in its time has the narrower plans
+        # a wider scenario the solver left without a plan (budget or net) has the narrower plans
         unsolved = (not wide.feasible and wide.solver is not None
                     and wide.solver.status != SolveStatus.INFEASIBLE)
         if (not wide.feasible or wide.npv_usd is None) and not unsolved:
@@ -361,7 +364,8 @@ def solve_scenario(plan: Plan, catalog: Catalog, scenario: Scenario,
     if not info.status.has_solution:
         return ScenarioResult(scenario.name, False,
                               f"the solver stopped without a plan ({info.status.value}"
-                              f"{', time limit reached' if time_limit else ''})", solver=info)
+                              f"{', time limit reached' if info.time_limited else ''})",
+                              solver=info)
     return extract(model, info)
 
 
@@ -433,7 +437,7 @@ def _held(model: Model, solver: SolverName, gap: float, target: float | None,
         info = replace(info, seconds=info.seconds + start.seconds)
         found = model.prob.cost() if info.status.has_solution else None
         if found is None or start.objective < found - 1e-6 * max(1.0, abs(start.objective)):
-            # the solver kept nothing better within its time: the start is the plan
+            # the solver kept nothing better within its budget: the start is the plan
             start.load()
             info = replace(info, status=SolveStatus.FEASIBLE)
     if not info.status.has_solution:
@@ -456,7 +460,7 @@ def committed_npv(plan: Plan, catalog: Catalog, scenario: Scenario, decisions: D
     re-optimized in ``scenario`` (to the plan's gap unless ``gap``), with its proof: the
     program's objective and how far it may be from the best hourly use. None when no hourly
     use meets demand, or the decisions do not fit; ``Npv.unknown()`` when the solver stopped
-    at its time limit before it found any hourly use. ``time_limit`` defaults as ``tco
+    at its budget or time limit before it found any hourly use. ``time_limit`` defaults as ``tco
     compare``'s does (``default_time_limit``)."""
     model = prepare(plan, catalog, scenario)
     if precheck(model):

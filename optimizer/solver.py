@@ -115,7 +115,7 @@ class SolverName(StrEnum):
 
 class SolveStatus(StrEnum):
     OPTIMAL = "optimal"
-    FEASIBLE = "feasible"        # stopped at the time limit with a solution
+    FEASIBLE = "feasible"        # stopped short of the gap (work budget or time) with a plan
     INFEASIBLE = "infeasible"
     UNBOUNDED = "unbounded"
     NOT_SOLVED = "not_solved"    # stopped without a solution, or the solver failed
