@@ -406,8 +406,8 @@ def _solve_fixed(model: Model, solver: SolverName, time_limit: float | None, gap
     What is left free is still a whole-number program (which venues a workload uses each
     month, where a single-venue workload runs, the tiers), so it starts as ``optimize`` does:
     from the warm start, which is the answer when it is within the gap of the relaxation;
-    and storage is not paid where nothing runs (``drop_unused_venues``). Its searches are bounded by nodes;
-    ``time_limit`` is the safety net over them all."""
+    and storage is not paid where nothing runs (``drop_unused_venues``). Its searches are
+    bounded by nodes; ``time_limit`` is the safety net over them all."""
     with safety_net(time_limit) as net:
         info = _held(model, solver, gap, target, given)
     return replace(info, time_limited=info.time_limited or net.fired)
@@ -460,8 +460,8 @@ def committed_npv(plan: Plan, catalog: Catalog, scenario: Scenario, decisions: D
     re-optimized in ``scenario`` (to the plan's gap unless ``gap``), with its proof: the
     program's objective and how far it may be from the best hourly use. None when no hourly
     use meets demand, or the decisions do not fit; ``Npv.unknown()`` when the solver stopped
-    at its budget or time limit before it found any hourly use. ``time_limit`` defaults as ``tco
-    compare``'s does (``default_time_limit``)."""
+    at its budget or time limit before it found any hourly use. ``time_limit`` defaults as
+    ``tco compare``'s does (``default_time_limit``)."""
     model = prepare(plan, catalog, scenario)
     if precheck(model):
         return None
@@ -474,7 +474,8 @@ def committed_npv(plan: Plan, catalog: Catalog, scenario: Scenario, decisions: D
     info = _solve_fixed(model, solver, time_limit,
                         plan.plan.mip_gap if gap is None else gap)
     if info.status == SolveStatus.NOT_SOLVED:
-        return Npv.unknown()        # stopped without a plan: not proven infeasible
+        # stopped without a plan: not proven infeasible
+        return replace(Npv.unknown(), time_limited=info.time_limited)
     if not info.status.has_solution:
         return None
     return Npv(model.prob.cost(), info.gap_usd, info.time_limited)

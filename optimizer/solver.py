@@ -91,8 +91,6 @@ def safety_net(seconds: float | None) -> Iterator[SafetyNet]:
         yield net
     finally:
         _nets.remove(net)
-        if net.fired and outer is not None:
-            outer.fired = True
 
 
 def _limit(time_limit: float | None) -> float | None:
@@ -104,6 +102,7 @@ def _limit(time_limit: float | None) -> float | None:
 
 
 def _stopped_by_time() -> None:
+    """A solver call was stopped by the time: every enclosing net says so."""
     for net in _nets:
         net.fired = True
 

@@ -154,3 +154,21 @@ def test_the_same_plan_gives_the_same_report_on_a_busy_machine(monkeypatch):
     assert _comparable(busy.to_dict()) == _comparable(quiet.to_dict())
     for a, b in zip(quiet.scenarios, busy.scenarios, strict=True):
         assert a.npv_usd == b.npv_usd and a.decisions == b.decisions
+
+
+def test_an_analysis_counts_the_solves_the_safety_net_stopped():
+    from tco.analysis import risk
+    from tco.analysis.runner import stopped_by_time
+    from tco.optimizer.gaps import Npv
+
+    # the walk over tasks' results: outcomes, NPVs, lists of them, None where infeasible
+    assert stopped_by_time([Npv(1.0, 0.0, True), None, (Npv(2.0, 0.0), Npv(3.0, None, True))],
+                           Npv(4.0, 0.0)) == 2
+    # the research lab's hybrid search takes seconds: a one-second net stops it
+    lab = load_plan(EXAMPLES / "research-lab.toml")
+    result = risk(lab, load_catalog(offline=True), samples=1, time_limit=1.0)
+    assert result.base is not None and result.base.time_limited
+    assert result.to_dict()["stopped_by_time_limit"] >= 1
+    from tco.cli.analysis import _parts
+    _, _, notes, _ = _parts(result)
+    assert any(n.startswith("warning: the time limit stopped") for n in notes)
