@@ -10,6 +10,7 @@ import os
 import shlex
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -116,6 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
     pref = psub.add_parser("refresh", help="fetch live prices from the providers' APIs")
     pref.add_argument("--provider", action="append", choices=[p.value for p in Provider])
     pref.add_argument("--region", action="append")
+    pref.add_argument("--from", dest="catalog_from", metavar="URL_OR_DIR",
+                      help="read the GPU clouds' gpuhunt catalogs from this base URL (ending "
+                           "in /v3) or directory of <provider>.csv files")
     pexp = psub.add_parser("export", help="write the catalog in use as JSON")
     pexp.add_argument("file")
     pexp.add_argument("--catalog", help="export this catalog file (e.g. to normalize it)")
@@ -432,13 +436,26 @@ def cmd_prices(args: argparse.Namespace) -> int:
 def cmd_refresh(args: argparse.Namespace) -> int:
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+    from tco.pricing.base import ADAPTERS
+    from tco.pricing.gpuclouds import GPUHUNT_NAMES
     from tco.pricing.live import offline_forced, refresh_all
     from tco.pricing.settings import PricingSettings
 
     settings = PricingSettings.from_env()
-    if offline_forced():
+    # every provider with a live source unless named: the others can only say they have none
+    providers = args.provider or [p.value for p in Provider if p in ADAPTERS]
+    if args.catalog_from:
+        if args.provider is None:
+            providers = [p.value for p in GPUHUNT_NAMES]
+        others = [p for p in providers if Provider(p) not in GPUHUNT_NAMES]
+        if others:
+            raise UsageError(f"--from reads gpuhunt catalogs, which tco uses for "
+                             f"{', '.join(p.value for p in GPUHUNT_NAMES)}; not for "
+                             f"{', '.join(others)}")
+        settings = replace(settings, catalog_from=args.catalog_from)
+    local = bool(args.catalog_from) and not args.catalog_from.startswith(("http://", "https://"))
+    if offline_forced() and not local:
         raise PricingError("TCO_OFFLINE is set: refusing to touch the network")
-    providers = args.provider or [p.value for p in Provider]
     err = _console(stderr=True)
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
                   console=err, transient=True, disable=not err.is_terminal) as bar:
@@ -455,7 +472,9 @@ def cmd_refresh(args: argparse.Namespace) -> int:
     for h in ("provider", "result", "records", "notes"):
         table.add_column(h, justify="right" if h == "records" else "left", overflow="fold")
     for o in outcomes:
-        result = "ok" if o.ok else ("no credentials" if o.missing_credentials else "failed")
+        result = "ok" if o.ok else ("no credentials" if o.missing_credentials
+                                    else "no live source" if o.reason == "no live source"
+                                    else "failed")
         table.add_row(o.provider, result, str(o.records) if o.ok else "-", o.message or "")
     _console().print(table)
     if not any(o.ok for o in outcomes):

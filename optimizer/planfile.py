@@ -19,7 +19,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from tco.pricing.models import CLOUD_PURCHASES, Provider, Purchase
+from tco.pricing.models import CLOUD_PURCHASES, DEFAULT_PROVIDERS, Provider, Purchase
 from tco.pricing.names import did_you_mean
 from tco.pricing.reference import gpu_classes, metros, regions
 from tco.pricing.settings import Refresh
@@ -68,7 +68,7 @@ class QuotaEntry(_Strict):
 
 
 class CloudSection(_Strict):
-    providers: list[Provider] = Field(default_factory=lambda: list(Provider))
+    providers: list[Provider] = Field(default_factory=lambda: list(DEFAULT_PROVIDERS))
     regions: list[str] | None = None
     purchase_options: list[Purchase] = Field(default_factory=lambda: list(CLOUD_PURCHASES))
     discounts: dict[Provider, Fraction] = Field(default_factory=dict)

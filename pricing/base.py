@@ -60,6 +60,18 @@ ADAPTERS: dict[Provider, str] = {
     Provider.AWS: "tco.pricing.aws:from_env",
     Provider.GCP: "tco.pricing.gcp:from_env",
     Provider.AZURE: "tco.pricing.azure:from_env",
+    Provider.LAMBDA: "tco.pricing.gpuclouds:lambda_from_env",
+    Provider.NEBIUS: "tco.pricing.gpuclouds:nebius_from_env",
+    Provider.RUNPOD: "tco.pricing.gpuclouds:runpod_from_env",
+    Provider.OCI: "tco.pricing.gpuclouds:oci_from_env",
+}
+
+# providers with no machine-readable price source: how their snapshot rows are kept current
+NO_LIVE_SOURCE: dict[Provider, str] = {
+    Provider.CRUSOE: "no public price API; the snapshot's rows come from crusoe.ai/cloud/pricing "
+                     "(docs/prices.md says how they are updated)",
+    Provider.COREWEAVE: "no public price API; the snapshot's rows come from "
+                        "coreweave.com/pricing (docs/prices.md says how they are updated)",
 }
 
 

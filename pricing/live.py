@@ -25,11 +25,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
-from .base import ADAPTERS, load_adapter
+from .base import ADAPTERS, NO_LIVE_SOURCE, load_adapter
 from .cache import CachedPrices, RecordCache
 from .errors import MissingCredentialsError, PricingError
 from .integrity import check_catalog
-from .models import Catalog
+from .models import Catalog, Provider
 from .settings import PricingSettings
 from .snapshot import load_snapshot
 
@@ -192,13 +192,17 @@ def refresh_all(providers: Iterable[str], settings: PricingSettings,
                 ) -> list[RefreshOutcome]:
     """Refresh several providers concurrently (``check_reach``: see ``refresh_provider``)."""
     cache = RecordCache(settings)
-    names = [p for p in providers if p in ADAPTERS]
+    asked = list(providers)
+    names = [p for p in asked if p in ADAPTERS]
+    without = [RefreshOutcome(p, False, 0, f"{p}: {NO_LIVE_SOURCE[Provider(p)]}",
+                              reason="no live source")
+               for p in asked if p in NO_LIVE_SOURCE]
     if not names:
-        return []
+        return without
     with ThreadPoolExecutor(max_workers=len(names)) as pool:
         futures = [pool.submit(refresh_provider, p, settings, cache, regions, progress,
                                check_reach=check_reach) for p in names]
-        return [f.result() for f in futures]
+        return [*(f.result() for f in futures), *without]
 
 
 def current_catalog(providers: Iterable[str] | None = None, *, refresh: str = "never",

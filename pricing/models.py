@@ -16,9 +16,22 @@ GB_PER_TB = 1000.0
 
 
 class Provider(StrEnum):
+    """Every cloud tco prices. The first three are the hyperscalers a plan uses by default
+    (SPEC 7); the others are the GPU clouds of SPEC 18, used when a plan names them."""
+
     AWS = "aws"
     GCP = "gcp"
     AZURE = "azure"
+    LAMBDA = "lambda"
+    NEBIUS = "nebius"
+    COREWEAVE = "coreweave"
+    CRUSOE = "crusoe"
+    RUNPOD = "runpod"
+    OCI = "oci"
+
+
+# what ``[cloud] providers`` means when a plan does not say
+DEFAULT_PROVIDERS = (Provider.AWS, Provider.GCP, Provider.AZURE)
 
 
 class Purchase(StrEnum):

@@ -39,6 +39,9 @@ class PricingSettings:
     backoff_s: float = 0.5
     connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S
     retry_failed_after_s: int = DEFAULT_RETRY_FAILED_AFTER_S
+    # where the GPU clouds' gpuhunt catalogs are read (``--from``): a base URL ending in
+    # ``/v3`` or a directory of ``<provider>.csv`` files; None: gpuhunt's published catalogs
+    catalog_from: str | None = None
 
     @classmethod
     def from_env(cls, *, offline: bool = False) -> PricingSettings:

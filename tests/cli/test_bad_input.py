@@ -55,7 +55,8 @@ CASES = [
     ("availability of 1", HEAD + TRAIN + "availability = 1.0\n",
      "workloads[0].availability: must be less than 1"),
     ("unknown provider", HEAD + '[cloud]\nproviders = ["oracle"]\n' + TRAIN,
-     "cloud.providers[0]: must be 'aws', 'gcp' or 'azure'"),
+     ("cloud.providers[0]: must be 'aws', 'gcp', 'azure', 'lambda', 'nebius', 'coreweave', "
+      "'crusoe', 'runpod' or 'oci' (got 'oracle')")),
     ("existing server unresolved",
      HEAD + TRAIN + SITE + 'existing = [{ server = "hgx", count = 2 }]\n' + SERVER,
      "onprem.sites[0].existing[0].server: no server named 'hgx'"),

@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.mark.parametrize(("args", "expected"), [
     (["--provider", "oracle"], ["--provider oracle: not a known provider",
-                                "known: aws, azure, gcp"]),
+                                ("known: aws, azure, coreweave, crusoe, gcp, lambda, "
+                                 "nebius, oci, runpod")]),
     (["--gpu", "B300"], ["--gpu B300: not a known GPU class", "did you mean 'B200'?"]),
     (["--gpu", "A100"], ["did you mean 'A100-40GB' or 'A100-80GB'?"]),
     (["--region", "us-east-9"], ["--region us-east-9: not a known region"]),
