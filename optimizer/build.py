@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 
-from tco.pricing.models import Catalog
+from tco.pricing.models import Catalog, Purchase
 
 from .cloud import define_cloud_capacity, define_quotas, define_reservations
 from .cuts import define_site_shortfall_rounding, define_whole_server_rounding
@@ -32,7 +32,17 @@ from .service import (
     define_redundancy,
     define_shortfall,
 )
-from .venues import Scenario, offers_for, prune_dominated, unpriced_venues, venue_table
+from .venues import (
+    Scenario,
+    offers_for,
+    prune_dominated,
+    quote_offer,
+    quote_serves,
+    quote_tiers,
+    scenario_quotes,
+    unpriced_venues,
+    venue_table,
+)
 
 __all__ = ["build", "define_program", "prepare"]
 
@@ -86,6 +96,17 @@ def _prepare(plan: Plan, catalog: Catalog, scenario: Scenario) -> Model:
     for e_price in catalog.egress:
         if e_price.destination == "internet":
             model.catalog_egress.setdefault(f"{e_price.provider}:{e_price.region}", e_price.tiers)
+    # a quote carries no storage or egress price of its own: its provider's, in the region of
+    # that provider nearest to it (none when the provider has none: unknown is never zero)
+    quotes = scenario_quotes(plan, scenario)
+    for q in quotes:
+        for prices, out in (
+                ([(r.provider, r.region, r.tiers) for r in catalog.storage], model.catalog_storage),
+                ([(r.provider, r.region, r.tiers) for r in catalog.egress
+                  if r.destination == "internet"], model.catalog_egress)):
+            tiers = quote_tiers(q, venues[q.venue], prices)
+            if tiers is not None:
+                out[q.venue] = tiers
     # the offers any workload of this scenario could buy: read once here rather than by every
     # step below (the snapshot has about 1,600)
     wanted = {g for w in plan.workloads for g in w.speeds}
@@ -99,6 +120,11 @@ def _prepare(plan: Plan, catalog: Catalog, scenario: Scenario) -> Model:
         excluded = unpriced_venues(w, venues, model.catalog_storage, model.catalog_egress)
         model.excluded[w.name] = excluded
         offers, pools = offers_for(plan, useful, scenario, venues, w, set(excluded))
+        for q in quotes:
+            if quote_serves(plan, w, q, venues, set(excluded)):
+                pool = (q.venue, q.gpu, Purchase.QUOTE)
+                offers.reserved_pools.add(pool)
+                pools[pool] = [quote_offer(q)]
         model.offers[w.name] = offers
         model.pools.update(pools)
     return model

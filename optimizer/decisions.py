@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from tco.pricing.errors import TcoError
+from tco.pricing.models import Purchase
 
 from .model import Model
 from .onprem import Retired
@@ -52,7 +53,10 @@ def fix(model: Model, decisions: Decisions) -> Callable[[], None]:
         _none_left(orders, "servers ordered")
         reservations = dict(decisions.reservations)
         for (venue, gpu, term, itype, start), (var, _) in model.reserved.reservations.items():
-            pin(var, reservations.pop((venue, gpu, term.value, itype, start), 0))
+            taken = reservations.pop((venue, gpu, term.value, itype, start), 0)
+            if term == Purchase.QUOTE and var.lowBound == 1:
+                taken = 1          # a signed quote is held whatever the decisions say
+            pin(var, taken)
         _none_left(reservations, "reservations")
         retirements = dict(decisions.retirements)
         for plan_ in model.fleet.cohorts:

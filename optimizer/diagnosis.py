@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from tco.pricing.models import Catalog, Purchase
+from tco.pricing.reference import regions
 
 from .build import build
 from .model import Model
@@ -93,6 +94,25 @@ def _excluded_text(model: Model, w: Workload, within: set[str]) -> str | None:
     return "; ".join(f"{why} in {', '.join(venues)}" for why, venues in by_reason.items())
 
 
+def _unplaced_text(model: Model, w: Workload, metro: str) -> str:
+    """The regions of the scenario that sell ``w``'s classes but publish no location (some GPU
+    clouds name data centres without a city), so that no latency can be estimated to them;
+    "" when none."""
+    given = model.plan.latency.get(metro, {})
+    unplaced = sorted(key for key, offers in model.compute_at.items()
+                      if key not in given and any(r.gpu in w.speeds for r in offers)
+                      and (offers[0].provider, offers[0].region) not in regions())
+    if not unplaced:
+        return ""
+    shown = ", ".join(unplaced[:3]) + (f" and {len(unplaced) - 3} more" if len(unplaced) > 3
+                                       else "")
+    if len(unplaced) == 1:
+        return (f" ({shown} sells it but publishes no location, so no latency is estimated to "
+                f"it: give its round trip from {metro} in [latency] to use it)")
+    return (f" ({shown} sell it but publish no location, so no latency is estimated to them: "
+            f"give their round trip from {metro} in [latency] to use them)")
+
+
 def precheck(model: Model) -> str | None:
     """Reasons a scenario cannot work that need no solver, naming workload and constraint:
     for a metro no usable venue reaches, the first missing price or constraint of each venue
@@ -113,7 +133,8 @@ def precheck(model: Model) -> str | None:
                 excluded = _excluded_text(model, w, everywhere[metro])
                 if excluded is None:
                     reasons.append(f"{w.name}: no {gpus} within {w.max_latency_ms:g} ms of "
-                                   f"{metro} in {_scope(model)}")
+                                   f"{metro} in {_scope(model)}"
+                                   + _unplaced_text(model, w, metro))
                 else:
                     reasons.append(f"{w.name}: no usable {'/'.join(w.speeds)} offer within "
                                    f"{w.max_latency_ms:g} ms of {metro} in {_scope(model)}: "

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from tco.pricing.models import HOURS_PER_MONTH, Purchase
+from tco.pricing.models import HOURS_PER_DAY, HOURS_PER_MONTH, Purchase
 
 from . import onprem
 from .ledger import CATEGORIES, Tag, monthly
@@ -241,7 +241,8 @@ def _price_paths(model: Model) -> list[PricePath]:
             see(f"server {tag.key[1]}", "USD per server ordered", int(str(tag.key[2])), coef)
     for (venue, gpu, term_, itype, start), (var, offer) in model.reserved.reservations.items():
         if _val(var) > 0.5:
-            fee = plan.trends.cloud_factor(gpu, start) * offer.usd_per_hour
+            factor = 1.0 if term_ == Purchase.QUOTE else plan.trends.cloud_factor(gpu, start)
+            fee = factor * offer.usd_per_hour
             see(f"{venue} {itype} {term_.value}", "USD per instance-hour (list, locked)",
                 start, fee)
     for site in plan.onprem.sites:
@@ -287,9 +288,10 @@ def _allocations(model: Model, amounts: _Amounts) -> list[Allocation]:
         if count <= 0:
             continue
         tag = Tag("reservation", (venue, gpu, term, itype, start))
-        for m in range(start, min(start + term.term_months, model.months)):
+        for m in range(max(start, 0), min(start + offer.term_months, model.months)):
             pool_fee[(venue, gpu, term, m)] += _tag_total(amounts, tag, "cloud_reserved", m)
-            pool_hours[(venue, gpu, term, m)] += count * offer.gpu_count * HOURS_PER_MONTH
+            unit = HOURS_PER_DAY if term == Purchase.CAPACITY_BLOCK else HOURS_PER_MONTH
+            pool_hours[(venue, gpu, term, m)] += count * offer.gpu_count * unit
             pool_types[(venue, gpu, term, m)].add(itype)
     # owned fleets: the month's running costs of a server type at a site (every cohort's, from
     # the ledger) plus the energy above idle of the hours used, shared by the hours used
@@ -387,13 +389,24 @@ def _commitments(model: Model, amounts: _Amounts) -> tuple[list[Commitment], lis
         count = round(_val(var))
         if count <= 0:
             continue
-        end = start + term.term_months - 1
+        end = start + offer.term_months - 1
         past = max(0, end - (model.months - 1))
+        if term == Purchase.QUOTE:
+            # a quote: its GPUs, its monthly fee and its upfront fee as the quote states them
+            out.append(Commitment(model.scenario.name, offer.provider, offer.region, itype,
+                                  term.value, model.label(start), model.plan.month_label(end),
+                                  offer.gpu_count, round(offer.usd_per_hour * HOURS_PER_MONTH, 2),
+                                  round(offer.upfront_usd, 2), past, "quote", itype))
+            if past:
+                notes.append(f"quote {itype} runs {past} months past the horizon; those months "
+                             f"are included in the cost")
+            continue
         monthly = _tag_total(amounts, Tag("reservation", (venue, gpu, term, itype, start)),
                              "cloud_reserved", start)
         out.append(Commitment(model.scenario.name, offer.provider, offer.region, itype, term.value,
                               model.label(start), model.plan.month_label(end), count,
-                              round(monthly, 2), round(count * offer.upfront_usd, 2), past))
+                              round(monthly, 2), round(count * offer.upfront_usd, 2), past,
+                              offer.source.value))
         if past:
             notes.append(f"{count} x {itype} {term.value} in {venue} from {model.label(start)} runs "
                          f"{past} months past the horizon; those months are included in the cost")

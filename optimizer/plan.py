@@ -9,6 +9,7 @@ The resolved types are frozen dataclasses whose fields are all set; what stays `
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,6 +78,36 @@ class Quota:
 
 
 @dataclass(frozen=True)
+class Quote:
+    """A team's negotiated offer (``[[cloud.quotes]]``, SPEC 18): ``gpus`` GPUs of class ``gpu``
+    for ``months`` months from ``start``, at ``usd_per_gpu_hour`` for every hour of the term,
+    used or not, and ``upfront_usd`` in its first month. Signed (``optional`` False), it belongs
+    to every scenario; otherwise taking it is a first-stage decision of ``hybrid``,
+    ``cloud-only`` and ``<provider>-only``. Latency is measured from the metro ``location``."""
+
+    name: str
+    provider: str
+    gpu: str
+    location: str
+    gpus: int
+    usd_per_gpu_hour: float
+    start: str
+    months: int
+    upfront_usd: float
+    optional: bool
+    as_of: dt.date
+
+    @property
+    def venue(self) -> str:
+        """Its venue: ``<provider>:quote:<name>`` (its egress is billed with its provider's)."""
+        return f"{self.provider}:quote:{self.name}"
+
+    @property
+    def usd_per_month(self) -> float:
+        return self.usd_per_gpu_hour * self.gpus * HOURS_PER_MONTH
+
+
+@dataclass(frozen=True)
 class Cloud:
     """``[cloud]``: ``discounts`` has every provider of the plan."""
 
@@ -87,6 +118,7 @@ class Cloud:
     quotas: tuple[Quota, ...]
     region_availability: float
     commit_every_months: int
+    quotes: tuple[Quote, ...] = ()
 
     def __post_init__(self) -> None:
         for provider, discount in self.discounts.items():
@@ -434,7 +466,10 @@ def resolve(file: PlanFile, origin: str = "<plan>") -> LoadedPlan:
                   tuple(file.cloud.regions) if file.cloud.regions is not None else None,
                   tuple(file.cloud.purchase_options), discounts,
                   tuple(Quota(q.provider, q.region, q.gpu, q.max_gpus) for q in file.cloud.quotas),
-                  c["region_availability"], c["commit_every_months"])
+                  c["region_availability"], c["commit_every_months"],
+                  tuple(Quote(q.name, q.provider, q.gpu, q.location, q.gpus, q.usd_per_gpu_hour,
+                              q.start, q.months, q.upfront_usd, q.optional, q.as_of)
+                        for q in file.cloud.quotes))
 
     sites = []
     for i, s in enumerate(file.onprem.sites):

@@ -8,6 +8,7 @@ left out stay ``None`` here; ``plan.resolve`` fills them from the defaults table
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import math
 import re
@@ -23,6 +24,7 @@ from tco.pricing.models import CLOUD_PURCHASES, DEFAULT_PROVIDERS, Provider, Pur
 from tco.pricing.names import did_you_mean
 from tco.pricing.reference import gpu_classes, metros, regions
 from tco.pricing.settings import Refresh
+from tco.pricing.snapshot import load_snapshot
 
 from .errors import PlanError
 from .months import month_label, month_offset, parse_month
@@ -67,12 +69,29 @@ class QuotaEntry(_Strict):
     max_gpus: Annotated[int, Field(ge=0)]
 
 
+class QuoteEntry(_Strict):
+    """``[[cloud.quotes]]``: a negotiated offer of ``gpus`` GPUs for ``months`` months."""
+
+    name: str
+    provider: str
+    gpu: str
+    location: str
+    gpus: PositiveInt
+    usd_per_gpu_hour: NonNegative
+    start: str
+    months: PositiveInt
+    upfront_usd: NonNegative = 0.0
+    optional: bool = True
+    as_of: dt.date
+
+
 class CloudSection(_Strict):
     providers: list[Provider] = Field(default_factory=lambda: list(DEFAULT_PROVIDERS))
     regions: list[str] | None = None
     purchase_options: list[Purchase] = Field(default_factory=lambda: list(CLOUD_PURCHASES))
     discounts: dict[Provider, Fraction] = Field(default_factory=dict)
     quotas: list[QuotaEntry] = Field(default_factory=list)
+    quotes: list[QuoteEntry] = Field(default_factory=list)
     region_availability: Availability | None = None
     commit_every_months: Annotated[int, Field(ge=1, le=12)] | None = None
 
@@ -581,7 +600,9 @@ def _check_references(plan: PlanFile) -> list[str]:
     metro_keys = list(metros())
     months = plan.plan.months
     providers = [p.value for p in plan.cloud.providers]
-    known_regions = {r for (_, r) in regions()}
+    # regions with a location, and the snapshot's regions whose provider publishes no city
+    known_pairs = set(regions()) | {(r.provider, r.region) for r in load_snapshot().compute}
+    known_regions = {r for (_, r) in known_pairs}
 
     def unique(items: list[Any], where: str) -> None:
         seen: set[str] = set()
@@ -591,6 +612,7 @@ def _check_references(plan: PlanFile) -> list[str]:
             seen.add(item.name)
 
     unique(plan.workloads, "workloads")
+    unique(plan.cloud.quotes, "cloud.quotes")
     unique(plan.onprem.sites, "onprem.sites")
     unique(plan.onprem.servers, "onprem.servers")
     if not plan.workloads:
@@ -604,9 +626,32 @@ def _check_references(plan: PlanFile) -> list[str]:
     for i, q in enumerate(plan.cloud.quotas):
         if q.gpu not in gpu_classes():
             errs.append(f"cloud.quotas[{i}].gpu: unknown GPU class '{q.gpu}'{_suggest(q.gpu, gpus)}")
-        if (q.provider.value, q.region) not in regions():
+        if (q.provider.value, q.region) not in known_pairs:
             errs.append(f"cloud.quotas[{i}].region: '{q.region}' is not a region of "
                         f"{q.provider.value}")
+    for i, quote in enumerate(plan.cloud.quotes):
+        where = f"cloud.quotes[{i}]"
+        if quote.gpu not in gpu_classes():
+            errs.append(f"{where}.gpu: unknown GPU class '{quote.gpu}'{_suggest(quote.gpu, gpus)}")
+        if quote.location not in metros():
+            errs.append(f"{where}.location: unknown metro '{quote.location}'"
+                        f"{_suggest(quote.location, metro_keys)} (latency is measured from it)")
+        if not quote.provider.strip() or ":" in quote.provider:
+            errs.append(f"{where}.provider: a provider name without ':', got "
+                        f"'{quote.provider}'")
+        try:
+            off = month_offset(plan.plan.start, quote.start)
+        except ValueError as exc:
+            errs.append(f"{where}.start: {exc}")
+        else:
+            if off >= months:
+                errs.append(f"{where}.start: {quote.start} lies after the horizon "
+                            f"{plan.plan.start}..{month_label(plan.plan.start, months - 1)}")
+            elif off < 0 and quote.optional:
+                errs.append(f"{where}.start: {quote.start} is before the plan starts; only a "
+                            f"signed quote (optional = false) may have started already")
+            elif off + quote.months <= 0:
+                errs.append(f"{where}: its term ends before the plan starts")
 
     server_names = [s.name for s in plan.onprem.servers]
     for i, srv in enumerate(plan.onprem.servers):

@@ -87,8 +87,8 @@ class Reserved:
 
     def active(self, venue: str, gpu: str, month: int) -> list[tuple[Var, ComputePrice]]:
         """The reservations of one pool that run in ``month``."""
-        return [(var, offer) for (v, g, term, _, start), (var, offer) in self.reservations.items()
-                if v == venue and g == gpu and start <= month < start + term.term_months]
+        return [(var, offer) for (v, g, _, _, start), (var, offer) in self.reservations.items()
+                if v == venue and g == gpu and start <= month < start + offer.term_months]
 
 
 @dataclass

@@ -78,6 +78,8 @@ class Commitment:
     usd_per_month: float
     upfront_usd: float
     months_past_horizon: int
+    source: str = "catalog"           # where its price came from; "quote" for a quote
+    name: str | None = None           # a quote's name
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)

@@ -52,14 +52,24 @@ _EPS = 1e-6
 
 
 def scenarios_for(plan: Plan) -> list[Scenario]:
+    """``hybrid``, ``cloud-only``, ``<provider>-only`` per provider, ``onprem-only`` when the
+    plan has sites. A signed quote belongs to every scenario, like servers already owned; an
+    optional one to ``hybrid``, ``cloud-only`` and its provider's ``<provider>-only``."""
     providers = tuple(p.value for p in plan.cloud.providers)
-    out = [Scenario("hybrid", providers, True)]
+    quotes = plan.cloud.quotes
+    signed = tuple(q.name for q in quotes if not q.optional)
+    every = tuple(q.name for q in quotes)
+
+    def of(provider: str) -> tuple[str, ...]:
+        return tuple(q.name for q in quotes if not q.optional or q.provider == provider)
+
+    out = [Scenario("hybrid", providers, True, every)]
     if providers:
-        out.append(Scenario("cloud-only", providers, False))
+        out.append(Scenario("cloud-only", providers, False, every))
     for p in providers:
-        out.append(Scenario(f"{p}-only", (p,), False))
+        out.append(Scenario(f"{p}-only", (p,), False, of(p)))
     if plan.onprem.sites:
-        out.append(Scenario("onprem-only", (), True))
+        out.append(Scenario("onprem-only", (), True, signed))
     return out
 
 
@@ -91,11 +101,13 @@ def solve(plan: LoadedPlan | Plan | PlanFile | dict[str, Any], catalog: Catalog 
             f"no prices for provider(s) {', '.join(missing)} in the catalog in use; remove them "
             f"from cloud.providers or use a catalog that has them")
     solver_name = SolverName(solver or p.plan.solver)
-    results: dict[tuple[tuple[str, ...], bool], ScenarioResult] = {}
+    Key = tuple[tuple[str, ...], bool, tuple[str, ...]]
+    results: dict[Key, ScenarioResult] = {}
     out: list[ScenarioResult] = []
-    def key(s: Scenario) -> tuple[tuple[str, ...], bool]:
-        return (s.providers, s.sites and bool(p.onprem.sites))
-    distinct: dict[tuple[tuple[str, ...], bool], Scenario] = {}
+    def key(s: Scenario) -> Key:
+        # scenarios that may use the same venues and quotes are one program
+        return (s.providers, s.sites and bool(p.onprem.sites), s.quotes)
+    distinct: dict[Key, Scenario] = {}
     for scenario in sorted(scenarios_for(p), key=lambda s: -_size(p, catalog, s)):
         distinct.setdefault(key(scenario), scenario)
     jobs = max(1, min(workers or os.cpu_count() or 1, len(distinct)))
@@ -242,7 +254,8 @@ def _rename(res: ScenarioResult, name: str) -> ScenarioResult:
 
 def _within(a: Scenario, b: Scenario) -> bool:
     """Every plan of scenario ``a`` is a plan of scenario ``b``."""
-    return set(a.providers) <= set(b.providers) and (b.sites or not a.sites)
+    return (set(a.providers) <= set(b.providers) and (b.sites or not a.sites)
+            and set(a.quotes) <= set(b.quotes))
 
 
 def _never_dearer_than_a_subset(plan: Plan, catalog: Catalog, results: list[ScenarioResult],

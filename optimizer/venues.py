@@ -13,10 +13,17 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from tco.pricing.models import Catalog, ComputePrice, Purchase, Tiers
-from tco.pricing.reference import estimated_rtt_ms, gpu_classes, metros, regions
+from tco.pricing.models import Catalog, ComputePrice, Purchase, Source, Tiers
+from tco.pricing.reference import (
+    estimated_rtt_ms,
+    gpu_classes,
+    great_circle_km,
+    metros,
+    regions,
+)
 
-from .plan import Plan, Server, Site, Workload
+from .plan import Plan, Quote, Server, Site, Workload
+from .planfile import WorkloadKind
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,7 @@ class Scenario:
     name: str
     providers: tuple[str, ...]
     sites: bool
+    quotes: tuple[str, ...] = ()     # the names of the ``[[cloud.quotes]]`` it may take or holds
 
 
 @dataclass
@@ -88,7 +96,54 @@ def venue_table(plan: Plan, catalog: Catalog, scenario: Scenario) -> dict[str, V
         for site in plan.onprem.sites:
             lat, lon = site_coordinates(site)
             out[site.name] = Venue(site.name, None, None, site, lat, lon, site.availability)
+    for q in scenario_quotes(plan, scenario):
+        place = metros()[q.location]
+        out[q.venue] = Venue(q.venue, q.provider, f"quote:{q.name}", None, place.lat, place.lon,
+                             plan.cloud.region_availability)
     return out
+
+
+def scenario_quotes(plan: Plan, scenario: Scenario) -> list[Quote]:
+    """The quotes ``scenario`` may take (optional) or holds (signed), in plan order."""
+    return [q for q in plan.cloud.quotes if q.name in scenario.quotes]
+
+
+def quote_offer(q: Quote) -> ComputePrice:
+    """A quote as one offer: the whole quote is one "instance" of ``gpus`` GPUs, bought for
+    its term (``term_months``), at ``usd_per_gpu_hour × gpus`` an hour, with its upfront fee."""
+    return ComputePrice(q.provider, f"quote:{q.name}", q.name, q.gpu, q.gpus,
+                        gpu_classes()[q.gpu].memory_gib, 0, 0.0, Purchase.QUOTE,
+                        q.usd_per_gpu_hour * q.gpus, q.upfront_usd, q.months, Source.USER,
+                        f"quote {q.name} in the plan file", q.as_of)
+
+
+def quote_serves(plan: Plan, w: Workload, q: Quote, venues: dict[str, Venue],
+                 excluded: set[str]) -> bool:
+    """Whether ``w`` may run on quote ``q``: a class it accepts, its weights fit the quote's
+    GPUs, the prices it needs known there, and within its latency bound of a metro it serves."""
+    if q.gpu not in w.speeds or q.venue in excluded or q.venue not in venues:
+        return False
+    if not holds_weights(w, q.gpu, q.gpus) or not fits_nodes(plan, w, q.gpu, q.gpus):
+        return False
+    if w.max_latency_ms is not None and w.users:
+        return any(q.venue in ok for ok in metro_reach(plan, w, {q.venue: venues[q.venue]})
+                   .values())
+    return True
+
+
+def quote_tiers(q: Quote, venue: Venue, prices: list[tuple[str, str, Tiers]]) -> Tiers | None:
+    """A quote's storage or egress tiers: its provider's rates in the region of that provider
+    nearest to its location (``prices``: provider, region, tiers); None when the provider has
+    no such price in a region with a known location (unknown is never zero)."""
+    best: tuple[float, str, Tiers] | None = None
+    for provider, region, tiers in prices:
+        place = regions().get((provider, region))
+        if provider != q.provider or place is None or venue.lat is None or venue.lon is None:
+            continue
+        km = great_circle_km(venue.lat, venue.lon, place.lat, place.lon)
+        if best is None or (km, region) < best[:2]:
+            best = (km, region, tiers)
+    return best[2] if best is not None else None
 
 
 def latency_ms(plan: Plan, metro: str, venue: Venue) -> float | None:
@@ -192,6 +247,10 @@ def offers_for(plan: Plan, catalog: Catalog, scenario: Scenario, venues: dict[st
             best = offers.on_demand.get((key, r.gpu))
             if best is None or r.usd_per_gpu_hour < best.usd_per_gpu_hour:
                 offers.on_demand[(key, r.gpu)] = r
+        elif r.purchase == Purchase.CAPACITY_BLOCK:
+            # booked in whole days inside a training job's window; a service runs every day
+            if w.kind == WorkloadKind.TRAINING:
+                pools[(key, r.gpu, r.purchase)].append(r)
         else:
             pools[(key, r.gpu, r.purchase)].append(r)
     for pool_key, recs in list(pools.items()):

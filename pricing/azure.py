@@ -292,6 +292,42 @@ def hourly_usd(item: Item, purchase: Purchase, price: float) -> float:
     return price / qty
 
 
+def savings_plan_purchase(term: str) -> Purchase | None:
+    """A ``savingsPlan`` entry's ``"1 Year"`` -> savings_plan_1y, ``"3 Years"`` ->
+    savings_plan_3y, anything else None."""
+    match = _TERM.match(term or "")
+    months = int(match.group(1)) * 12 if match else 0
+    return {12: Purchase.SAVINGS_PLAN_1Y, 36: Purchase.SAVINGS_PLAN_3Y}.get(months)
+
+
+def _savings_plans(item: Item, on_demand: ComputePrice, warnings: list[str],
+                   label: str) -> list[ComputePrice]:
+    """The savings-plan prices of a pay-as-you-go VM row (its ``savingsPlan`` entries: an
+    hourly ``unitPrice`` per term), as records beside its on-demand one; none for other rows."""
+    entries = item.get("savingsPlan")
+    if on_demand.purchase != Purchase.ON_DEMAND or not isinstance(entries, list):
+        return []
+    out = []
+    for entry in entries:
+        if not isinstance(entry, dict):
+            continue
+        purchase = savings_plan_purchase(str(entry.get("term", "")))
+        price = entry.get("unitPrice", entry.get("retailPrice"))
+        if purchase is None:
+            warnings.append(f"{label}: savings plan term {entry.get('term')!r} is neither 1 nor "
+                            f"3 years (ignored; {_ref(item)})")
+            continue
+        if not isinstance(price, int | float) or isinstance(price, bool) or price <= 0:
+            warnings.append(f"{label} {purchase.value}: unitPrice {price!r} is not a positive "
+                            f"price; excluded, never used as $0 ({_ref(item)})")
+            continue
+        qty, _ = unit_quantity(_text(item, "unitOfMeasure"))
+        out.append(replace(on_demand, purchase=purchase, usd_per_hour=float(price) / qty,
+                           term_months=purchase.term_months,
+                           source_ref=f"{on_demand.source_ref} savingsPlan {entry.get('term')}"))
+    return out
+
+
 def _rank(item: Item, usd_per_hour: float, as_of: dt.date) -> tuple[bool, bool, dt.date, float]:
     """Which of several rows for one offer wins: primary meter region, in effect, newest,
     then cheapest."""
@@ -343,10 +379,11 @@ def parse_compute(items: Iterable[Item], as_of: dt.date, regions: Sequence[str] 
             memory_gib=inst.memory_gib, purchase=purchase, usd_per_hour=usd, upfront_usd=0.0,
             term_months=purchase.term_months, source=Source.LIVE, source_ref=_ref(item),
             as_of=as_of)
-        key = (region, inst.instance_type, purchase)
         rank = _rank(item, usd, as_of)
-        if key not in best or rank > best[key][0]:
-            best[key] = (rank, record)
+        for rec in [record, *_savings_plans(item, record, warnings, label)]:
+            key = (region, inst.instance_type, rec.purchase)
+            if key not in best or rank > best[key][0]:
+                best[key] = (rank, rec)
     warnings += _currency_warning("compute", currencies)
     return [best[k][1] for k in sorted(best)], warnings
 

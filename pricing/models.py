@@ -39,19 +39,36 @@ class Purchase(StrEnum):
     SPOT = "spot"
     RESERVED_1Y = "reserved_1y"
     RESERVED_3Y = "reserved_3y"
+    # an hourly commitment for the term, used or not (AWS EC2 Instance Savings Plans, Azure
+    # savings plan for compute): priced at its effective $/instance-hour, in any amount
+    SAVINGS_PLAN_1Y = "savings_plan_1y"
+    SAVINGS_PLAN_3Y = "savings_plan_3y"
+    # AWS EC2 Capacity Blocks for ML: instances booked in whole days, paid whether used or not
+    CAPACITY_BLOCK = "capacity_block"
     OWNED = "owned"
+    QUOTE = "quote"            # a team's negotiated offer, ``[[cloud.quotes]]`` (SPEC 18)
 
     @property
     def is_reserved(self) -> bool:
-        return self in (Purchase.RESERVED_1Y, Purchase.RESERVED_3Y)
+        """Paid every month of a 1- or 3-year term, used or not: reservations and savings
+        plans."""
+        return self.term_months > 0
+
+    @property
+    def is_savings_plan(self) -> bool:
+        return self in (Purchase.SAVINGS_PLAN_1Y, Purchase.SAVINGS_PLAN_3Y)
 
     @property
     def term_months(self) -> int:
-        return {Purchase.RESERVED_1Y: 12, Purchase.RESERVED_3Y: 36}.get(self, 0)
+        return {Purchase.RESERVED_1Y: 12, Purchase.RESERVED_3Y: 36, Purchase.SAVINGS_PLAN_1Y: 12,
+                Purchase.SAVINGS_PLAN_3Y: 36}.get(self, 0)
 
 
-# what a cloud sells (every purchase option but owning)
-CLOUD_PURCHASES = (Purchase.ON_DEMAND, Purchase.SPOT, Purchase.RESERVED_1Y, Purchase.RESERVED_3Y)
+# what a cloud sells (every purchase option but owning and quotes)
+CLOUD_PURCHASES = (Purchase.ON_DEMAND, Purchase.SPOT, Purchase.RESERVED_1Y, Purchase.RESERVED_3Y,
+                   Purchase.SAVINGS_PLAN_1Y, Purchase.SAVINGS_PLAN_3Y, Purchase.CAPACITY_BLOCK)
+# a capacity block is booked by the instance-day
+HOURS_PER_DAY = 24.0
 
 
 class Source(StrEnum):
@@ -144,6 +161,8 @@ def _record_dict(record: object) -> dict[str, object]:
         elif isinstance(value, dt.date):
             value = value.isoformat()
         elif f.name == "tiers":
+            if all(rate == 0 for _, rate in value):
+                out["free"] = True        # a source said so: read back, it stays valid
             value = [list(t) for t in value]
         out[f.name] = value
     return out

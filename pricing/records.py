@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from .errors import CatalogError
-from .models import ComputePrice, EgressPrice, Purchase, Source, StoragePrice
+from .models import CLOUD_PURCHASES, ComputePrice, EgressPrice, Purchase, Source, StoragePrice
 from .tiers import validate_tiers
 
 T = TypeVar("T")
@@ -48,7 +48,7 @@ def _int(value: Any) -> int:
 
 def compute_from_row(row: Mapping[str, Any], where: str, default_source: Source) -> ComputePrice:
     r = _Row(row, where)
-    purchase = r.get("purchase", Purchase, "one of on_demand, spot, reserved_1y, reserved_3y")
+    purchase = r.get("purchase", Purchase, "one of " + ", ".join(p.value for p in CLOUD_PURCHASES))
     term = r.opt("term_months", _int, purchase.term_months, "a whole number of months")
     upfront = r.opt("upfront_usd", float, 0.0, "a number")
     if "usd_per_hour" in row:
@@ -75,10 +75,22 @@ def compute_from_row(row: Mapping[str, Any], where: str, default_source: Source)
     )
 
 
+def _bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("yes", "true", "1"):
+        return True
+    if text in ("no", "false", "0"):
+        return False
+    raise ValueError(value)
+
+
 def _tiers(r: _Row, key: str) -> tuple[tuple[float, float], ...]:
     raw = r.get(key, list, "a list of [start_gb, usd_per_gb] pairs")
+    free = r.opt("free", _bool, False, "yes or no")
     try:
-        return validate_tiers(raw)
+        return validate_tiers(raw, free=free)
     except (TypeError, ValueError) as exc:
         raise CatalogError(f"{r.where}: '{key}': {exc}") from exc
 

@@ -10,8 +10,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 
-def validate_tiers(tiers: Sequence[Sequence[float]]) -> tuple[tuple[float, float], ...]:
-    """Return ``tiers`` as a tuple of pairs, or raise ``ValueError`` saying what is wrong."""
+def validate_tiers(tiers: Sequence[Sequence[float]], *,
+                   free: bool = False) -> tuple[tuple[float, float], ...]:
+    """Return ``tiers`` as a tuple of pairs, or raise ``ValueError`` saying what is wrong.
+
+    Every tier at 0 is accepted only when ``free``: the record says its source states that
+    nothing is charged (RunPod's and Lambda's egress); a 0 read from anywhere else is a price
+    missing, and unknown is never zero."""
     out: list[tuple[float, float]] = []
     for i, tier in enumerate(tiers):
         if len(tier) != 2:
@@ -26,8 +31,9 @@ def validate_tiers(tiers: Sequence[Sequence[float]]) -> tuple[tuple[float, float
         raise ValueError("no tiers")
     if out[0][0] != 0:
         raise ValueError(f"the first tier must start at 0 GB, not {out[0][0]:g}")
-    if all(rate == 0 for _, rate in out):
-        raise ValueError("every tier is priced at 0: unknown is never zero")
+    if all(rate == 0 for _, rate in out) and not free:
+        raise ValueError("every tier is priced at 0: unknown is never zero (where the source "
+                         "says it is free, mark the record free)")
     return tuple(out)
 
 

@@ -154,6 +154,27 @@ def value(server: Any, age: int, month: int, trend: float = 0.0) -> float:
     return new * server.resale_retention_per_year ** (max(age, 0) / 12)
 
 
+def _nearest(q: Any, records: Any) -> tuple[tuple[float, float], ...] | None:
+    """The tiers of ``q``'s provider's region nearest to its metro (haversine), if any."""
+    import math
+
+    from tco.pricing.reference import metros, regions
+
+    here = metros()[q.location]
+    best = None
+    for r in records:
+        place = regions().get((r.provider, r.region))
+        if r.provider != q.provider or place is None:
+            continue
+        p1, p2 = math.radians(here.lat), math.radians(place.lat)
+        dp, dl = p2 - p1, math.radians(place.lon - here.lon)
+        km = 2 * 6371.0 * math.asin(math.sqrt(math.sin(dp / 2) ** 2 + math.cos(p1)
+                                              * math.cos(p2) * math.sin(dl / 2) ** 2))
+        if best is None or (km, r.region) < best[:2]:
+            best = (km, r.region, r.tiers)
+    return best[2] if best is not None else None
+
+
 def reprice(plan: Any, catalog: Any, s: Any) -> dict[tuple[str, int], float]:
     """(category, month index) -> USD of scenario result ``s``, priced from scratch."""
     return _priced(plan, catalog, s)[0]
@@ -202,10 +223,30 @@ def _priced(plan: Any, catalog: Any, s: Any) -> tuple[dict[tuple[str, int], floa
             if a.purchase == "on_demand":
                 rate *= 1 - discount.get(a.provider, 0.0)
             book("cloud_compute", m, a.gpu_hours * rate * cloud(a.gpu, m), a.venue, running)
-    # reservations, every month of the term
+    # reservations, every month of the term; a quote at its own price, with its upfront fee in
+    # its first month
+    quotes = {q.name: q for q in plan.cloud.quotes}
     for c in s.commitments:
+        if c.purchase == "quote":
+            q = quotes[c.name]
+            first = month_index(start, q.start)
+            assert (c.count, c.start_month, c.provider) == (q.gpus, q.start, q.provider), c
+            for m in range(max(first, 0), first + q.months):
+                book("cloud_reserved", m, q.usd_per_gpu_hour * q.gpus * H,
+                     f"{q.provider}:quote:{q.name}", running)
+            if first >= 0 and q.upfront_usd:
+                book("cloud_reserved", first, q.upfront_usd, f"{q.provider}:quote:{q.name}",
+                     running)
+            continue
         r = offers[(c.provider, c.region, c.instance_type, c.purchase)]
         first = month_index(start, c.start_month)
+        if c.purchase == "capacity_block":
+            # instance-days booked in one month, at that month's list price
+            assert c.start_month == c.end_month, c
+            book("cloud_reserved", first, c.count * r.usd_per_hour * 24.0 * (
+                1 - discount.get(c.provider, 0.0)) * cloud(r.gpu, first),
+                f"{c.provider}:{c.region}", running)
+            continue
         # the start month's price, for the whole term
         monthly = c.count * r.usd_per_hour * (1 - discount.get(c.provider, 0.0)) * H * cloud(
             r.gpu, first)
@@ -283,6 +324,14 @@ def _priced(plan: Any, catalog: Any, s: Any) -> tuple[dict[tuple[str, int], floa
     for ep in catalog.egress:
         if ep.destination == "internet":
             egress_tiers.setdefault(f"{ep.provider}:{ep.region}", ep.tiers)
+    # a quote's storage and egress: its provider's rates in the region nearest to it
+    for q in plan.cloud.quotes:
+        for records, table in ((catalog.storage, storage_tiers),
+                               ([e for e in catalog.egress if e.destination == "internet"],
+                                egress_tiers)):
+            near = _nearest(q, records)
+            if near is not None:
+                table[f"{q.provider}:quote:{q.name}"] = near
     venues_used: dict[tuple[str, int], set[str]] = defaultdict(set)
     for a in s.allocations:
         if a.gpu_hours > 0:

@@ -68,3 +68,26 @@ def test_memory_and_node_size_are_named():
     assert precheck(prepare(plan, PRICES, aws)) == (
         "svc: no usable L4 offer within 10 ms of us-east in aws: no instance holds 168.0 GB of "
         "weights in aws:us-east-1")
+
+
+UNPLACED = catalog(
+    # RunPod names its data centres without cities: US-TX-3 has no coordinates
+    offer("runpod", "US-TX-3", "1x NVIDIA L4", "L4", 1, "on_demand", 0.5),
+    egress("runpod", "US-TX-3", (0.0, 0.02)),
+)
+
+
+def _runpod_only(**sections):
+    w = {"name": "svc", "kind": "inference", "gpu": "L4", "gpus": 2,
+         "users": {"us-east": 1.0}, "max_latency_ms": 30, "egress_tb_per_month": 1.0}
+    plan = plan_from_dict(plan_doc(w, providers=("runpod",), **sections)).plan
+    only = next(s for s in scenarios_for(plan) if s.name == "runpod-only")
+    return precheck(prepare(plan, UNPLACED, only))
+
+
+def test_a_region_without_a_location_is_named_and_a_given_round_trip_admits_it():
+    assert _runpod_only() == (
+        "svc: no L4 offer within 30 ms of us-east in runpod (runpod:US-TX-3 sells it but "
+        "publishes no location, so no latency is estimated to it: give its round trip from "
+        "us-east in [latency] to use it)")
+    assert _runpod_only(latency={"us-east": {"runpod:US-TX-3": 28.0}}) is None

@@ -12,6 +12,7 @@ import pytest
 
 from tco.pricing import Purchase, load_catalog
 from tco.pricing.integrity import check_catalog
+from tco.pricing.models import DEFAULT_PROVIDERS, Provider
 from tco.pricing.reference import gpu_classes, metros, regions
 from tco.pricing.snapshot import load_snapshot
 
@@ -53,7 +54,9 @@ def test_compute_records_are_consistent(snapshot):
         seen.add(key)
         assert r.usd_per_hour > 0 and r.gpu_count > 0 and r.gpu in gpu_classes()
         assert r.term_months == r.purchase.term_months
-        assert (r.provider, r.region) in regions(), (r.provider, r.region)
+        if r.provider in DEFAULT_PROVIDERS:
+            # the GPU clouds publish some regions without a city (test_snapshot_gpuclouds)
+            assert (r.provider, r.region) in regions(), (r.provider, r.region)
         if r.purchase.is_reserved:
             assert r.upfront_usd >= 0
 
@@ -123,7 +126,7 @@ def test_storage_and_egress_tiers_are_volume_discounts(snapshot):
 
 def test_reference_data_rows_have_sources():
     for name in ("gpus.csv", "regions.csv", "metros.csv", "defaults.csv",
-                 "instances_aws.csv", "instances_gcp.csv", "instances_azure.csv"):
+                 *(f"instances_{p.value}.csv" for p in Provider)):
         path = resources.files("tco.pricing").joinpath("data", name)
         with path.open(encoding="utf-8") as fh:
             rows = list(csv.DictReader(fh))
@@ -138,7 +141,7 @@ def test_reference_data_rows_have_sources():
 def test_load_catalog_is_the_snapshot_offline():
     cat = load_catalog(offline=True)
     assert {p.source for p in cat.provenance()} == {"snapshot"}
-    assert {p.provider for p in cat.provenance()} == {"aws", "gcp", "azure"}
+    assert {p.provider for p in cat.provenance()} == {p.value for p in Provider}
 
 
 def test_compute_of_keeps_catalog_order_and_only_those_providers():
@@ -148,4 +151,4 @@ def test_compute_of_keeps_catalog_order_and_only_those_providers():
     assert {r.provider for r in both} == {"aws", "gcp"}
     assert catalog.compute_of(("gcp", "aws")) is both          # filtered once
     assert catalog.compute_of(()) == ()
-    assert sum(len(catalog.compute_of((p,))) for p in ("aws", "gcp", "azure")) == len(catalog.compute)
+    assert sum(len(catalog.compute_of((p.value,))) for p in Provider) == len(catalog.compute)
