@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 from .base import FetchResult, Progress
 from .errors import MissingCredentialsError, PricingError
 from .models import (
+    HOURS_PER_MONTH,
     ComputePrice,
     EgressPrice,
     Purchase,
@@ -388,6 +389,94 @@ def spot_offers(region: str, quotes: Mapping[str, SpotQuote]) -> list[Offer]:
                   f"ec2:spot:{q.availability_zone}") for _, q in sorted(quotes.items())]
 
 
+# ------------------------------------------------------- savings plans and capacity blocks
+
+SAVINGS_PLAN_TERMS = {31_536_000: Purchase.SAVINGS_PLAN_1Y, 94_608_000: Purchase.SAVINGS_PLAN_3Y}
+# payment options whose rate is paid the way tco can book it: monthly, or all up front
+SAVINGS_PLAN_PAYMENTS = ("No Upfront", "All Upfront")
+# the instance types AWS sells as Capacity Blocks for ML
+CAPACITY_BLOCK_TYPES = ("p4d.24xlarge", "p4de.24xlarge", "p5.4xlarge", "p5.48xlarge",
+                        "p5e.48xlarge", "p5en.48xlarge", "p6-b200.48xlarge")
+
+
+def savings_plan_offers(results: Iterable[Mapping[str, Any]], region: str,
+                        instance_types: Iterable[str]) -> Parsed:
+    """EC2 Instance Savings Plan rates (``describe_savings_plans_offering_rates`` search
+    results) as offers: per instance type and term, the lowest rate of a Linux, shared-tenancy
+    plan paid monthly (No Upfront, recurring) or all up front (the whole term's commitment as
+    ``upfront_usd``). Partial Upfront is left out: the API does not say how its commitment is
+    split. A rate that is not a positive number is reported, never used as $0."""
+    wanted = set(instance_types)
+    best: dict[tuple[str, Purchase], Offer] = {}
+    warnings: list[str] = []
+    for r in results:
+        offering = r.get("savingsPlanOffering") or {}
+        props = {p.get("name"): p.get("value") for p in r.get("properties") or []}
+        itype = str(props.get("instanceType", ""))
+        term = SAVINGS_PLAN_TERMS.get(int(offering.get("durationSeconds") or 0))
+        if (offering.get("planType") != "EC2Instance" or props.get("region") != region
+                or itype not in wanted or props.get("productDescription") != "Linux/UNIX"
+                or props.get("tenancy") != "shared" or term is None
+                or offering.get("paymentOption") not in SAVINGS_PLAN_PAYMENTS):
+            continue
+        label = f"{_label(region, itype)} {term.value}"
+        try:
+            rate = float(r.get("rate", "nan"))
+        except (TypeError, ValueError):
+            rate = math.nan
+        if offering.get("currency") != "USD" or r.get("unit") != "Hrs":
+            warnings.append(f"{label}: rate in {offering.get('currency')} per {r.get('unit')}; "
+                            f"excluded")
+            continue
+        if not (math.isfinite(rate) and rate > 0):
+            warnings.append(f"{label}: rate {r.get('rate')!r} is not a positive price; excluded, "
+                            f"never used as $0")
+            continue
+        upfront = rate * HOURS_PER_MONTH * term.term_months \
+            if offering.get("paymentOption") == "All Upfront" else 0.0
+        offer = Offer(region, itype, term, rate, round(upfront, 2), term.term_months,
+                      f"savingsplans:{offering.get('offeringId', '')}")
+        key = (itype, term)
+        if key not in best or (offer.usd_per_hour, offer.upfront_usd) < (
+                best[key].usd_per_hour, best[key].upfront_usd):
+            best[key] = offer
+    return [best[k] for k in sorted(best, key=lambda k: (k[0], k[1].value))], warnings
+
+
+def capacity_block_offers(offerings: Iterable[Mapping[str, Any]], region: str) -> Parsed:
+    """Capacity Block offerings (``describe_capacity_block_offerings``) as offers: per
+    instance type, the lowest fee per instance-hour, ``UpfrontFee / (InstanceCount ×
+    CapacityBlockDurationHours)``, over the region's zones."""
+    best: dict[str, Offer] = {}
+    warnings: list[str] = []
+    for o in offerings:
+        itype = str(o.get("InstanceType", ""))
+        zone = str(o.get("AvailabilityZone", ""))
+        if not itype or not zone.startswith(region):
+            continue
+        try:
+            fee = float(o.get("UpfrontFee", "nan"))
+            per = float(o.get("InstanceCount") or 0) * float(o.get("CapacityBlockDurationHours")
+                                                             or 0)
+        except (TypeError, ValueError):
+            fee, per = math.nan, 0.0
+        label = f"{_label(region, itype)} capacity_block"
+        if o.get("CurrencyCode") != "USD":
+            warnings.append(f"{label}: fee in {o.get('CurrencyCode')}; excluded")
+            continue
+        if not (math.isfinite(fee) and fee > 0 and per > 0):
+            warnings.append(f"{label}: fee {o.get('UpfrontFee')!r} for "
+                            f"{o.get('InstanceCount')!r} instances x "
+                            f"{o.get('CapacityBlockDurationHours')!r} h is not a positive price; "
+                            f"excluded, never used as $0")
+            continue
+        offer = Offer(region, itype, Purchase.CAPACITY_BLOCK, fee / per, 0.0, 0,
+                      f"ec2:capacity-block:{o.get('CapacityBlockOfferingId', '')}")
+        if itype not in best or offer.usd_per_hour < best[itype].usd_per_hour:
+            best[itype] = offer
+    return [best[k] for k in sorted(best)], warnings
+
+
 # --------------------------------------------------------------------------- records
 
 
@@ -590,7 +679,9 @@ class AwsAdapter:
     def _fetch_region(self, region: str, offers: list[Offer], facts: dict[str, InstanceFacts],
                       as_of: dt.date, result: FetchResult) -> None:
         """Spot, GPU facts, compute records, S3 storage and egress of one region."""
-        offers = [*offers, *spot_offers(region, self._spot(region, result.warnings))]
+        offers = [*offers, *spot_offers(region, self._spot(region, result.warnings)),
+                  *self._savings_plans(region, result.warnings),
+                  *self._capacity_blocks(region, result.warnings)]
         unknown = [t for t in _unique(o.instance_type for o in offers) if t not in facts]
         self._learn_facts(region, unknown, facts, result.warnings)
         records, notes = compute_records(offers, facts, as_of)
@@ -694,6 +785,62 @@ class AwsAdapter:
         quotes, notes = latest_spot(entries or [])
         warnings.extend(notes)
         return quotes
+
+
+    def _soft(self, what: str, call: Callable[[], T], warnings: list[str]) -> T | None:
+        """``call()``; any API failure becomes a warning and None: a region keeps its other
+        prices when its savings plans or capacity blocks cannot be read."""
+        try:
+            with sdk_errors(what):
+                return call()
+        except MissingCredentialsError:
+            raise
+        except PricingError as exc:
+            warnings.append(f"{exc}; skipped")
+            return None
+
+    def _savings_plans(self, region: str, warnings: list[str]) -> list[Offer]:
+        """EC2 Instance Savings Plan rates of the instance types in ``region``."""
+        client = self.client("savingsplans", PRICING_REGION)
+        types = list(self.instance_types)
+
+        def rates() -> list[Mapping[str, Any]]:
+            out: list[Mapping[str, Any]] = []
+            token = None
+            while True:
+                page = client.describe_savings_plans_offering_rates(
+                    savingsPlanTypes=["EC2Instance"], products=["EC2"],
+                    serviceCodes=["AmazonEC2"], operations=["RunInstances"],
+                    filters=[{"name": "region", "values": [region]},
+                             {"name": "instanceType", "values": types},
+                             {"name": "productDescription", "values": ["Linux/UNIX"]},
+                             {"name": "tenancy", "values": ["shared"]}],
+                    maxResults=PAGE_SIZE, **({"nextToken": token} if token else {}))
+                out.extend(page.get("searchResults", []))
+                token = page.get("nextToken")
+                if not token:
+                    return out
+        found = self._soft(f"savingsplans describe_savings_plans_offering_rates in {region}",
+                           rates, warnings) if types else []
+        offers, notes = savings_plan_offers(found or [], region, types)
+        warnings.extend(notes)
+        return offers
+
+    def _capacity_blocks(self, region: str, warnings: list[str]) -> list[Offer]:
+        """The cheapest day-long Capacity Block of one instance of each type in ``region``."""
+        ec2 = self.client("ec2", region)
+        offers: list[Offer] = []
+        for itype in [t for t in CAPACITY_BLOCK_TYPES if t in self.instance_types]:
+            def offerings(itype: str = itype) -> list[Mapping[str, Any]]:
+                answer = ec2.describe_capacity_block_offerings(
+                    InstanceType=itype, InstanceCount=1, CapacityDurationHours=24)
+                return list(answer.get("CapacityBlockOfferings", []))
+            found = self._soft(f"ec2 describe_capacity_block_offerings {itype} in {region}",
+                               offerings, warnings)
+            parsed, notes = capacity_block_offers(found or [], region)
+            offers.extend(parsed)
+            warnings.extend(notes)
+        return offers
 
 
 def from_env(settings: PricingSettings) -> AwsAdapter:

@@ -430,12 +430,39 @@ def test_get_products_follows_next_token_across_pages(fake_credentials: None,
     assert [i.sku for i in got] == [P5_WINDOWS, P5_CAPACITY_BLOCK, P5_LINUX]
 
 
+def no_extras(adapter: aws.AwsAdapter) -> None:
+    """moto implements neither the Savings Plans API nor describe_capacity_block_offerings:
+    the tests on moto leave them out (the stubbed tests below read them)."""
+    adapter._savings_plans = lambda region, warnings: []  # type: ignore[method-assign]
+    adapter._capacity_blocks = lambda region, warnings: []  # type: ignore[method-assign]
+
+
+SAVINGS_PLANS = json.loads((FIXTURES / "savings_plans_rates_us-east-1.json").read_text())
+CAPACITY_BLOCKS = json.loads((FIXTURES / "capacity_blocks_p5.48xlarge_us-east-1.json")
+                             .read_text())
+
+
+def expect_savings_plans(stubber: Stubber, types: list[str]) -> None:
+    params = {"savingsPlanTypes": ["EC2Instance"], "products": ["EC2"],
+              "serviceCodes": ["AmazonEC2"], "operations": ["RunInstances"],
+              "filters": [{"name": "region", "values": ["us-east-1"]},
+                          {"name": "instanceType", "values": types},
+                          {"name": "productDescription", "values": ["Linux/UNIX"]},
+                          {"name": "tenancy", "values": ["shared"]}],
+              "maxResults": aws.PAGE_SIZE}
+    first, second = SAVINGS_PLANS["pages"]
+    stubber.add_response("describe_savings_plans_offering_rates", first, params)
+    stubber.add_response("describe_savings_plans_offering_rates", second,
+                         {**params, "nextToken": first["nextToken"]})
+
+
 def test_fetch_one_region_with_moto_ec2(fake_credentials: None,
                                         settings: PricingSettings) -> None:
     seen: list[str] = []
     with mock_aws():
         adapter = aws.AwsAdapter(boto3.Session(), settings,
                                  instance_types=("p5.48xlarge", "g6.xlarge", "p5en.48xlarge"))
+        no_extras(adapter)
         with Stubber(adapter.pricing) as stubber:
             expect_p5_two_pages(stubber)
             expect_products(stubber, "ec2_g6.xlarge_us-east-1.json", "AmazonEC2",
@@ -502,7 +529,10 @@ def test_fetch_with_stubbed_spot_history_and_csv_fallback_for_gpu_facts(
         fake_credentials: None, settings: PricingSettings) -> None:
     adapter = aws.AwsAdapter(boto3.Session(), settings, instance_types=("p5.48xlarge", "g6.xlarge"))
     ec2 = adapter.client("ec2", "us-east-1")
-    with Stubber(adapter.pricing) as pricing, Stubber(ec2) as ec2_stub:
+    plans = adapter.client("savingsplans", "us-east-1")
+    with Stubber(adapter.pricing) as pricing, Stubber(ec2) as ec2_stub, \
+            Stubber(plans) as plans_stub:
+        expect_savings_plans(plans_stub, ["p5.48xlarge", "g6.xlarge"])
         expect_p5_two_pages(pricing)
         expect_products(pricing, "ec2_g6.xlarge_us-east-1.json", "AmazonEC2",
                         ec2_filters("g6.xlarge", "us-east-1"))
@@ -510,6 +540,8 @@ def test_fetch_with_stubbed_spot_history_and_csv_fallback_for_gpu_facts(
         ec2_stub.add_response("describe_spot_price_history", spot_history_response(), {
             "InstanceTypes": ["p5.48xlarge", "g6.xlarge"], "ProductDescriptions": ["Linux/UNIX"],
             "StartTime": ANY})
+        ec2_stub.add_response("describe_capacity_block_offerings", CAPACITY_BLOCKS, {
+            "InstanceType": "p5.48xlarge", "InstanceCount": 1, "CapacityDurationHours": 24})
         ec2_stub.add_client_error(
             "describe_instance_types", service_error_code="InvalidInstanceType",
             service_message="The following supplied instance types do not exist: [g6.xlarge]",
@@ -517,6 +549,7 @@ def test_fetch_with_stubbed_spot_history_and_csv_fallback_for_gpu_facts(
         result = adapter.fetch(["us-east-1"])
         pricing.assert_no_pending_responses()
         ec2_stub.assert_no_pending_responses()
+        plans_stub.assert_no_pending_responses()
 
     got = by_key(result.compute)
     spot = got[("us-east-1", "p5.48xlarge", Purchase.SPOT)]
@@ -531,6 +564,43 @@ def test_fetch_with_stubbed_spot_history_and_csv_fallback_for_gpu_facts(
     assert result.egress == [] and any("egress internet: no price item" in w
                                        for w in result.warnings)
     assert all(compute_problem(r) is None for r in result.compute)
+    # EC2 Instance Savings Plans: No Upfront paid monthly, All Upfront when cheaper with the
+    # whole term's commitment up front; Partial Upfront and Compute plans left out
+    one = got[("us-east-1", "p5.48xlarge", Purchase.SAVINGS_PLAN_1Y)]
+    assert (one.usd_per_hour, one.upfront_usd, one.term_months) == (38.14272, 0.0, 12)
+    assert one.source_ref == "savingsplans:7f3a1c2e-0000-4000-8000-000000000001"
+    three = got[("us-east-1", "p5.48xlarge", Purchase.SAVINGS_PLAN_3Y)]
+    assert (three.usd_per_hour, three.upfront_usd, three.term_months) == (24.0, 630_720.0, 36)
+    assert ("us-east-1", "g6.xlarge", Purchase.SAVINGS_PLAN_1Y) not in got
+    assert any("g6.xlarge savings_plan_1y: rate '0.0' is not a positive price" in w
+               for w in result.warnings)
+    # Capacity Blocks: the cheapest day-long block per instance-hour, 996.67 / 24
+    block = got[("us-east-1", "p5.48xlarge", Purchase.CAPACITY_BLOCK)]
+    assert block.usd_per_hour == pytest.approx(996.67 / 24, rel=1e-12)
+    assert block.source_ref == "ec2:capacity-block:cb-0a1b2c3d4e5f60001"
+    assert (block.upfront_usd, block.term_months) == (0.0, 0)
+    assert any("capacity_block: fee '0'" in w for w in result.warnings)
+
+
+def test_savings_plans_and_capacity_blocks_that_fail_leave_the_regions_other_prices(
+        fake_credentials: None, settings: PricingSettings) -> None:
+    adapter = aws.AwsAdapter(boto3.Session(), settings, instance_types=("p5.48xlarge",))
+    ec2 = adapter.client("ec2", "us-east-1")
+    plans = adapter.client("savingsplans", "us-east-1")
+    warnings: list[str] = []
+    with Stubber(ec2) as ec2_stub, Stubber(plans) as plans_stub:
+        plans_stub.add_client_error("describe_savings_plans_offering_rates",
+                                    service_error_code="AccessDeniedException",
+                                    service_message="not authorized")
+        ec2_stub.add_client_error("describe_capacity_block_offerings",
+                                  service_error_code="UnauthorizedOperation",
+                                  service_message="not authorized")
+        assert adapter._savings_plans("us-east-1", warnings) == []
+        assert adapter._capacity_blocks("us-east-1", warnings) == []
+    assert any("describe_savings_plans_offering_rates in us-east-1 failed "
+               "(AccessDeniedException" in w for w in warnings)
+    assert any("describe_capacity_block_offerings p5.48xlarge in us-east-1 failed" in w
+               for w in warnings)
 
 
 def test_fetch_every_enabled_region(fake_credentials: None, settings: PricingSettings) -> None:
@@ -539,6 +609,7 @@ def test_fetch_every_enabled_region(fake_credentials: None, settings: PricingSet
     seen: list[str] = []
     with mock_aws():
         adapter = aws.AwsAdapter(boto3.Session(), settings, instance_types=("g6.xlarge",))
+        no_extras(adapter)
         with Stubber(adapter.pricing) as stubber:
             expect_products(stubber, "ec2_g6.xlarge_all_regions.json", "AmazonEC2",
                             ec2_filters("g6.xlarge", None))

@@ -26,6 +26,7 @@ from tco.pricing import http
 from tco.pricing.errors import MissingCredentialsError, PricingError
 from tco.pricing.integrity import compute_problem
 from tco.pricing.models import ComputePrice, Purchase, Source
+from tco.pricing.reference import InstanceFacts
 from tco.pricing.settings import PricingSettings
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "azure"
@@ -605,3 +606,32 @@ def test_unit_quantity():
     assert az.unit_quantity("100 Hours") == (100.0, "hours")
     assert az.unit_quantity("1 GB/Month") == (1.0, "gb/month")
     assert az.unit_quantity("10K") == (10.0, "k")
+
+
+def test_a_pay_as_you_go_row_brings_its_savings_plan_prices():
+    # a real item of the preview API with its savingsPlan array (fixtures/azure/README.md):
+    # hourly prices per term, beside the on-demand row's own
+    page = json.loads((FIXTURES / "retail_vm_savings_plan_item.json").read_text())
+    facts = {"standard_b16als_v2": InstanceFacts("Standard_B16als_v2", "T4", 1, 16.0, 16, 32.0)}
+    records, warnings = az.parse_compute(page["Items"], dt.date(2026, 7, 29),
+                                         instances=facts)
+    got = {r.purchase: (r.usd_per_hour, r.term_months, r.upfront_usd) for r in records}
+    assert got == {Purchase.ON_DEMAND: (0.673, 0, 0.0),
+                   Purchase.SAVINGS_PLAN_1Y: (0.49129, 12, 0.0),
+                   Purchase.SAVINGS_PLAN_3Y: (0.34323, 36, 0.0)}
+    assert warnings == []
+    assert all(r.region == "australiacentral" for r in records)
+    sp = next(r for r in records if r.purchase == Purchase.SAVINGS_PLAN_3Y)
+    assert sp.source_ref.endswith("savingsPlan 3 Years")
+
+
+def test_a_savings_plan_entry_without_a_price_or_term_is_reported_not_zero():
+    page = json.loads((FIXTURES / "retail_vm_savings_plan_item.json").read_text())
+    item = dict(page["Items"][0])
+    item["savingsPlan"] = [{"unitPrice": 0.0, "retailPrice": 0.0, "term": "1 Year"},
+                           {"unitPrice": 0.3, "retailPrice": 0.3, "term": "5 Years"}]
+    facts = {"standard_b16als_v2": InstanceFacts("Standard_B16als_v2", "T4", 1, 16.0, 16, 32.0)}
+    records, warnings = az.parse_compute([item], dt.date(2026, 7, 29), instances=facts)
+    assert {r.purchase for r in records} == {Purchase.ON_DEMAND}
+    assert any("savings_plan_1y: unitPrice 0.0 is not a positive price" in w for w in warnings)
+    assert any("savings plan term '5 Years'" in w for w in warnings)

@@ -80,8 +80,13 @@ def test_coverage_per_provider(snapshot, provider):
     assert len(regions_by_kind["us"]) >= 3
     assert len(regions_by_kind["eu"]) >= 2
     assert len(regions_by_kind["asia"]) >= 1
-    assert purchases == {Purchase.ON_DEMAND, Purchase.SPOT, Purchase.RESERVED_1Y,
-                         Purchase.RESERVED_3Y}
+    assert purchases - {Purchase.ON_DEMAND, Purchase.SPOT, Purchase.RESERVED_1Y,
+                        Purchase.RESERVED_3Y} == {
+        "aws": {Purchase.CAPACITY_BLOCK},
+        "gcp": set(),
+        "azure": {Purchase.SAVINGS_PLAN_1Y, Purchase.SAVINGS_PLAN_3Y}}[provider]
+    assert {Purchase.ON_DEMAND, Purchase.SPOT, Purchase.RESERVED_1Y,
+            Purchase.RESERVED_3Y} <= purchases
     assert any(s.provider == provider for s in snapshot.storage)
     assert any(e.provider == provider for e in snapshot.egress)
 
@@ -93,6 +98,28 @@ def test_coverage_per_provider(snapshot, provider):
 ])
 def test_gpu_classes_offered(snapshot, provider, gpus):
     assert gpus <= {r.gpu for r in snapshot.compute if r.provider == provider}
+
+
+def test_capacity_blocks_and_savings_plans_are_the_sources_figures(snapshot):
+    """AWS's Capacity Blocks page of 2026-07-22 and Azure's savings-plan prices
+    (SOURCES_aws.md, SOURCES_azure.md)."""
+    def price(provider, region, itype, purchase):
+        (r,) = [r for r in snapshot.compute if (r.provider, r.region, r.instance_type,
+                                                r.purchase.value) == (provider, region, itype,
+                                                                      purchase)]
+        return r
+    block = price("aws", "us-east-1", "p5.48xlarge", "capacity_block")
+    assert (block.usd_per_hour, block.term_months, block.as_of) == (41.528, 0,
+                                                                    dt.date(2026, 7, 22))
+    assert price("aws", "eu-north-1", "p5.48xlarge", "capacity_block").usd_per_hour == 37.76
+    plan = price("azure", "eastus", "Standard_NC40ads_H100_v5", "savings_plan_3y")
+    assert (plan.usd_per_hour, plan.term_months, plan.upfront_usd) == (4.305962, 36, 0.0)
+    # every savings plan is cheaper than pay as you go in its region
+    on_demand = {(r.region, r.instance_type): r.usd_per_hour for r in snapshot.compute
+                 if r.provider == "azure" and r.purchase == Purchase.ON_DEMAND}
+    for r in snapshot.compute:
+        if r.purchase.is_savings_plan:
+            assert r.usd_per_hour < on_demand[(r.region, r.instance_type)], r
 
 
 def test_known_prices_are_read_exactly(snapshot):
