@@ -142,3 +142,32 @@ def test_the_console_check_sees_an_error(tmp_path):
                            "--v=0", "--dump-dom", page.as_uri()], capture_output=True, text=True,
                           timeout=120, check=False)
     assert "CONSOLE" in done.stderr and "missing is not defined" in done.stderr
+
+
+def test_a_page_with_nine_providers_needs_no_horizontal_scroll_at_1280_px(tmp_path):
+    browser = _browser()
+    if browser is None:
+        if os.environ.get("TCO_REQUIRE_BROWSER"):
+            pytest.fail("no Chromium on this machine, and TCO_REQUIRE_BROWSER is set")
+        pytest.skip("no Chromium on this machine (.ci/run installs it)")
+    root = Path(__file__).resolve().parents[2]
+    nine = ["aws", "gcp", "azure", "lambda", "nebius", "coreweave", "crusoe", "runpod", "oci"]
+    plan = tmp_path / "nine.toml"
+    plan.write_text((root / "examples" / "gpu-clouds.toml").read_text().replace(
+        'providers = ["aws", "nebius", "lambda"]', f"providers = {json.dumps(nine)}"))
+    out = tmp_path / "nine.html"
+    assert main(["compare", str(plan), "--offline", "--format", "html", "-o", str(out)]) == 0
+    # the report has no script of its own: a copy measures its laid-out width
+    probe = tmp_path / "probe.html"
+    probe.write_text(out.read_text().replace(
+        "</body>", "<script>document.body.setAttribute('data-width', "
+                   "document.documentElement.scrollWidth)</script></body>"))
+    dom = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu",
+                          "--hide-scrollbars", f"--user-data-dir={tmp_path / 'profile'}",
+                          "--window-size=1280,1400", "--dump-dom", probe.as_uri()],
+                         capture_output=True, text=True, timeout=120, check=False)
+    assert dom.returncode == 0, dom.stderr
+    width = re.search(r'data-width="(\d+)"', dom.stdout)
+    assert width is not None and int(width.group(1)) <= 1280
+    for p in nine:
+        assert f"{p}-only" in dom.stdout

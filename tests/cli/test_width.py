@@ -69,3 +69,36 @@ def test_a_wide_pipe_shows_every_column(monkeypatch, capsys):
     text = capsys.readouterr().out
     for header in ("capex", "opex", "$/GPU-hour", "instance/server", "cohort", "all-in $/GPU-h"):
         assert header in text
+
+
+NINE = ["aws", "gcp", "azure", "lambda", "nebius", "coreweave", "crusoe", "runpod", "oci"]
+
+
+@pytest.mark.parametrize("columns", [80, 100])
+def test_nine_providers_keep_the_scenario_table_readable(columns, tmp_path, monkeypatch,
+                                                         capsys):
+    # the GPU-cloud example with every provider named: one row per scenario, every NPV
+    # whole, within the terminal's width
+    text = (ROOT / "examples" / "gpu-clouds.toml").read_text()
+    text = text.replace('providers = ["aws", "nebius", "lambda"]',
+                        f"providers = {json.dumps(NINE)}")
+    plan = tmp_path / "nine.toml"
+    plan.write_text(text)
+    doc_path = tmp_path / "nine.json"
+    assert main(["compare", str(plan), "--offline", "--format", "json", "-o",
+                 str(doc_path)]) == 0
+    doc = json.loads(doc_path.read_text())
+    monkeypatch.setenv("COLUMNS", str(columns))
+    assert main(["compare", str(plan), "--offline"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert max(len(line) for line in lines) <= columns
+    names = [s["name"] for s in doc["scenarios"]]
+    assert names == ["hybrid", "cloud-only", *(f"{p}-only" for p in NINE), "onprem-only"]
+    table = lines[:lines.index(next(line for line in lines if line.startswith("onprem-only")))
+                  + 1]
+    for s in doc["scenarios"]:
+        row = next(line for line in table if line.split() and line.split()[0] in (
+            s["name"], f"{s['name']}"))
+        if s["npv_usd"] is not None:
+            assert {usd(s["npv_usd"] - 0.005), usd(s["npv_usd"]),
+                    usd(s["npv_usd"] + 0.005)} & set(row.split()), (s["name"], row)
