@@ -8,6 +8,10 @@ the sum of its components. This module lists the SKUs of Compute Engine
 
     vCPUs x core SKU + GiB x RAM SKU + GPUs x GPU SKU (+ bundled local SSD GiB x local-SSD SKU)
 
+A3 Mega's core and RAM SKUs are the ``A3Plus`` family's, A3 Ultra's (H200) the ``A3Ultra``
+family's; A4 (B200) has none: it is billed per GPU slice (``A4 Nvidia B200 (1 gpu slice)``),
+which includes the slice's vCPUs, memory and Local SSD, so an a4-highgpu-8g is 8 slices.
+
 How SKUs are read:
 
 - A SKU applies to a region when its ``serviceRegions`` contains that region.
@@ -91,6 +95,10 @@ USAGE_PURCHASE: dict[str, Purchase] = {
 # GCP sells a3-highgpu-1g/2g/4g only as Spot (or Flex-start) VMs: their on-demand and committed
 # component sums are not purchasable prices (see data/snapshot/SOURCES_gcp.md).
 SPOT_ONLY = frozenset({"a3-highgpu-1g", "a3-highgpu-2g", "a3-highgpu-4g"})
+# machine series whose core and RAM SKUs carry another family name
+SERIES_FAMILIES = {"a3-megagpu": "a3plus", "a3-ultragpu": "a3ultra"}
+# families billed per GPU slice (GPU, vCPUs and memory in one SKU)
+SLICED_FAMILIES = frozenset({"a4"})
 
 # GPU SKU descriptions (purchase wording and location removed) -> the GPU SKU class.
 _GPU_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
@@ -98,6 +106,10 @@ _GPU_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"^Nvidia (?:Tesla )?A100 80GB GPU$", re.IGNORECASE), "A100-80GB"),
     (re.compile(r"^Nvidia H100 (?:80GB )?GPU$", re.IGNORECASE), "H100"),
     (re.compile(r"^Nvidia H100 (?:80GB )?Mega GPU$", re.IGNORECASE), "H100-MEGA"),
+    # newer GPU SKUs drop the Nvidia prefix: "H200 141GB GPU running in Americas"
+    (re.compile(r"^(?:Nvidia )?H200 141GB GPU$", re.IGNORECASE), "H200"),
+    # A4 has no core or RAM SKU: one GPU with its share of vCPUs and memory is one "slice"
+    (re.compile(r"^A4 Nvidia B200 \(1 gpu slice\)$", re.IGNORECASE), "B200-SLICE"),
     (re.compile(r"^Nvidia L4 GPU$", re.IGNORECASE), "L4"),
 )
 _CORE = re.compile(r"^(?P<family>[A-Z]\d[A-Z0-9]*) (?:Instance )?(?:Core|Cpu)$", re.IGNORECASE)
@@ -170,12 +182,18 @@ class MachineShape:
 
     @property
     def family(self) -> str:
-        return self.instance_type.split("-", 1)[0].lower()
+        """The family of its core and RAM SKUs: the machine series, but for A3 Mega (billed as
+        "A3Plus Instance Core") and A3 Ultra ("A3Ultra Instance Core")."""
+        series = self.instance_type.rsplit("-", 1)[0].lower()
+        return SERIES_FAMILIES.get(series, self.instance_type.split("-", 1)[0].lower())
 
     @property
     def gpu_sku(self) -> str:
-        """The GPU SKU class billed for this machine (A3 Mega has its own H100 SKU)."""
-        return "H100-MEGA" if self.instance_type.startswith("a3-megagpu") else self.gpu
+        """The GPU SKU class billed for this machine (A3 Mega has its own H100 SKU; A4's is a
+        slice that includes its vCPUs and memory)."""
+        if self.instance_type.startswith("a3-megagpu"):
+            return "H100-MEGA"
+        return f"{self.gpu}-SLICE" if self.family in SLICED_FAMILIES else self.gpu
 
     def purchases(self) -> tuple[Purchase, ...]:
         """Purchase options GCP sells this machine type under."""
@@ -185,9 +203,14 @@ class MachineShape:
 
     def requirements(self) -> tuple[tuple[str, str, Decimal], ...]:
         """``(kind, key, quantity)`` of every component the machine is billed for."""
-        needs = [("core", self.family, Decimal(self.vcpus)),
-                 ("ram", self.family, self.memory_gib),
-                 ("gpu", self.gpu_sku, Decimal(self.gpu_count))]
+        if self.family in SLICED_FAMILIES:
+            # vCPUs, memory and the bundled Local SSD are in the GPU slices' price (GCP's spot
+            # a4-highgpu-8g is exactly 8 spot slices: SOURCES_gcp.md)
+            return (("gpu", self.gpu_sku, Decimal(self.gpu_count)),)
+        else:
+            needs = [("core", self.family, Decimal(self.vcpus)),
+                     ("ram", self.family, self.memory_gib),
+                     ("gpu", self.gpu_sku, Decimal(self.gpu_count))]
         if self.local_ssd_gib > 0:
             needs.append(("local_ssd", "", self.local_ssd_gib))
         return tuple(needs)

@@ -395,3 +395,49 @@ def test_shapes_match_the_data_file():
     assert a2.requirements() == (("core", "a2", Decimal(12)), ("ram", "a2", Decimal(85)),
                                  ("gpu", "A100-40GB", Decimal(1)))
     assert shapes["a3-highgpu-8g"].requirements()[-1] == ("local_ssd", "", Decimal(6000))
+
+
+def _component(sku_id: str, description: str, usage: str, price: str, group: str = "GPU",
+               unit: str = "h") -> gcp.Sku:
+    return gcp.Sku(sku_id, description, "Compute", group, usage, ("us-central1",), unit, "USD",
+                   ((0.0, Decimal(price)),))
+
+
+def test_a3_ultra_and_a4_are_composed_from_their_own_skus():
+    # H200: "H200 141GB GPU" (no Nvidia prefix) with A3Ultra cores and RAM; B200: A4's GPU
+    # slices, which hold the vCPUs, memory and Local SSD. GPU rates as GCP's catalog listed
+    # them in July 2026 (9.31174 and 16.11 $/h, spot slice 4.9542); the others are ours.
+    skus = [
+        _component("U-CORE", "A3Ultra Instance Core running in Americas", "OnDemand", "0.03",
+                   "CPU"),
+        _component("U-RAM", "A3Ultra Instance Ram running in Americas", "OnDemand", "0.002",
+                   "RAM", "GiBy.h"),
+        _component("H200", "H200 141GB GPU running in Americas", "OnDemand", "9.31174"),
+        _component("SSD", "SSD backed Local Storage running in Americas", "OnDemand", "0.08",
+                   "LocalSSD", "GiBy.mo"),
+        _component("B200", "A4 Nvidia B200 (1 gpu slice) running in Americas", "OnDemand",
+                   "16.11"),
+        _component("B200-S", "Spot Preemptible A4 Nvidia B200 (1 gpu slice) running in Americas",
+                   "Preemptible", "4.9542"),
+        _component("B200-C", "Commitment v1: A4 Nvidia B200 (1 gpu slice) in Americas for 1 Year",
+                   "Commit1Yr", "10"),
+        # A3 Mega's cores are A3Plus's: the A3 core must not price it
+        _component("A3-CORE", "A3 Instance Core running in Americas", "OnDemand", "0.5", "CPU"),
+    ]
+    warnings: list[str] = []
+    index = gcp.index_components(skus, None, warnings)
+    shapes = {s.instance_type: s for s in gcp.load_shapes()}
+    records, notes = gcp.compose_compute([shapes["a3-ultragpu-8g"], shapes["a4-highgpu-8g"],
+                                          shapes["a3-megagpu-8g"]], index, dt.date(2026, 7, 7))
+    got = {(r.instance_type, r.purchase): r for r in records}
+    ultra = got[("a3-ultragpu-8g", Purchase.ON_DEMAND)]
+    assert ultra.usd_per_hour == pytest.approx(
+        224 * 0.03 + 2952 * 0.002 + 8 * 9.31174 + 12000 * 0.08 / 730, rel=1e-12)
+    assert ultra.source_ref == "U-CORE+U-RAM+H200+SSD"
+    assert got[("a4-highgpu-8g", Purchase.ON_DEMAND)].usd_per_hour == pytest.approx(8 * 16.11)
+    assert got[("a4-highgpu-8g", Purchase.SPOT)].usd_per_hour == pytest.approx(39.6336)
+    assert got[("a4-highgpu-8g", Purchase.RESERVED_1Y)].usd_per_hour == pytest.approx(80.0)
+    # no A3Plus core or RAM SKU: A3 Mega is left out and said so, never priced with A3's
+    assert not any(r.instance_type == "a3-megagpu-8g" for r in records)
+    assert any("a3-megagpu-8g on_demand left out in us-central1: no A3PLUS core SKU" in n
+               for n in notes), notes
