@@ -16,6 +16,8 @@ class OutputFormat(StrEnum):
 class CsvTable(StrEnum):
     """The tables ``--format csv`` can write (``--table``)."""
 
+    SCENARIOS = "scenarios"
+    BREAKDOWN = "breakdown"
     ALLOCATIONS = "allocations"
     CASH_FLOWS = "cash-flows"
     PROCUREMENT = "procurement"

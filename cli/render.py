@@ -403,6 +403,8 @@ ALLOCATION_FIELDS = ["scenario", "workload", "month", "venue", "provider", "regi
 
 
 def _csv_rows(result: Result, table: CsvTable) -> list[dict[str, object]]:
+    if table in (CsvTable.SCENARIOS, CsvTable.BREAKDOWN):
+        return _summary_rows(result, table)
     rows: list[dict[str, object]] = []
     for s in result.scenarios:
         items: tuple[object, ...] = {
@@ -413,14 +415,40 @@ def _csv_rows(result: Result, table: CsvTable) -> list[dict[str, object]]:
     return rows
 
 
+def _summary_rows(result: Result, table: CsvTable) -> list[dict[str, object]]:
+    """One row per scenario, or per scenario and cost category: the JSON document's figures."""
+    doc = result.to_dict()
+    scenarios: list[dict[str, Any]] = doc["scenarios"]
+    rows: list[dict[str, object]] = []
+    for s in scenarios:
+        if table == CsvTable.BREAKDOWN:
+            rows += [{"scenario": s["name"], "category": category, "usd": usd_,
+                      "npv_usd": (s.get("breakdown_npv") or {}).get(category)}
+                     for category, usd_ in (s.get("breakdown") or {}).items()]
+            continue
+        solver = s.get("solver") or {}
+        rows.append({"scenario": s["name"], "recommended": s["name"] == doc["recommended"],
+                     **{k: s.get(k) for k in ("feasible", "unproven", "npv_usd",
+                                              "delta_npv_vs_recommended_usd", "total_usd",
+                                              "capex_usd", "opex_usd", "usd_per_gpu_hour",
+                                              "gpu_hours")},
+                     "gap_usd": solver.get("gap_usd"), "mip_gap": solver.get("mip_gap"),
+                     "reason": s.get("reason")})
+    return rows
+
+
 CSV_FIELDS = {
+    CsvTable.SCENARIOS: ["scenario", "recommended", "feasible", "unproven", "npv_usd",
+                         "delta_npv_vs_recommended_usd", "total_usd", "capex_usd", "opex_usd",
+                         "usd_per_gpu_hour", "gpu_hours", "gap_usd", "mip_gap", "reason"],
+    CsvTable.BREAKDOWN: ["scenario", "category", "usd", "npv_usd"],
     CsvTable.ALLOCATIONS: ALLOCATION_FIELDS,
     CsvTable.CASH_FLOWS: ["scenario", "month", "category", "usd", "npv_usd"],
     CsvTable.PROCUREMENT: ["scenario", "site", "server", "order_month", "arrival_month", "count",
                            "capex_usd"],
     CsvTable.COMMITMENTS: ["scenario", "provider", "region", "instance_type", "purchase",
                            "start_month", "end_month", "count", "usd_per_month", "upfront_usd",
-                           "months_past_horizon"],
+                           "months_past_horizon", "source", "name"],
     CsvTable.RETIREMENTS: ["scenario", "site", "server", "cohort", "month", "age_months", "count",
                            "reason", "resale_usd", "decommission_usd"],
 }

@@ -186,3 +186,26 @@ def test_csv_tables_of_cash_flows_and_retirements(small, capsys):
                  "--table", "retirements"]) == 0
     assert capsys.readouterr().out.splitlines() == [
         "scenario,site,server,cohort,month,age_months,count,reason,resale_usd,decommission_usd"]
+
+
+def test_csv_tables_of_the_scenarios_and_the_cost_breakdown(small, capsys):
+    # the small plan costs 1,825 a month on demand for two months
+    plan, cat = small
+    assert main(["compare", str(plan), "--catalog", str(cat), "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert main(["compare", str(plan), "--catalog", str(cat), "--format", "csv",
+                 "--table", "scenarios"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert [r["scenario"] for r in rows] == [s["name"] for s in doc["scenarios"]]
+    hybrid = rows[0]
+    assert (hybrid["recommended"], hybrid["feasible"]) == ("True", "True")
+    assert float(hybrid["npv_usd"]) == float(hybrid["total_usd"]) == 3650.0
+    assert main(["compare", str(plan), "--catalog", str(cat), "--format", "csv",
+                 "--table", "breakdown"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    for s in doc["scenarios"]:
+        if s["feasible"]:
+            mine = [r for r in rows if r["scenario"] == s["name"]]
+            # the categories sum to the scenario's total, and compute is all of it here
+            assert sum(float(r["usd"]) for r in mine) == pytest.approx(s["total_usd"])
+            assert {r["category"]: float(r["usd"]) for r in mine}["cloud_compute"] == 3650.0
