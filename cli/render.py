@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tco.optimizer import Result, ScenarioResult
+from tco.optimizer.result import Commitment
 
 from .formats import CsvTable, OutputFormat
 
@@ -157,16 +158,25 @@ def retirement_rows(s: ScenarioResult) -> Section:
              "decommission"], rows, {4, 5, 7, 8})
 
 
-def commitment_rows(s: ScenarioResult) -> Section:
+def commitment_term_usd(c: Commitment, start: str) -> float:
+    """What a commitment costs over its whole term: every month's payment, and a quote's
+    upfront fee (a reservation's is spread over its months, so it is in them already)."""
+    months = _offset(start, c.end_month) - _offset(start, c.start_month) + 1
+    return c.usd_per_month * months + (c.upfront_usd if c.purchase == "quote" else 0.0)
+
+
+def commitment_rows(s: ScenarioResult, start: str) -> Section:
     rows = [[f"{c.provider}:{c.region}", c.instance_type, c.purchase.removeprefix("reserved_"),
              c.start_month, c.end_month, str(c.count), usd(c.usd_per_month),
+             usd(commitment_term_usd(c, start)),
              usd(c.upfront_usd) if c.upfront_usd else "-",
              str(c.months_past_horizon) if c.months_past_horizon else "-"]
             for c in s.commitments]
-    return ((f"Commitments: {s.name} (term in years; an upfront fee is also spread over the "
-            f"months, in per month)"),
-            ["venue", "instance", "term", "from", "to", "count", "per month", "upfront fee",
-             "months past horizon"], rows, {5, 6, 7, 8})
+    return ((f"Commitments: {s.name} (term in years; per month is paid every month of the "
+             f"term, a reservation's upfront fee spread over it; term total is all of it, the "
+             f"upfront fee included once)"),
+            ["venue", "instance", "term", "from", "to", "count", "per month", "term total",
+             "of which upfront", "months past horizon"], rows, {5, 6, 7, 8, 9})
 
 
 def price_path_rows(s: ScenarioResult) -> Section:
@@ -238,7 +248,7 @@ def sections(result: Result) -> list[Section]:
     if result.recommended_name:
         rec = result.recommended
         out += [allocation_rows(rec), venue_rows(rec), procurement_rows(rec),
-                retirement_rows(rec), commitment_rows(rec), breakdown_rows(rec)]
+                retirement_rows(rec), commitment_rows(rec, result.start), breakdown_rows(rec)]
         if rec.price_paths:
             out.append(price_path_rows(rec))
     if result.sizings:

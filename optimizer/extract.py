@@ -35,6 +35,7 @@ from .result import (
     VenueCost,
 )
 from .solver import SolveInfo
+from .venues import usd_per_hour_paid
 
 _EPS = 1e-6
 
@@ -403,9 +404,14 @@ def _commitments(model: Model, amounts: _Amounts) -> tuple[list[Commitment], lis
             continue
         monthly = _tag_total(amounts, Tag("reservation", (venue, gpu, term, itype, start)),
                              "cloud_reserved", start)
+        # the upfront fee as paid: after the plan's discount, at the start month's price (the
+        # same terms as the monthly amount it is spread into)
+        paid = usd_per_hour_paid(model.plan, offer) / offer.usd_per_hour \
+            if offer.usd_per_hour > 0 else 1.0
+        upfront = count * offer.upfront_usd * paid * model.plan.trends.cloud_factor(gpu, start)
         out.append(Commitment(model.scenario.name, offer.provider, offer.region, itype, term.value,
                               model.label(start), model.plan.month_label(end), count,
-                              round(monthly, 2), round(count * offer.upfront_usd, 2), past,
+                              round(monthly, 2), round(upfront, 2), past,
                               offer.source.value))
         if past:
             notes.append(f"{count} x {itype} {term.value} in {venue} from {model.label(start)} runs "

@@ -234,9 +234,14 @@ class ScenarioResult:
 
     @property
     def usd_per_gpu_hour(self) -> float | None:
-        if self.total_usd is None or self.gpu_hours <= 0:
+        """What a GPU-hour of the plan costs all in: every venue's all-in cost (at a site the
+        servers too, those already owned at what selling them at the start would have
+        brought) over the GPU-hours they serve. Not the total over the GPU-hours: that counts
+        servers owned as free and takes their sale off the cost of the work."""
+        hours = sum(v.gpu_hours for v in self.venues)
+        if not self.feasible or hours <= 0:
             return None
-        return self.total_usd / self.gpu_hours
+        return sum(v.all_in_usd for v in self.venues) / hours
 
     def summary(self) -> dict[str, Any]:
         return {

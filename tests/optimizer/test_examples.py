@@ -148,3 +148,30 @@ def test_a_scenario_that_cannot_work_is_ruled_out_before_its_program_is_built(ca
     monkeypatch.setattr(scenarios, "define_program", no_program)
     result = scenarios.solve_scenario(plan, catalog, azure)
     assert not result.feasible and result.reason.startswith("chat-us: no L4/L40S offer")
+
+
+def test_a_commitments_upfront_fee_is_the_one_paid_and_part_of_its_term(result, catalog):
+    # the upfront fee of a reservation as paid: the catalog's fee x count, after the plan's
+    # discount and at the start month's price trend, worked out again here; never more than
+    # what the commitment pays over its term (the fee is spread into its months)
+    from tco.optimizer.months import month_offset
+
+    plan = _plan(result)
+    fees = {(r.provider, r.region, r.instance_type, r.purchase.value): r.upfront_usd
+            for r in catalog.compute}
+    discount = {getattr(p, "value", p): d for p, d in plan.cloud.discounts.items()}
+    trends = plan.trends
+    for s in result.scenarios:
+        for c in s.commitments:
+            months = month_offset(c.start_month, c.end_month) + 1
+            if c.purchase == "quote":
+                continue
+            # (the monthly amount is rounded to cents: up to half a cent a month)
+            assert c.upfront_usd <= c.usd_per_month * months + 0.005 * months + 0.01, (s.name, c)
+            start = month_offset(plan.plan.start, c.start_month)
+            rate = trends.cloud_by_gpu.get(next(r.gpu for r in catalog.compute if (
+                r.provider, r.region, r.instance_type) == (c.provider, c.region,
+                                                           c.instance_type)), trends.cloud)
+            expected = (c.count * fees[(c.provider, c.region, c.instance_type, c.purchase)]
+                        * (1 - discount.get(c.provider, 0.0)) * (1 + rate) ** (start / 12))
+            assert c.upfront_usd == pytest.approx(expected, abs=0.01), (s.name, c)

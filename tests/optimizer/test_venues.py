@@ -43,6 +43,10 @@ def test_a_server_owned_costs_what_selling_it_at_the_start_would_have_brought(so
     site = venue(rec, "dc")
     assert site.running_usd == pytest.approx(35_160.0, abs=0.01)
     assert site.all_in_usd == pytest.approx(51_160.0, abs=0.01)
+    # the scenario's $/GPU-hour is that all-in cost over the hours served, not its total
+    # (35,160 less the sale and the credit: negative) over them
+    assert rec.total_usd < 0
+    assert rec.usd_per_gpu_hour == pytest.approx(51_160.0 / (12 * FULL), rel=1e-9)
 
 
 def test_every_examples_venues_cost_what_their_records_cost_priced_again():

@@ -56,8 +56,16 @@ ADDED = [
     ("gcp", "us-central1", "a3-ultragpu-8g", "spot"),
     ("gcp", "us-central1", "a4-highgpu-8g", "spot"),
 ]
-P5EN_SPOT = {"us-east-1": 27.1988, "us-east-2": 26.5714, "us-west-2": 26.9369,
-             "eu-north-1": 39.8158}
+P5EN_SPOT = {"eu-north-1": 39.8158}
+KOEN_0917 = ("https://github.com/koen-nebius/price-monitor/blob/"
+             "ee1d0748038c7378b0dafacb1cd2f4d809525a47/store/last_snapshot.json")
+# (region, instance type) -> spot $/instance-hour on 2026-09-17 (SOURCES_aws.md)
+SPOT_0917 = {("us-east-1", "p5en.48xlarge"): 26.9326, ("us-east-2", "p5en.48xlarge"): 27.0426,
+             ("us-west-2", "p5en.48xlarge"): 27.0766,
+             ("ap-northeast-1", "p5en.48xlarge"): 30.2276,
+             ("us-east-1", "p6-b200.48xlarge"): 42.0874,
+             ("us-east-2", "p6-b200.48xlarge"): 42.2719,
+             ("us-west-2", "p6-b200.48xlarge"): 40.7235}
 
 
 def _new_rows(snapshot):
@@ -169,7 +177,11 @@ def test_aws_on_demand_and_p5en_spot_sources(snapshot, rows):
         r = rows[("aws", region, "p5en.48xlarge", "spot")]
         assert (r.usd_per_hour, r.source_ref, r.as_of) == (price, DSTACK, dt.date(2026, 8, 6))
         assert (r.gpu, r.gpu_count) == ("H200", 8)
-    # the pull request quotes no p5en spot price there: the 2025-11-30 row stays
+    for (region, itype), price in SPOT_0917.items():
+        r = rows[("aws", region, itype, "spot")]
+        assert (r.usd_per_hour, r.source_ref, r.as_of) == (price, KOEN_0917,
+                                                           dt.date(2026, 9, 17)), r
+    # no source quotes a newer p5en spot price there: the 2025-11-30 row stays
     assert rows[("aws", "ap-south-1", "p5en.48xlarge", "spot")].as_of == dt.date(2025, 11, 30)
     b200 = rows[("aws", "ap-south-1", "p6-b200.48xlarge", "on_demand")]
     assert (b200.gpu, b200.gpu_count, b200.usd_per_hour) == ("B200", 8, 160.6453)
