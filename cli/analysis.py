@@ -29,6 +29,27 @@ def _bar(value: float, most: float, width: int = BAR) -> str:
     return "█" * (eighths // 8) + ("" if eighths % 8 == 0 else "▏▎▍▌▋▊▉"[eighths % 8 - 1])
 
 
+def tornado_bars(base: float, low: float | None, high: float | None, most: float) -> str:
+    """A lever's two NPVs as bars either side of the base: left for an NPV below it, right
+    for one above, each ending in the lever's end that gave it (L its low value, H its high).
+    A lever that lowers cost as it rises has its H on the left; both ends on one side share
+    it, the wider drawn."""
+    half = BAR // 2
+    below = [(base - v, end) for v, end in ((low, "L"), (high, "H")) if v is not None and v < base]
+    above = [(v - base, end) for v, end in ((low, "L"), (high, "H")) if v is not None and v > base]
+
+    def side(found: list[tuple[float, str]]) -> tuple[str, str]:
+        if not found:
+            return "", ""
+        width, _ = max(found)
+        ends = {end for _, end in found}
+        return _bar(width, most, half - 2), "".join(e for e in ("L", "H") if e in ends)
+    left, left_ends = side(below)
+    right, right_ends = side(above)
+    return (f"{(left_ends + ' ' + left) if left else '':>{half}}|"
+            f"{(right + ' ' + right_ends) if right else ''}")
+
+
 def _num(x: float) -> str:
     return f"{x:,.4g}"
 
@@ -41,13 +62,10 @@ def sensitivity_sections(r: SensitivityResult) -> list[Section]:
                 if v is not None), default=0.0)
     tornado = []
     for p in r.parameters:
-        left = _bar(base - p.npv_low_usd if p.npv_low_usd is not None else 0.0, most, BAR // 2)
-        right = _bar(p.npv_high_usd - base if p.npv_high_usd is not None else 0.0, most,
-                     BAR // 2)
         tornado.append([p.param, f"{_num(p.low)} .. {_num(p.high)}",
                         usd(p.npv_low_usd) + ("" if p.proven_low else " ?"),
                         usd(p.npv_high_usd) + ("" if p.proven_high else " ?"),
-                        f"{left:>{BAR // 2}}|{right}"])
+                        tornado_bars(base, p.npv_low_usd, p.npv_high_usd, most)])
     held = [row for p in r.parameters for row in (
         [p.param, f"low {_num(p.low)}", usd(p.committed_npv_low_usd),
          _pm(p.committed_gap_low_usd), usd(p.regret_low_usd),

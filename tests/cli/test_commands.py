@@ -209,3 +209,21 @@ def test_csv_tables_of_the_scenarios_and_the_cost_breakdown(small, capsys):
             # the categories sum to the scenario's total, and compute is all of it here
             assert sum(float(r["usd"]) for r in mine) == pytest.approx(s["total_usd"])
             assert {r["category"]: float(r["usd"]) for r in mine}["cloud_compute"] == 3650.0
+
+
+def test_the_tornado_draws_a_lever_that_lowers_cost_as_it_rises():
+    from tco.cli.analysis import tornado_bars
+
+    # the research lab's resale lever: $610,000 at its low value, -$51,000 at its high value,
+    # around a base of $335,146: both ends are bars, the high one on the left
+    bars = tornado_bars(335_146.0, 610_000.0, -51_000.0, 661_000.0)
+    left, right = bars.split("|")
+    assert left.strip().startswith("H ") and "█" in left
+    assert right.strip().endswith(" L") and "█" in right
+    # the wider swing draws the longer bar: 386,146 below against 274,854 above
+    assert left.count("█") > right.count("█")
+    # a lever that raises cost as it rises: L on the left, H on the right
+    left, right = tornado_bars(100.0, 50.0, 150.0, 50.0).split("|")
+    assert left.strip().startswith("L ") and right.strip().endswith(" H")
+    # both ends above the base share the right side
+    assert tornado_bars(100.0, 120.0, 150.0, 50.0).split("|")[1].endswith(" LH")
