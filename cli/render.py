@@ -296,12 +296,14 @@ def notes(result: Result) -> list[str]:
 
 # Columns a table drops, first to last, when it does not fit the terminal: detail that the
 # JSON and CSV keep, never a name or an amount the table is about.
+# dropped in this order when a table is too wide; what a decision needs is never dropped (a
+# plan's NPV, Δ NPV, $/GPU-hour and gap; a price's $/GPU-hour and date)
 OPTIONAL_COLUMNS = ("age (days)", "origin", "$/hour", "upfront",
-                    "upfront fee", "months past horizon", "cohort",
-                    "instance/server", "arrives", "opex", "capex", "GPU", "$/GPU-h", "running",
-                    "age", "$/GPU-hour", "gap", "decommission", "recommended", "NPV low",
-                    "NPV high", "low .. high", "P10 ━ P90", "lower ← base → higher", "P10",
-                    "CVaR 90%", "unit", "cited")
+                    "upfront fee", "of which upfront", "months past horizon", "cohort",
+                    "instance/server", "arrives", "opex", "capex", "total", "GPU", "$/GPU-h",
+                    "running", "term total", "age", "GPUs", "provider", "gap", "decommission",
+                    "recommended", "NPV low", "NPV high", "low .. high", "P10 ━ P90",
+                    "lower ← base → higher", "P10", "CVaR 90%", "unit", "cited")
 
 
 def _min_width(header: str, cells: list[str], number: bool) -> int:
@@ -342,6 +344,11 @@ def fitted(console: Console, title: str, headers: list[str], rows: list[list[str
         if not order:
             return None
         keep.remove(order.pop(0))
+    dropped = [h for i, h in enumerate(headers) if i not in keep]
+    if dropped:
+        note = (f"not shown at {console.width} columns: {', '.join(dropped)} (--format json "
+                f"or csv has them)")
+        title = f"{title}; {note}" if title else note[0].upper() + note[1:]
     widths = {i: most[i] for i in keep}
     excess = sum(widths.values()) - room()
     while excess > 0:

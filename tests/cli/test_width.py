@@ -102,3 +102,28 @@ def test_nine_providers_keep_the_scenario_table_readable(columns, tmp_path, monk
         if s["npv_usd"] is not None:
             assert {usd(s["npv_usd"] - 0.005), usd(s["npv_usd"]),
                     usd(s["npv_usd"] + 0.005)} & set(row.split()), (s["name"], row)
+
+
+def test_at_80_columns_the_figures_a_decision_needs_stay_and_the_dropped_are_named(
+        monkeypatch, capsys):
+    monkeypatch.setenv("COLUMNS", "80")
+    monkeypatch.setenv("TCO_OFFLINE", "1")
+    # the price list keeps each price per GPU-hour and its date
+    assert main(["prices", "list", "--provider", "aws", "--gpu", "H100", "--region",
+                 "us-east-1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    header = next(line for line in lines if line.startswith("provider"))
+    assert "$/GPU-hour" in header
+    assert "as of" in header
+    assert any("6.8800" in line and "on_demand" in line for line in lines)
+    notice = " ".join(" ".join(lines[:4]).split())
+    assert "not shown at 80 columns:" in notice.lower() and "$/hour" in notice
+    # the scenario table keeps NPV, Δ NPV, $/GPU-hour and the gap, and names what it drops
+    assert main(["compare", str(ROOT / "examples" / "research-lab.toml"), "--offline"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    header = next(line for line in lines if line.startswith("scenario"))
+    for column in ("NPV", "Δ NPV", "$/GPU-hour", "gap"):
+        assert column in header, header
+    title = " ".join(" ".join(lines[1:7]).split())
+    assert "not shown at 80 columns: total, capex, opex" in title
