@@ -267,7 +267,7 @@ def _load_plan(path: str) -> LoadedPlan:
 def cmd_compare(args: argparse.Namespace) -> int:
     from tco.optimizer import solve
 
-    from .render import render
+    from .render import render, render_table, warning_lines
 
     loaded = _load_plan(args.plan)
     err = _console(stderr=True)
@@ -288,6 +288,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
             text = render(result, fmt, _console(), table) or ""
         atomic_write_text(args.output, text)
         err.print(f"wrote {args.output}", highlight=False)
+    elif fmt == OutputFormat.TABLE:
+        # the report on standard output, its warnings on standard error, a few at most
+        render_table(result, _console(), warnings=False)
+        for line in warning_lines(result):
+            err.print(line, style="yellow", markup=False, highlight=False)
     else:
         shown = render(result, fmt, _console(), table)
         if shown is not None:

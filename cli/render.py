@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
@@ -238,8 +239,32 @@ def sizing_rows(result: Result) -> Section:
             {2, 3, 4})
 
 
+_INDEX = re.compile(r"\[\d+\]")
+_NAMED = re.compile(r"^(?P<key>.*?) \((?P<names>[^()]*)\)$")
+
+
 def assumption_rows(result: Result) -> Section:
-    rows = [[a.key, a.value, a.source] for a in result.assumptions]
+    """One row per default, those of several server types, sites or workloads with the same
+    value and source merged into one (``onprem.servers[*].decommission_usd (a, b)``); a
+    source the row above has already given is not repeated (the JSON keeps every row)."""
+    groups: dict[tuple[str, str, str], list[str]] = {}
+    for a in result.assumptions:
+        m = _NAMED.match(a.key)
+        key, name = (m.group("key"), m.group("names")) if m else (a.key, "")
+        groups.setdefault((_INDEX.sub("[*]", key) if name else key, a.value, a.source),
+                          []).append(name)
+    rows = []
+    last = None
+    for (key, value, source), names in groups.items():
+        names = [n for n in names if n]
+        label = f"{key} ({', '.join(names)})" if names else key
+        if len(names) == 1:
+            # one entry: its own index, as the plan file has it
+            label = next(a.key for a in result.assumptions
+                         if a.key.endswith(f"({names[0]})") and _INDEX.sub("[*]", _NAMED.match(
+                             a.key).group("key")) == key)  # type: ignore[union-attr]
+        rows.append([label, value, "as above" if source == last else source])
+        last = source
     return ("Assumptions (defaults the plan relied on)", ["key", "value", "source"], rows, set())
 
 
@@ -257,7 +282,22 @@ def sections(result: Result) -> list[Section]:
     return out
 
 
-def notes(result: Result) -> list[str]:
+# warnings printed on the terminal, at most, beside a report on standard output
+MOST_WARNINGS = 3
+
+
+def warning_lines(result: Result) -> list[str]:
+    """The result's warnings for standard error: at most ``MOST_WARNINGS``, the last line
+    saying how many more there are and where they are listed."""
+    lines = [f"warning: {w}" for w in result.warnings]
+    if len(lines) <= MOST_WARNINGS:
+        return lines
+    rest = len(lines) - (MOST_WARNINGS - 1)
+    return [*lines[:MOST_WARNINGS - 1],
+            f"warning: {rest} more warnings; `--format json` lists them all"]
+
+
+def notes(result: Result, warnings: bool = True) -> list[str]:
     out = infeasible_notes(result)
     ranking = ranking_note(result)
     if ranking:
@@ -290,7 +330,8 @@ def notes(result: Result) -> list[str]:
                                                                for k, r in moving))
     else:
         out.append("No scenario is feasible.")
-    out += [f"warning: {w}" for w in result.warnings]
+    if warnings:
+        out += [f"warning: {w}" for w in result.warnings]
     return out
 
 
@@ -405,9 +446,11 @@ def markdown(title: str, subtitle: str, parts: list[Section], lines: list[str]) 
     return "\n".join(out) + "\n"
 
 
-def render_table(result: Result, console: Console) -> None:
+def render_table(result: Result, console: Console, warnings: bool = True) -> None:
+    """The report's tables and notes; its warnings too unless ``warnings`` is False (on a
+    terminal they go to standard error: ``warning_lines``)."""
     print_sections(console, f"[bold]{result.plan_name}[/bold]: {result.months} months from "
-                   f"{result.start}", sections(result), notes(result))
+                   f"{result.start}", sections(result), notes(result, warnings))
 
 
 def render_markdown(result: Result) -> str:

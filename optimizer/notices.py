@@ -149,24 +149,24 @@ def stale_lines(plan: Plan, catalog: Catalog, today: dt.date) -> list[str]:
             key = (r.provider, name)
             if (key not in oldest or r.as_of < oldest[key]) and usable(r):
                 oldest[key] = r.as_of
-    out = []
+    stale = []
     for provider in sorted(p.value for p in plan.cloud.providers):
         old: dict[dt.date, list[str]] = {}       # date -> the kinds priced as of then
         for name, _ in kinds:
             day = oldest.get((provider, name))
             if day is not None and (today - day).days > STALE_AFTER_DAYS:
                 old.setdefault(day, []).append(name)
-        if not old:
-            continue
-        parts = "; ".join(f"{_and(names)} prices as of {day.isoformat()} "
-                          f"({(today - day).days} days old)" for day, names in old.items())
-        if catalog.origin:
-            out.append(f"{provider}: prices in {catalog.origin} are old: {parts}; update the file "
-                       f"before committing to a purchase")
-        else:
-            out.append(f"{provider}: {parts}; run `tco prices refresh` before committing to a "
-                       f"purchase")
-    return out
+        if old:
+            stale.append(f"{provider} " + ", ".join(
+                f"{_and(names)} {day.isoformat()}" for day, names in old.items()))
+    if not stale:
+        return []
+    # one line for every provider: what is old, as of when, and the one thing to do
+    where = f" in {catalog.origin}" if catalog.origin else ""
+    action = ("update the file" if catalog.origin else "run `tco prices refresh`")
+    line = (f"prices{where} older than {STALE_AFTER_DAYS} days: {'; '.join(stale)}; {action} "
+            f"before committing to a purchase")
+    return [line]
 
 
 def _and(names: list[str]) -> str:

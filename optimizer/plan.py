@@ -632,7 +632,8 @@ def _workload(r: _Resolver, i: int, w: planfile.WorkloadSection, settings: Setti
         window = (settings.start, month_label(settings.start, settings.months - 1))
         r.assumptions.append(Assumption(f"{where}.window ({w.name})",
                                         f"{window[0]} .. {window[1]}",
-                                        "SPEC section 4: default is the whole horizon"))
+                                        "tco default: a workload without a window runs over the whole "
+                                        "horizon (docs/plan-file.md)"))
     if not w.interruptible:
         r.assumptions.append(Assumption(f"{where}.interruptible ({w.name})", "false",
                                         "tco default: no spot unless the workload says it may "
@@ -644,16 +645,16 @@ def _workload(r: _Resolver, i: int, w: planfile.WorkloadSection, settings: Setti
         if gang:
             r.assumptions.append(Assumption(
                 f"{where}.gang ({w.name})", "true",
-                "SPEC 17: a training run sized from its model and not interruptible runs as "
-                "one job, in one venue on one GPU class; gang = false makes it a pool of "
-                "independent jobs"))
+                "tco default: a training run sized from its model and not interruptible runs "
+                "as one job, in one venue on one GPU class; gang = false makes it a pool of "
+                "independent jobs (docs/plan-file.md, \"Training runs as gangs\")"))
     node_gpus = w.node_gpus
     if node_gpus is None:
         node_gpus = DEFAULT_NODE_GPUS
         if gang:
             r.assumptions.append(Assumption(
                 f"{where}.node_gpus ({w.name})", str(DEFAULT_NODE_GPUS),
-                "SPEC 17: a multi-node run needs nodes of 8 GPUs and their interconnect "
+                "tco default: a multi-node run needs nodes of 8 GPUs and their interconnect "
                 "(the HGX/DGX 8-GPU baseboard); instances and servers with fewer GPUs are "
                 "left out of a run that needs more GPUs than that"))
     return Workload(w.name, w.kind, speeds, (window[0], window[1]), gpu_hours, gpus,

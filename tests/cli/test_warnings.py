@@ -113,9 +113,8 @@ def test_compare_warns_only_about_offers_the_plan_could_use(files, capsys):
          f"--purchase spot --provider aws --gpu L4` shows them"),
         (f"1 reservation costs as much per hour as on-demand or more; `tco prices list --catalog "
          f"{cat} --purchase reserved_1y --provider aws --region us-east-1 --gpu L40S` shows it"),
-        (f"aws: prices in {cat} are old: GPU prices as of {GPU_DAY.isoformat()} (200 days old); "
-         f"storage prices as of {STORAGE_DAY.isoformat()} (400 days old); update the file before "
-         f"committing to a purchase"),
+        (f"prices in {cat} older than 90 days: aws GPU {GPU_DAY.isoformat()}, storage "
+         f"{STORAGE_DAY.isoformat()}; update the file before committing to a purchase"),
     ]
 
 
@@ -158,11 +157,10 @@ def test_snapshot_or_cache_prices_are_refreshed_and_dates_are_per_kind():
                   # the H100 price is older still, but no workload of the plan runs on H100
                   _at(offer("aws", "us-east-1", "p5", "H100", 8, "on_demand", 50.0),
                       dt.date(2020, 1, 1)))
+    # one line for every provider, each kind with the date of its oldest usable price
     assert price_warnings(plan, check_catalog(cat).catalog, today) == [
-        ("aws: GPU prices as of 2025-11-30 (366 days old); storage and egress prices as of "
-         "2024-09-25 (797 days old); run `tco prices refresh` before committing to a purchase"),
-        ("gcp: GPU and storage prices as of 2025-11-30 (366 days old); run `tco prices refresh` "
-         "before committing to a purchase"),
+        ("prices older than 90 days: aws GPU 2025-11-30, storage and egress 2024-09-25; gcp "
+         "GPU and storage 2025-11-30; run `tco prices refresh` before committing to a purchase"),
     ]
 
 
@@ -199,3 +197,26 @@ def test_cache_info_shows_the_last_failure_and_the_next_attempt(capsys):
          "2020-05-06 07:08 UTC: API unreachable: connection refused (127.0.0.1:9); next automatic "
          "attempt on the next run"),
     ]
+
+
+def test_warnings_go_to_standard_error_beside_the_report(files, capsys):
+    plan, cat = files
+    assert main(["compare", str(plan), "--catalog", str(cat)]) == 0
+    out = capsys.readouterr()
+    assert "warning:" not in out.out and "Recommended:" in out.out
+    lines = [line for line in out.err.splitlines() if line.startswith("warning:")]
+    assert len(lines) == 3
+    assert any("update the file before committing to a purchase" in line for line in lines)
+
+
+def test_at_most_three_warnings_the_last_saying_how_many_more():
+    from dataclasses import replace
+
+    from tco.cli.render import warning_lines
+    from tco.optimizer.result import Result
+
+    result = Result("p", "2027-01", 12, (), None, (), (), tuple(f"w{i}" for i in range(5)))
+    assert warning_lines(result) == ["warning: w0", "warning: w1",
+                                     "warning: 3 more warnings; `--format json` lists them all"]
+    three = replace(result, warnings=("a", "b", "c"))
+    assert warning_lines(three) == ["warning: a", "warning: b", "warning: c"]
