@@ -227,3 +227,25 @@ def test_the_tornado_draws_a_lever_that_lowers_cost_as_it_rises():
     assert left.strip().startswith("L ") and right.strip().endswith(" H")
     # both ends above the base share the right side
     assert tornado_bars(100.0, 120.0, 150.0, 50.0).split("|")[1].endswith(" LH")
+
+
+def test_assumptions_of_several_servers_share_a_row_and_a_source_is_given_once():
+    from tco.cli.render import assumption_rows
+    from tco.optimizer.plan import Assumption
+    from tco.optimizer.result import Result
+
+    fee = "a broker's fee, sourced"
+    life = "five years, sourced"
+    result = Result("p", "2027-01", 12, (), None, (), (
+        Assumption("onprem.servers[0].resale_fee_fraction (hgx-h100)", "0.15", fee),
+        Assumption("onprem.servers[1].resale_fee_fraction (hgx-h200)", "0.15", fee),
+        Assumption("onprem.servers[2].resale_fee_fraction (hgx-b200)", "0.15", fee),
+        Assumption("onprem.servers[0].useful_life_months (hgx-h100)", "60 months", life),
+        Assumption("onprem.servers[2].useful_life_months (hgx-b200)", "48 months", life),
+        Assumption("cloud.commit_every_months", "3 months", "tco default")))
+    _, _, rows, _ = assumption_rows(result)
+    assert rows == [
+        ["onprem.servers[*].resale_fee_fraction (hgx-h100, hgx-h200, hgx-b200)", "0.15", fee],
+        ["onprem.servers[0].useful_life_months (hgx-h100)", "60 months", life],
+        ["onprem.servers[2].useful_life_months (hgx-b200)", "48 months", "as above"],
+        ["cloud.commit_every_months", "3 months", "tco default"]]
