@@ -58,10 +58,12 @@ class RowTable(StrEnum):
     RETIREMENTS = "retirements"
     COMMITMENTS = "commitments"
     PRICES = "prices"
+    INPUTS = "inputs"
 
 
 # The fields that identify a row of each table; every other field of the row is compared.
 KEYS: dict[RowTable, tuple[str, ...]] = {
+    RowTable.INPUTS: ("key",),
     RowTable.PROCUREMENT: ("scenario", "site", "server", "order_month"),
     RowTable.RETIREMENTS: ("scenario", "site", "server", "cohort", "month"),
     RowTable.COMMITMENTS: ("scenario", "provider", "region", "instance_type", "purchase",
@@ -366,9 +368,11 @@ COLUMNS: dict[RowTable, tuple[tuple[tuple[str, tuple[str, ...]], ...],
                            (("count", "count"), ("usd_per_month", "per month"))),
     RowTable.PRICES: ((("provider", ("provider",)),),
                       (("source", "source"), ("as_of", "as of"), ("records", "records"))),
+    RowTable.INPUTS: ((("input", ("key",)),), (("value", "value"),)),
 }
 TITLES = {RowTable.PROCUREMENT: "Procurement changes", RowTable.RETIREMENTS: "Retirement changes",
-          RowTable.COMMITMENTS: "Commitment changes", RowTable.PRICES: "Price source changes"}
+          RowTable.COMMITMENTS: "Commitment changes", RowTable.PRICES: "Price source changes",
+          RowTable.INPUTS: "Input changes (the plan's keys, defaults filled in)"}
 
 
 def _cell(field: str, value: object) -> str:

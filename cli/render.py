@@ -13,6 +13,7 @@ from typing import Any
 from rich import box
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from tco.optimizer import Result, ScenarioResult
 from tco.optimizer.result import Commitment
@@ -362,7 +363,8 @@ def _table(title: str, headers: list[str], rows: list[list[str]], numeric: set[i
         table.add_column(headers[i], justify="right" if i in numeric else "left",
                          no_wrap=i in numeric, overflow="fold", width=widths[i])
     for row in rows:
-        table.add_row(*(row[i] for i in keep))
+        # as text, never markup: a key such as onprem.sites[campus] keeps its brackets
+        table.add_row(*(Text(row[i]) for i in keep))
     return table
 
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -662,3 +663,39 @@ def _workload(r: _Resolver, i: int, w: planfile.WorkloadSection, settings: Setti
                     dict(w.users) if w.users is not None else None, w.max_latency_ms,
                     w.availability, w.egress_tb_per_month, w.storage_tb, w.every_months,
                     weights, w.model is not None, gang, node_gpus)
+
+
+def plan_inputs(plan: Plan) -> list[tuple[str, object]]:
+    """Every input of a resolved plan (defaults filled in) as ``(key path, value)``, in plan
+    order: ``onprem.sites[campus].electricity_usd_per_kwh`` → 0.14. Items with a name are
+    keyed by it, so that reordering a list changes no key; a list of plain values is one
+    value. What ``tco diff`` compares to say which inputs changed."""
+    out: list[tuple[str, object]] = []
+
+    def scalar(value: object) -> object:
+        if isinstance(value, Enum):
+            return value.value
+        if isinstance(value, dt.date):
+            return value.isoformat()
+        return value
+
+    def walk(value: object, path: str) -> None:
+        if is_dataclass(value) and not isinstance(value, type):
+            for f in fields(value):
+                walk(getattr(value, f.name), f"{path}.{f.name}" if path else f.name)
+        elif hasattr(value, "model_dump"):            # a schema object kept as written
+            walk(value.model_dump(mode="json", exclude_none=True), path)
+        elif isinstance(value, dict):
+            for k in value:
+                walk(value[k], f"{path}.{getattr(k, 'value', k)}")
+        elif isinstance(value, list | tuple):
+            if all(not is_dataclass(v) and not isinstance(v, dict | list | tuple)
+                   for v in value):
+                out.append((path, ", ".join(str(scalar(v)) for v in value)))
+                return
+            for i, item in enumerate(value):
+                walk(item, f"{path}[{getattr(item, 'name', i)}]")
+        else:
+            out.append((path, scalar(value)))
+    walk(plan, "")
+    return out

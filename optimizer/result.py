@@ -306,6 +306,8 @@ class Result:
     trends: tuple[tuple[str, float], ...] = ()
     # how the workloads given as models were sized (SPEC 14)
     sizings: tuple[Sizing, ...] = ()
+    # every input of the plan, defaults filled in: (key path, value) (``plan.plan_inputs``)
+    inputs: tuple[tuple[str, object], ...] = ()
 
     @property
     def recommended(self) -> ScenarioResult:
@@ -380,6 +382,7 @@ class Result:
             "trends": dict(self.trends),
             "prices": list(self.prices),
             "assumptions": [a.to_dict() for a in self.assumptions],
+            "inputs": [{"key": k, "value": v} for k, v in self.inputs],
             "sizing": [z.to_dict() for z in self.sizings],
             "warnings": list(self.warnings),
             "solver": solver,

@@ -34,7 +34,7 @@ from .gaps import Npv, gap_usd, relative_gap
 from .model import Model
 from .notices import could_use, price_warnings
 from .optimize import drop_unused_venues, optimize
-from .plan import LoadedPlan, Plan, plan_from_dict
+from .plan import LoadedPlan, Plan, plan_from_dict, plan_inputs
 from .planfile import PlanFile
 from .processes import process_context
 from .result import Decisions, Result, ScenarioResult
@@ -136,7 +136,7 @@ def solve(plan: LoadedPlan | Plan | PlanFile | dict[str, Any], catalog: Catalog 
     return Result(p.plan.name, p.plan.start, p.plan.months, tuple(out), recommended,
                   tuple(_prices(p, catalog)), loaded.assumptions,
                   (*loaded.warnings, *_warnings(p, catalog, today or dt.date.today()),
-                   *_stopped_by_time(out)), trends, loaded.sizings)
+                   *_stopped_by_time(out)), trends, loaded.sizings, tuple(plan_inputs(p)))
 
 
 def _stopped_by_time(results: list[ScenarioResult]) -> list[str]:

@@ -347,3 +347,28 @@ def test_an_unwritable_output_exits_2(reports, tmp_path, capsys):
     assert main(["diff", str(reports["old"]), str(reports["new"]), "--output",
                  str(blocker / "diff.md")]) == 2
     assert f"{blocker / 'diff.md'}: cannot write it" in capsys.readouterr().err
+
+
+def test_the_inputs_that_changed_are_listed(reports, capsys):
+    # OLD and NEW differ in the work (140,160 -> 210,240 GPU-hours) and the boxes owned
+    # (1 -> 2): exactly those two keys changed, named by workload and site, not by index
+    d = diff_json(reports["old"], reports["new"], capsys)
+    assert [(r["change"], r["key"], r["old"]["value"], r["new"]["value"])
+            for r in d["inputs"]] == [
+        ("changed", "onprem.sites[dc].existing[0].count", 1, 2),
+        ("changed", "workloads[train].gpu_hours", 140_160.0, 210_240.0)]
+    # a report against itself: no input changed
+    assert diff_json(reports["old"], reports["old"], capsys)["inputs"] == []
+    # the table lists them, brackets and all
+    assert main(["diff", str(reports["old"]), str(reports["new"])]) == 0
+    text = capsys.readouterr().out
+    assert "Input changes" in text
+    assert "workloads[train].gpu_hours" in text and "140160.0 -> 210240.0" in text
+
+
+def test_the_horizon_change_is_an_input_change_too(reports, capsys):
+    d = diff_json(reports["old"], reports["short"], capsys)
+    changed = {r["key"]: (r["old"]["value"], r["new"]["value"]) for r in d["inputs"]
+               if r["change"] == "changed"}
+    assert changed["plan.months"] == (12, 6)
+    assert changed["onprem.sites[dc].power_kw"] == (None, 20.0)
