@@ -25,6 +25,9 @@ figure { margin: 1em 0; }
 figure svg { max-width: 100%; height: auto; }
 figcaption { color: #555; font-size: 0.9em; }
 li.warning { color: #8a5a00; }
+div.lead { border-left: 4px solid #2a6f2a; background: #f2f8f2; padding: 0.6em 1em;
+           margin: 1em 0; font-size: 1.05em; }
+div.lead p { margin: 0.2em 0; }
 """
 
 
@@ -45,10 +48,14 @@ def _table(section: Section) -> str:
 
 
 def page(title: str, subtitle: str, figures: Sequence[tuple[str, str]],
-         sections: Sequence[Section], notes: Sequence[str]) -> str:
-    """The page: ``figures`` are (caption, ``<svg>`` text drawn by ``charts``); every other
-    text is escaped."""
+         sections: Sequence[Section], notes: Sequence[str], lead: Sequence[str] = ()) -> str:
+    """The page: ``lead`` (the answer: the recommendation and its margin) first, under the
+    title; then the notes, the charts and the tables. ``figures`` are (caption, ``<svg>`` text
+    drawn by ``charts``); every other text is escaped."""
     body = [f"<h1>{escape(title)}</h1>", f'<p class="sub">{escape(subtitle)}</p>']
+    if lead:
+        body.append('<div class="lead" id="recommendation">'
+                    + "".join(f"<p>{escape(line)}</p>" for line in lead) + "</div>")
     if notes:
         body.append("<ul>" + "".join(
             f'<li class="warning">{escape(n)}</li>' if n.startswith("warning")

@@ -554,9 +554,13 @@ def figures(result: Result) -> list[tuple[str, str]]:
             total += v
             running.append(total)
         series.append((s.name, running))
-    out = [(("Cumulative cash flow by month, per scenario (the recommended plan's line is "
-            "thicker; sales of servers show as steps down)"),
-            charts.cumulative_cash(months, series, result.recommended_name))]
+    caption = ("Cumulative cash flow by month, per scenario (the recommended plan's line is "
+               "solid and thicker, the others dashed; sales of servers show as steps down")
+    if last >= result.months:
+        caption += ("; the shaded months after the horizon hold the credit for servers still "
+                    "owned at its end and the months of commitments that run past it")
+    out = [(caption + ")",
+            charts.cumulative_cash(months, series, result.recommended_name, result.months))]
     categories = [c for c in CATEGORIES
                   if any(abs(s.breakdown.get(c, 0.0)) > 0.005 for s in feasible)]
     out.append(("Cost breakdown per scenario, over the horizon",
@@ -566,12 +570,15 @@ def figures(result: Result) -> list[tuple[str, str]]:
     rec = result.recommended if result.feasible else None
     if rec is not None and rec.allocations:
         horizon = months[:result.months]
-        venues = sorted({a.venue for a in rec.allocations})
-        hours = {v: [0.0] * len(horizon) for v in venues}
+        hours: dict[str, dict[str, list[float]]] = {}
         for a in rec.allocations:
-            hours[a.venue][_offset(result.start, a.month)] += a.gpu_hours
-        out.append((f"GPU-hours by venue by month: {rec.name}",
-                    charts.hours_by_venue(horizon, [(v, hours[v]) for v in venues])))
+            by_venue = hours.setdefault(a.gpu, {})
+            by_venue.setdefault(a.venue, [0.0] * len(horizon))[
+                _offset(result.start, a.month)] += a.gpu_hours
+        out.append((f"GPU-hours by venue by month, one panel per GPU class: {rec.name}",
+                    charts.hours_by_venue(horizon, [
+                        (gpu, [(v, hours[gpu][v]) for v in sorted(hours[gpu])])
+                        for gpu in sorted(hours)])))
     return out
 
 
@@ -582,10 +589,19 @@ def _offset(start: str, month: str) -> int:
 
 
 def render_html(result: Result) -> str:
+    """The page opens with the answer (the recommendation and its margin), then the notes
+    (reasons, caveats, warnings), the charts and the tables."""
     from .html import page
 
+    lead = [line for line in notes(result) if _is_lead(line)]
+    rest = [line for line in notes(result) if not _is_lead(line)]
     return page(result.plan_name, f"{result.months} months from {result.start}.",
-                figures(result), sections(result), notes(result))
+                figures(result), sections(result), rest, lead)
+
+
+def _is_lead(line: str) -> bool:
+    return line.startswith(("Recommended:", "No scenario is feasible", "Margin:",
+                            "warning: the recommended plan is unproven"))
 
 
 TEXT_RENDERERS: dict[OutputFormat, Callable[[Result], str]] = {

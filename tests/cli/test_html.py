@@ -161,7 +161,9 @@ def test_a_page_with_nine_providers_needs_no_horizontal_scroll_at_1280_px(tmp_pa
     probe = tmp_path / "probe.html"
     probe.write_text(out.read_text().replace(
         "</body>", "<script>document.body.setAttribute('data-width', "
-                   "document.documentElement.scrollWidth)</script></body>"))
+                   "document.documentElement.scrollWidth); document.body.setAttribute("
+                   "'data-bottom', Math.ceil(document.getElementById('recommendation')"
+                   ".getBoundingClientRect().bottom))</script></body>"))
     dom = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu",
                           "--hide-scrollbars", f"--user-data-dir={tmp_path / 'profile'}",
                           "--window-size=1280,1400", "--dump-dom", probe.as_uri()],
@@ -169,5 +171,89 @@ def test_a_page_with_nine_providers_needs_no_horizontal_scroll_at_1280_px(tmp_pa
     assert dom.returncode == 0, dom.stderr
     width = re.search(r'data-width="(\d+)"', dom.stdout)
     assert width is not None and int(width.group(1)) <= 1280
+    bottom = re.search(r'data-bottom="(\d+)"', dom.stdout)     # the answer above the fold
+    assert bottom is not None and int(bottom.group(1)) < 800
     for p in nine:
         assert f"{p}-only" in dom.stdout
+
+
+def _needs_browser() -> str:
+    browser = _browser()
+    if browser is None:
+        if os.environ.get("TCO_REQUIRE_BROWSER"):
+            pytest.fail("no Chromium on this machine, and TCO_REQUIRE_BROWSER is set")
+        pytest.skip("no Chromium on this machine (.ci/run installs it)")
+    return browser
+
+
+@pytest.mark.parametrize("example", ["research-lab", "gpu-clouds"])
+def test_the_recommendation_is_above_the_fold_at_1280_px(tmp_path, example):
+    """A screenshot of the first screen (1280 × 800) shows the answer box: its green edge is in
+    the picture's pixels, and the laid-out box ends above 800 px; the caveats come after it."""
+    import numpy as np
+    from matplotlib.image import imread
+
+    browser = _needs_browser()
+    root = Path(__file__).resolve().parents[2]
+    out = tmp_path / "page.html"
+    assert main(["compare", str(root / "examples" / f"{example}.toml"), "--offline",
+                 "--format", "html", "-o", str(out)]) == 0
+    text = out.read_text()
+    lead = re.search(r'<div class="lead" id="recommendation">(.*?)</div>', text, re.DOTALL)
+    assert lead is not None and "Recommended:" in lead.group(1)
+    assert text.index('id="recommendation"') < text.index("<ul>") < text.index("<figure>")
+    common = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+              f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1280,800"]
+    shot = tmp_path / "fold.png"
+    done = subprocess.run([*common, f"--screenshot={shot}", out.as_uri()], capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    pixels = (imread(shot)[:, :, :3] * 255).round().astype(int)
+    assert pixels.shape[:2] == (800, 1280)
+    edge = np.all(pixels == (0x2A, 0x6F, 0x2A), axis=2)     # the box's left border
+    assert edge.sum() > 4 * 40          # 4 px wide, at least two lines of text tall
+    probe = tmp_path / "probe.html"
+    probe.write_text(text.replace(
+        "</body>", "<script>document.body.setAttribute('data-bottom', Math.ceil(document."
+                   "getElementById('recommendation').getBoundingClientRect().bottom))"
+                   "</script></body>"))
+    dom = subprocess.run([*common, "--dump-dom", probe.as_uri()], capture_output=True,
+                         text=True, timeout=120, check=False)
+    bottom = re.search(r'data-bottom="(\d+)"', dom.stdout)
+    assert bottom is not None and int(bottom.group(1)) < 800
+
+
+def test_twelve_categories_never_share_a_colour():
+    from tco.cli import charts
+    from tco.optimizer.ledger import CATEGORIES
+
+    assert len(CATEGORIES) <= len(charts.PALETTE) == len(set(charts.PALETTE))
+
+
+def test_gpu_hours_are_drawn_one_panel_per_class():
+    """An H100 hour is not an H200 hour: each class has its own axis, named by class, and a
+    venue keeps its colour across panels."""
+    from tco.cli import charts
+
+    svg = charts.hours_by_venue(["2027-01", "2027-02"], [
+        ("H100", [("aws:us-east-1", [10.0, 20.0]), ("site:lab", [5.0, 0.0])]),
+        ("H200", [("aws:us-east-1", [1.0, 2.0])])])
+    assert "H100 GPU-hours" in svg and "H200 GPU-hours" in svg
+    assert svg.count("aws:us-east-1") == 1 and svg.count("site:lab") == 1   # one legend
+    assert len(re.findall(r'<g id="axes_\d+"', svg)) == 2
+
+
+def test_the_recommended_line_is_drawn_last_and_past_the_horizon_is_shaded():
+    from tco.cli import charts
+
+    months = ["2027-01", "2027-02", "2027-03", "2027-04"]
+    svg = charts.cumulative_cash(months, [("cloud-only", [1.0, 2.0, 3.0, 3.0]),
+                                          ("hybrid", [1.0, 2.0, 3.0, 2.5])],
+                                 highlight="hybrid", horizon=3)
+    assert "hybrid (recommended)" in svg and "after the horizon" in svg
+    same = charts.cumulative_cash(months, [("cloud-only", [1.0, 2.0, 3.0, 3.0]),
+                                           ("aws-only", [1.0, 2.0, 3.0, 3.0])])
+    assert "aws-only (= cloud-only)" in same
+    plain = charts.cumulative_cash(months[:3], [("hybrid", [1.0, 2.0, 3.0])],
+                                   highlight="hybrid", horizon=3)
+    assert "after the horizon" not in plain
