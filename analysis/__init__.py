@@ -1,7 +1,8 @@
 """What could change (SPEC 12): sensitivity, break-even and risk, each a map of independent
 solves run on a ``concurrent.futures.Executor`` (a local process pool, or a Dask cluster).
 
-``swing.py`` holds ``sensitivity``, ``flips.py`` ``breakeven`` and ``montecarlo.py`` ``risk``;
+``swing.py`` holds ``sensitivity``, ``flips.py`` ``breakeven``, ``montecarlo.py`` ``risk`` and
+``alternatives.py`` ``alternatives`` (SPEC 19);
 ``levers.py`` what they vary, ``evaluate.py`` the solves, ``runner.py`` where they run. Names
 are imported on first use, so that the CLI can list the choices without loading the solver.
 """
@@ -12,6 +13,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .alternatives import AlternativesResult, alternatives
     from .criteria import Criterion
     from .flips import BreakevenResult, breakeven
     from .levers import Lever, LeverError, lever, plan_levers
@@ -20,6 +22,7 @@ if TYPE_CHECKING:
     from .swing import SensitivityResult, sensitivity
 
 _WHERE = {
+    "AlternativesResult": "alternatives", "alternatives": "alternatives",
     "AnalysisError": "runner", "BreakevenResult": "flips", "Criterion": "criteria",
     "Lever": "levers", "LeverError": "levers", "RiskResult": "montecarlo",
     "SensitivityResult": "swing", "breakeven": "flips", "executor": "runner",
@@ -27,8 +30,9 @@ _WHERE = {
 }
 
 __all__ = [
-    "AnalysisError", "BreakevenResult", "Criterion", "Lever", "LeverError", "RiskResult",
-    "SensitivityResult", "breakeven", "executor", "lever", "plan_levers", "risk", "sensitivity",
+    "AlternativesResult", "AnalysisError", "BreakevenResult", "Criterion", "Lever", "LeverError",
+    "RiskResult", "SensitivityResult", "alternatives", "breakeven", "executor", "lever",
+    "plan_levers", "risk", "sensitivity",
 ]
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from rich.console import Console
 
-from tco.analysis import BreakevenResult, RiskResult, SensitivityResult
+from tco.analysis import AlternativesResult, BreakevenResult, RiskResult, SensitivityResult
 from tco.analysis.evaluate import Outcome
 
 from .formats import OutputFormat
@@ -358,8 +358,13 @@ RENDERERS: dict[OutputFormat, Callable[[AnalysisResult], str]] = {
 }
 
 
-def render(result: AnalysisResult, fmt: OutputFormat, console: Console) -> str | None:
+def render(result: AnalysisResult | AlternativesResult, fmt: OutputFormat,
+           console: Console) -> str | None:
     """Text for a file or stdout; the table format prints to ``console`` and returns None."""
+    if isinstance(result, AlternativesResult):
+        from . import alternatives
+
+        return alternatives.render(result, fmt, console)
     if fmt == OutputFormat.TABLE:
         kind, parts, lines, _ = _parts(result)
         print_sections(console, f"[bold]{kind}: {result.plan_name}[/bold]", parts, lines)

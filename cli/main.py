@@ -87,6 +87,23 @@ def build_parser() -> argparse.ArgumentParser:
                     help="write every sample's drawn levers and each candidate's committed NPV "
                          "and gap to FILE (CSV), to recompute the statistics")
 
+    alt = sub.add_parser("alternatives", help="how much freedom plans within a slack of the "
+                         "cheapest leave: each dimension's least and most")
+    _plan_options(alt)
+    alt.add_argument("--slack", type=float, default=0.05,
+                     help="plans up to NPV* + SLACK x |NPV*| (default 0.05: 5%%)")
+    alt.add_argument("--dims", metavar="D,...",
+                     help="dimensions, comma-separated (default: all: onprem_gpus, "
+                          "onprem_gpu_hours, cloud_gpu_hours, capex_usd, committed_usd, "
+                          "cloud_gpu_hours.<provider>)")
+    alt.add_argument("--directions", type=int, default=0, metavar="N",
+                     help="plans in N random directions over the dimensions (default 0)")
+    alt.add_argument("--seed", type=int, default=0, help="the random seed (default 0)")
+    alt.add_argument("--plot", metavar="X,Y",
+                     help="the two dimensions of the HTML page's scatter (default: the first "
+                          "two)")
+    _executor_options(alt)
+
     dif = sub.add_parser("diff", help="what changed between two reports of tco compare "
                          "--format json")
     dif.add_argument("old", metavar="OLD.json", help="the earlier report")
@@ -199,8 +216,8 @@ def _plan_catalog(args: argparse.Namespace, loaded: LoadedPlan) -> Catalog:
 
 
 def cmd_analysis(args: argparse.Namespace) -> int:
-    """``tco sensitivity``, ``tco breakeven`` and ``tco risk``."""
-    from tco.analysis import breakeven, executor, risk, sensitivity
+    """``tco sensitivity``, ``tco breakeven``, ``tco risk`` and ``tco alternatives``."""
+    from tco.analysis import alternatives, breakeven, executor, risk, sensitivity
 
     from .analysis import render
 
@@ -220,6 +237,11 @@ def cmd_analysis(args: argparse.Namespace) -> int:
             result = breakeven(loaded, catalog, args.param, args.low, args.high, args.points,
                                **common)
             feasible = any(p.outcome.recommended for p in result.curve)
+        elif args.command == "alternatives":
+            plot = _pair(args.plot)
+            result = alternatives(loaded, catalog, args.slack, _list(args.dims),
+                                  args.directions, args.seed, plot, **common)
+            feasible = result.budget_usd is not None
         else:
             result = risk(loaded, catalog, args.samples, args.seed, args.criterion, **common)
             feasible = result.recommended is not None
@@ -251,6 +273,21 @@ def cmd_analysis(args: argparse.Namespace) -> int:
         err.print("tco: no feasible plan", style="red", markup=False, highlight=False)
         return EXIT_INFEASIBLE
     return EXIT_OK
+
+
+def _list(text: str | None) -> list[str] | None:
+    return None if text is None else [x.strip() for x in text.split(",") if x.strip()]
+
+
+def _pair(text: str | None) -> tuple[str, str] | None:
+    items = _list(text)
+    if items is None:
+        return None
+    if len(items) != 2:
+        from tco.analysis import AnalysisError
+
+        raise AnalysisError(f"--plot: expected two dimensions X,Y, got {text!r}")
+    return items[0], items[1]
 
 
 def _load_plan(path: str) -> LoadedPlan:
@@ -528,7 +565,8 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 COMMANDS = {"compare": cmd_compare, "validate": cmd_validate, "init": cmd_init,
             "prices": cmd_prices, "cache": cmd_cache, "sensitivity": cmd_analysis,
-            "breakeven": cmd_analysis, "risk": cmd_analysis, "diff": cmd_diff}
+            "breakeven": cmd_analysis, "risk": cmd_analysis,
+            "alternatives": cmd_analysis, "diff": cmd_diff}
 
 
 def exit_code_for(exc: TcoError) -> int:

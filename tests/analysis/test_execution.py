@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tco.analysis import AnalysisError, breakeven, executor, risk, sensitivity
+from tco.analysis import AnalysisError, alternatives, breakeven, executor, risk, sensitivity
 from tco.analysis.runner import Failed, run
 
 from .test_closed_form import CLOUD, UNIFORM, plan
@@ -51,6 +51,9 @@ def test_risk_is_the_same_on_a_dask_cluster(in_process):
                               executor=pool).to_dict()
             assert flips == breakeven(plan(), CLOUD, "cloud_prices", 0.5, 1.5,
                                       points=3).to_dict()
+            near = alternatives(plan(), CLOUD, dims=["cloud_gpu_hours"], directions=1)
+            assert alternatives(plan(), CLOUD, dims=["cloud_gpu_hours"], directions=1,
+                                executor=pool).to_dict() == near.to_dict()
 
 
 def test_progress_counts_every_sample():
