@@ -58,6 +58,7 @@ REPORTS = [
     ("breakeven", "--param", "cloud_prices", "--low", "0.5", "--high", "1.5", "--points", "5"),
     ("risk", "--samples", "12"),
     ("compare",),
+    ("alternatives", "--dims", "cloud_gpu_hours,onprem_gpu_hours", "--directions", "2"),
 ]
 
 
@@ -92,7 +93,7 @@ def _browser() -> str | None:
     return None
 
 
-FIGURES = {"sensitivity": 1, "breakeven": 1, "risk": 1, "compare": 3}
+FIGURES = {"sensitivity": 1, "breakeven": 1, "risk": 1, "compare": 3, "alternatives": 2}
 
 
 @pytest.mark.parametrize("args", REPORTS, ids=[r[0] for r in REPORTS])
