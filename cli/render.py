@@ -240,6 +240,22 @@ def sizing_rows(result: Result) -> Section:
             {2, 3, 4})
 
 
+def token_rows(result: Result) -> Section:
+    """What a million output tokens cost, per inference workload sized from throughput, at
+    each venue of the recommended plan and over all of them."""
+    from tco.optimizer.result import token_costs
+
+    rows = [[t.workload if t.venue != "all" else "", t.venue, f"{t.gpu_hours:,.0f}",
+             f"{t.tokens / 1e9:,.2f}B", usd(t.cost_usd),
+             "-" if t.usd_per_million_tokens is None else f"${t.usd_per_million_tokens:,.4f}"]
+            for t in token_costs(result.recommended, result.sizings)]
+    return ((f"Cost per million output tokens: {result.recommended.name} (tokens = "
+             f"GPU-hours x the class's tokens/s per GPU x 3,600; cost = the workload's "
+             f"allocated cost: on owned servers their running costs, not their price)"),
+            ["workload", "venue", "GPU-hours", "tokens", "cost", "$ per M tokens"], rows,
+            {2, 3, 4, 5})
+
+
 _INDEX = re.compile(r"\[\d+\]")
 _NAMED = re.compile(r"^(?P<key>.*?) \((?P<names>[^()]*)\)$")
 
@@ -279,6 +295,8 @@ def sections(result: Result) -> list[Section]:
             out.append(price_path_rows(rec))
     if result.sizings:
         out.append(sizing_rows(result))
+        if result.recommended_name and any(z.quantity == "gpus" for z in result.sizings):
+            out.append(token_rows(result))
     out += [price_rows(result), assumption_rows(result)]
     return out
 

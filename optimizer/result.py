@@ -291,6 +291,58 @@ def _same_plan(a: ScenarioResult, b: ScenarioResult) -> bool:
 
 
 @dataclass(frozen=True)
+class TokenCost:
+    """What an inference workload sized from throughput (SPEC 14) pays per million output
+    tokens at one venue of one scenario, or over all its venues (``venue`` = ``all``): tokens
+    = allocated GPU-hours × the class's tokens/s per GPU × 3,600; cost = the workload's
+    allocated cost there (SPEC 20)."""
+
+    scenario: str
+    workload: str
+    venue: str
+    gpu_hours: float
+    tokens: float
+    cost_usd: float
+
+    @property
+    def usd_per_million_tokens(self) -> float | None:
+        return None if self.tokens <= 0 else self.cost_usd / (self.tokens / 1e6)
+
+    def to_dict(self) -> dict[str, Any]:
+        rate = self.usd_per_million_tokens
+        return {"scenario": self.scenario, "workload": self.workload, "venue": self.venue,
+                "gpu_hours": round(self.gpu_hours, 4), "tokens": round(self.tokens),
+                "cost_usd": round(self.cost_usd, 2),
+                "usd_per_million_tokens": None if rate is None else round(rate, 6)}
+
+
+def token_costs(scenario: ScenarioResult, sizings: tuple[Sizing, ...]) -> list[TokenCost]:
+    """Per inference workload sized from throughput: a row per venue it ran at, then one for
+    ``all``. Hours on a class without a throughput figure are left out of both."""
+    out: list[TokenCost] = []
+    for z in sizings:
+        if z.quantity != "gpus":
+            continue
+        rates = {c.gpu: c.rate for c in z.classes if c.rate and c.excluded is None}
+        by_venue: dict[str, list[float]] = {}
+        for a in scenario.allocations:
+            if a.workload != z.workload or a.gpu not in rates:
+                continue
+            row = by_venue.setdefault(a.venue, [0.0, 0.0, 0.0])
+            row[0] += a.gpu_hours
+            row[1] += a.gpu_hours * rates[a.gpu] * 3600.0
+            row[2] += a.cost_usd
+        if not by_venue:
+            continue
+        rows = [TokenCost(scenario.name, z.workload, v, h, t, c)
+                for v, (h, t, c) in sorted(by_venue.items())]
+        out += rows
+        out.append(TokenCost(scenario.name, z.workload, "all", sum(r.gpu_hours for r in rows),
+                             sum(r.tokens for r in rows), sum(r.cost_usd for r in rows)))
+    return out
+
+
+@dataclass(frozen=True)
 class Result:
     """Every scenario of one plan, solved, and the recommendation."""
 
@@ -384,6 +436,8 @@ class Result:
             "assumptions": [a.to_dict() for a in self.assumptions],
             "inputs": [{"key": k, "value": v} for k, v in self.inputs],
             "sizing": [z.to_dict() for z in self.sizings],
+            "tokens": [t.to_dict() for s in self.scenarios
+                       for t in token_costs(s, self.sizings)],
             "warnings": list(self.warnings),
             "solver": solver,
             "margin": None if self.margin is None else self.margin.to_dict(),
