@@ -198,16 +198,13 @@ def alternatives(plan: LoadedPlan | Plan, catalog: Catalog, slack: float = DEFAU
     found = run(explore, tasks, executor, progress)
     failed: list[str] = []
     ranges: list[DimRange] = []
-    optimum_values: dict[str, float] = {}
     for k, d in enumerate(chosen):
         low, high = found[2 * k], found[2 * k + 1]
         if isinstance(low, Failed) or isinstance(high, Failed):
             failed.append(d)
             continue
-        # the optimum's own values: read by the explore solves from the same plan
         ranges.append(DimRange(d, _optimum_value(low, high, d), low, high))
-    for r in ranges:
-        optimum_values[r.dim] = r.optimum
+    optimum_values = {r.dim: r.optimum for r in ranges}
     points: list[Point] = []
     if directions:
         spans = {r.dim: (r.max or 0.0) - (r.min or 0.0) for r in ranges}

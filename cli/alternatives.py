@@ -4,8 +4,6 @@ page with two charts."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 from typing import Any
@@ -15,6 +13,7 @@ from rich.console import Console
 from tco.analysis.alternatives import AlternativesResult, DimRange
 from tco.optimizer.alternatives import Explored
 
+from .analysis import _csv
 from .formats import OutputFormat
 from .render import Section, markdown, print_sections, usd
 
@@ -199,15 +198,6 @@ def figures(r: AlternativesResult) -> list[tuple[str, str]]:
                                               (r.optimum_values[x], r.optimum_values[y]),
                                               extremes)))
     return out
-
-
-def _csv(items: list[dict[str, Any]]) -> str:
-    buf = io.StringIO()
-    if items:
-        writer = csv.DictWriter(buf, fieldnames=list(items[0]), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(items)
-    return buf.getvalue()
 
 
 def _subtitle(r: AlternativesResult) -> str:
