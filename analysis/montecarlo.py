@@ -22,21 +22,34 @@ from typing import Any
 from tco.optimizer.gaps import Npv
 from tco.optimizer.plan import LoadedPlan, Plan
 from tco.optimizer.result import Decisions
-from tco.optimizer.scenarios import solve
+from tco.optimizer.scenarios import scenarios_for, solve
 from tco.optimizer.solver import SolverName
 from tco.pricing.models import Catalog
 
 from .criteria import Criterion
 from .evaluate import DEFAULT_GAP, Outcome, base_dict, committed, outcome, relevant, with_gap
 from .levers import uncertain
+from .robust import PER_PROGRAM, RobustSearch, criterion_of, reoptimized_npvs, search_robust
 from .runner import AnalysisError, Failed, Progress, run, stopped_by_time, telling_gaps
 from .sampling import sample
 
-__all__ = ["Candidate", "CandidateStats", "Criterion", "RiskResult", "candidates",
-           "cheapest_counts", "cvar90", "risk", "stats"]
+__all__ = [
+    "ROBUST",
+    "Candidate",
+    "CandidateStats",
+    "Criterion",
+    "RiskResult",
+    "candidates",
+    "cheapest_counts",
+    "cvar90",
+    "first_stage",
+    "risk",
+    "stats",
+]
 
 # samples per task: a task carries the plan and catalog once for all of them
 CHUNK = 4
+ROBUST = "robust"         # the name of the robust candidate (``--optimize``)
 
 
 @dataclass(frozen=True)
@@ -45,6 +58,9 @@ class Candidate:
     same_as: tuple[str, ...]
     decisions: Decisions
     base_npv_usd: float | None = None       # its scenario's NPV at the base inputs
+    # the scenario whose program prices it, when not the one it is named after (the robust
+    # candidate's: the widest)
+    program: str | None = None
 
 
 def candidates(plan: Plan, catalog: Catalog, solver: SolverName | None = None,
@@ -74,7 +90,8 @@ def _evaluate(plan: Plan, catalog: Catalog, chosen: Sequence[Candidate], seed: i
     out: list[list[Npv | None] | None] = []
     for i in indices:
         values = sample(plan.uncertainty, seed, i)
-        row = [committed(plan, catalog, values, c.scenario, c.decisions, solver, time_limit)
+        row = [committed(plan, catalog, values, c.program or c.scenario, c.decisions, solver,
+                         time_limit)
                for c in chosen]
         out.append(None if any(x is not None and not x.known for x in row) else row)
     return out
@@ -94,11 +111,14 @@ class CandidateStats:
     base_npv_usd: float | None = None
     # the largest gap of its committed NPVs over the samples (None when one is unknown)
     max_gap_usd: float | None = None
+    # its first-stage decisions, as SPEC 19 lists them (``first_stage``)
+    decisions: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         def r(x: float | None) -> float | None:
             return None if x is None else round(x, 2)
         return {"scenario": self.scenario, "same_as": list(self.same_as),
+                **(self.decisions or {}),
                 "base_npv_usd": r(self.base_npv_usd),
                 "mean_usd": r(self.mean_usd), "p10_usd": r(self.p10_usd),
                 "p50_usd": r(self.p50_usd), "p90_usd": r(self.p90_usd),
@@ -146,10 +166,25 @@ def cheapest_counts(rows: Sequence[Sequence[Npv | None]]) -> list[int]:
     return counts
 
 
+def first_stage(plan: Plan, decisions: Decisions) -> dict[str, Any]:
+    """First-stage decisions as a buyer reads them (SPEC 19): ``servers`` ordered by type,
+    ``sales`` (site, server, cohort, month, count) and ``commitments`` (venue, GPU, term,
+    instance type, start month, count), months as ``YYYY-MM``."""
+    servers: dict[str, int] = {}
+    for (_, server, _), n in decisions.orders:
+        servers[server] = servers.get(server, 0) + n
+    return {"servers": dict(sorted(servers.items())),
+            "sales": [[site, server, cohort, plan.month_label(m), n]
+                      for (site, server, cohort, m), n in decisions.retirements],
+            "commitments": [[venue, gpu, term, itype, plan.month_label(m), n]
+                            for (venue, gpu, term, itype, m), n in decisions.reservations]}
+
+
 def stats(chosen: Sequence[Candidate], npvs: Sequence[Sequence[Npv | None]],
-          ) -> list[CandidateStats]:
+          plan: Plan | None = None) -> list[CandidateStats]:
     """Each candidate's distribution over the samples (one row of ``npvs`` per sample, each
-    a committed NPV with its proof, or None where infeasible)."""
+    a committed NPV with its proof, or None where infeasible); with ``plan``, each lists its
+    first-stage decisions."""
     n = len(npvs)
     costs = [[math.inf if x is None else x.usd for x in row] for row in npvs]
     cheapest = cheapest_counts(npvs)
@@ -163,7 +198,8 @@ def stats(chosen: Sequence[Candidate], npvs: Sequence[Sequence[Npv | None]],
             _finite(percentile(column, 0.1)), _finite(percentile(column, 0.5)),
             _finite(percentile(column, 0.9)), _finite(cvar90(column)),
             cheapest[k] / n, sum(1 for x in column if math.isinf(x)) / n, c.base_npv_usd,
-            max(known) if known and len(known) == len(gaps) else None))
+            max(known) if known and len(known) == len(gaps) else None,
+            None if plan is None else first_stage(plan, c.decisions)))
     return out
 
 
@@ -184,6 +220,15 @@ class RiskResult:
     # the index and drawn lever values of each sample that solved, in the order of ``npvs``
     drawn: tuple[tuple[int, tuple[tuple[str, float], ...]], ...] = ()
     stopped_by_time_limit: int = 0      # solves the time limit stopped (runner.stopped_by_time)
+    # with --optimize (SPEC 19): how the robust candidate was found, the samples every
+    # candidate was evaluated on (seed + 1), the value of the stochastic solution and of
+    # perfect information on them, the re-optimized NPVs' largest gap
+    robust: RobustSearch | None = None
+    evaluation_seed: int | None = None
+    vss_usd: float | None = None
+    evpi_usd: float | None = None
+    evpi_gap_usd: float | None = None
+    reoptimized: tuple[Npv | None, ...] = ()
 
     @property
     def samples_solved(self) -> int:
@@ -220,7 +265,15 @@ class RiskResult:
                 "unproven": self.unproven,
                 "candidates": [c.to_dict() for c in self.candidates],
                 "failed_samples": list(self.failed_samples),
-                "samples_drawn": self.sample_rows()}
+                "samples_drawn": self.sample_rows(),
+                **({} if self.robust is None else {
+                    "evaluation_seed": self.evaluation_seed, "robust": self.robust.to_dict(),
+                    "vss_usd": _r(self.vss_usd), "evpi_usd": _r(self.evpi_usd),
+                    "evpi_gap_usd": _r(self.evpi_gap_usd)})}
+
+
+def _r(x: float | None) -> float | None:
+    return None if x is None else round(x, 2)
 
 
 def _score(s: CandidateStats, criterion: Criterion) -> float:
@@ -232,11 +285,16 @@ def _score(s: CandidateStats, criterion: Criterion) -> float:
 def risk(plan: LoadedPlan | Plan, catalog: Catalog, samples: int = 200, seed: int = 0,
          criterion: Criterion | str = Criterion.MEAN, executor: Executor | None = None,
          solver: SolverName | str | None = None, time_limit: float | None = None,
-         progress: Progress | None = None, gap: float = DEFAULT_GAP) -> RiskResult:
+         progress: Progress | None = None, gap: float = DEFAULT_GAP, optimize: bool = False,
+         per_program: int = PER_PROGRAM) -> RiskResult:
     """Monte Carlo over the plan's ``[uncertainty]`` table: ``samples`` futures drawn from
     ``seed``, every candidate priced in each, every solve to ``gap`` (SPEC 16). The result
-    depends only on the plan, the catalog, ``samples``, ``seed`` and ``gap``, whatever
-    ``executor`` runs it."""
+    depends only on the plan, the catalog, ``samples``, ``seed``, ``gap`` (and
+    ``per_program``), whatever ``executor`` runs it.
+
+    ``optimize`` (SPEC 19) adds the robust candidate, found on the samples of ``seed``
+    (``robust.search_robust``), and evaluates every candidate on the samples of ``seed + 1``
+    instead, with the value of the stochastic solution and of perfect information there."""
     p = with_gap(plan.plan if isinstance(plan, LoadedPlan) else plan, gap)
     catalog = relevant(p, catalog)
     if not p.uncertainty:
@@ -252,6 +310,19 @@ def risk(plan: LoadedPlan | Plan, catalog: Catalog, samples: int = 200, seed: in
     if not chosen:
         return RiskResult(p.plan.name, samples, seed, chosen_criterion, None, None, (), (),
                           base=base, gap=gap)
+    robust: RobustSearch | None = None
+    if optimize:
+        found = search_robust(p, catalog, samples, seed, chosen_criterion,
+                              [(c.scenario, c.decisions) for c in chosen], executor, name,
+                              time_limit, progress, per_program)
+        if found is not None:
+            decisions, robust = found
+            widest = scenarios_for(p)[0].name
+            at_base = committed(p, catalog, {}, widest, decisions, name, time_limit)
+            chosen = [*chosen, Candidate(ROBUST, (), decisions,
+                                         at_base.usd if at_base and at_base.known else None,
+                                         widest)]
+        seed += 1       # every candidate is evaluated on samples the program did not see
     chunks = [list(range(k, min(k + CHUNK, samples))) for k in range(0, samples, CHUNK)]
 
     told = telling_gaps(progress)
@@ -276,10 +347,40 @@ def risk(plan: LoadedPlan | Plan, catalog: Catalog, samples: int = 200, seed: in
             else:
                 rows.append(tuple(r))
                 drawn.append((i, tuple(sample(p.uncertainty, seed, i).items())))
-    per = stats(chosen, rows) if rows else []
+    per = stats(chosen, rows, p) if rows else []
     best = min(per, key=lambda s: _score(s, chosen_criterion)) if per else None
     recommended = best.scenario if best and math.isfinite(_score(best, chosen_criterion)) \
         else None
-    return RiskResult(p.plan.name, samples, seed, chosen_criterion, recommended, base.npv_usd,
-                      tuple(per), tuple(rows), tuple(failed), base, gap, tuple(drawn),
-                      stopped_by_time(base, results))
+    result = RiskResult(p.plan.name, samples, seed - (1 if optimize else 0), chosen_criterion,
+                        recommended, base.npv_usd, tuple(per), tuple(rows), tuple(failed),
+                        base, gap, tuple(drawn), stopped_by_time(base, results))
+    if not optimize:
+        return result
+    return _valued(result, p, catalog, seed, robust, executor, name, time_limit, progress)
+
+
+def _valued(r: RiskResult, plan: Plan, catalog: Catalog, seed: int,
+            robust: RobustSearch | None, executor: Executor | None, solver: SolverName | None,
+            time_limit: float | None, progress: Progress | None) -> RiskResult:
+    """``r`` with the robust search and, on the evaluation samples (of ``seed``), the value of
+    the stochastic solution (the best scenario candidate's criterion less the robust one's)
+    and the expected value of perfect information (the robust candidate's criterion less
+    that of the NPVs re-optimized knowing each sample); None where either is infinite."""
+    r = replace(r, robust=robust, evaluation_seed=seed)
+    scores = {c.scenario: _score(c, r.criterion) for c in r.candidates}
+    if robust is None or ROBUST not in scores:
+        return r
+    own = scores.pop(ROBUST)
+    best_other = min(scores.values(), default=math.inf)
+    vss = best_other - own if math.isfinite(best_other) and math.isfinite(own) else None
+    indices = [i for i, _ in r.drawn]
+    known = reoptimized_npvs(plan, catalog, seed, indices, executor, solver, time_limit,
+                             progress)
+    column = [known.get(i) for i in indices]
+    values = [math.inf if x is None or not x.known else x.usd for x in column]
+    perfect = criterion_of(values, r.criterion) if len(known) == len(indices) else math.inf
+    evpi = own - perfect if math.isfinite(own) and math.isfinite(perfect) else None
+    gaps = [x.gap_usd for x in column if x is not None]
+    widest = max(g for g in gaps if g is not None) if gaps and None not in gaps else None
+    return replace(r, vss_usd=vss, evpi_usd=evpi, evpi_gap_usd=widest,
+                   reoptimized=tuple(column))

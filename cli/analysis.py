@@ -225,7 +225,58 @@ def risk_notes(r: RiskResult) -> list[str]:
     if r.failed_samples:
         out.append(f"warning: samples {', '.join(map(str, r.failed_samples))} failed twice and "
                    f"are left out; the statistics are over the {r.samples_solved} that solved")
+    return [*out, *_robust_notes(r)]
+
+
+def _robust_notes(r: RiskResult) -> list[str]:
+    """What ``--optimize`` found: the robust plan, how, and what it and perfect information
+    are worth (SPEC 19)."""
+    s = r.robust
+    if r.evaluation_seed is None:
+        return []
+    if s is None:
+        return ["The robust search found no plan that every training sample can carry out."]
+    crit = r.criterion.value
+    how = (f"one program of {s.columns:,} columns ({s.integers:,} whole-number)"
+           if s.programs == 1 else
+           f"{s.programs} programs of up to {s.per_program} samples (the largest "
+           f"{s.columns:,} columns), each one's plan then priced in all {s.samples}")
+    bound = "" if s.bound_usd is None else f", proven no less than {usd(s.bound_usd)}"
+    start = ("" if s.started_from is None or s.start_objective_usd is None else
+             f", against {usd(s.start_objective_usd)} for {s.started_from}'s plan")
+    out = [(f"Robust candidate: the first-stage decisions best by {crit} over the {s.samples} "
+           f"samples of seed {s.seed} jointly, {how}: {crit} {usd(s.objective_usd)} there"
+           f"{bound}{start}. Every candidate is evaluated above on the samples of seed "
+           f"{r.evaluation_seed}, which the program did not see.")]
+    robust = next((c for c in r.candidates if c.scenario == "robust"), None)
+    if robust is not None and robust.decisions is not None:
+        out.append("Robust plan: " + _decisions_text(robust.decisions))
+    if crit == "p90":
+        out.append("The program minimizes CVaR 90% for the p90 criterion (a percentile of "
+                   "the samples' NPVs is not convex; CVaR is never below it).")
+    vss = ("infinite or unknown (a candidate is infeasible in some sample)"
+           if r.vss_usd is None else usd(r.vss_usd))
+    out.append(f"Value of the stochastic solution: {vss} (the best scenario candidate's {crit} "
+               f"less the robust candidate's)")
+    if r.evpi_usd is None:
+        out.append("Expected value of perfect information: unknown (some sample has no "
+                   "re-optimized plan)")
+    else:
+        within = ("" if r.evpi_gap_usd is None else
+                  f"; each re-optimized NPV within {usd(r.evpi_gap_usd)} of its best plan")
+        out.append(f"Expected value of perfect information: {usd(r.evpi_usd)} (the robust "
+                   f"candidate's {crit} less that of the plans re-optimized knowing each "
+                   f"sample{within})")
     return out
+
+
+def _decisions_text(d: dict[str, Any]) -> str:
+    parts = [f"buy {n} {server}" for server, n in d.get("servers", {}).items()]
+    parts += [f"sell {n} {server} of {cohort} at {site} in {month}"
+              for site, server, cohort, month, n in d.get("sales", [])]
+    parts += [f"commit {n} {itype} ({term}) at {venue} from {month}"
+              for venue, _gpu, term, itype, month, n in d.get("commitments", [])]
+    return "; ".join(parts) if parts else "no purchase, sale or commitment"
 
 
 def risk_rows(r: RiskResult) -> list[dict[str, Any]]:

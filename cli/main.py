@@ -82,6 +82,14 @@ def build_parser() -> argparse.ArgumentParser:
     rk.add_argument("--seed", type=int, default=0, help="the random seed (default 0)")
     rk.add_argument("--criterion", choices=[c.value for c in Criterion], default="mean",
                     help="how the recommendation is chosen (default mean)")
+    rk.add_argument("--optimize", action="store_true",
+                    help="add the robust candidate: the first-stage decisions best by the "
+                         "criterion over the samples jointly (a two-stage stochastic program "
+                         "on the samples of SEED); every candidate is then evaluated on the "
+                         "samples of SEED + 1")
+    rk.add_argument("--per-program", type=int, default=None, metavar="N",
+                    help="with --optimize: futures per joint program (default 20); more "
+                         "samples are split into programs solved side by side")
     _executor_options(rk)
     rk.add_argument("--samples-out", metavar="FILE",
                     help="write every sample's drawn levers and each candidate's committed NPV "
@@ -217,7 +225,7 @@ def _plan_catalog(args: argparse.Namespace, loaded: LoadedPlan) -> Catalog:
 
 def cmd_analysis(args: argparse.Namespace) -> int:
     """``tco sensitivity``, ``tco breakeven``, ``tco risk`` and ``tco alternatives``."""
-    from tco.analysis import alternatives, breakeven, executor, risk, sensitivity
+    from tco.analysis import AnalysisError, alternatives, breakeven, executor, risk, sensitivity
 
     from .analysis import render
 
@@ -243,7 +251,13 @@ def cmd_analysis(args: argparse.Namespace) -> int:
                                   args.directions, args.seed, plot, **common)
             feasible = result.budget_usd is not None
         else:
-            result = risk(loaded, catalog, args.samples, args.seed, args.criterion, **common)
+            if args.per_program is not None and args.per_program < 1:
+                raise AnalysisError(f"--per-program: expected at least 1, got "
+                                    f"{args.per_program}")
+            if args.per_program is not None:
+                common["per_program"] = args.per_program
+            result = risk(loaded, catalog, args.samples, args.seed, args.criterion,
+                          optimize=args.optimize, **common)
             feasible = result.recommended is not None
     if args.command == "risk" and args.samples_out:
         from .analysis import samples_csv
