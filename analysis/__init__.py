@@ -2,7 +2,8 @@
 solves run on a ``concurrent.futures.Executor`` (a local process pool, or a Dask cluster).
 
 ``swing.py`` holds ``sensitivity``, ``flips.py`` ``breakeven``, ``montecarlo.py`` ``risk`` and
-``alternatives.py`` ``alternatives`` (SPEC 19);
+``near_optimal.py`` ``alternatives`` (SPEC 19; a module named after no function, so that
+importing it never hides one);
 ``levers.py`` what they vary, ``evaluate.py`` the solves, ``runner.py`` where they run. Names
 are imported on first use, so that the CLI can list the choices without loading the solver.
 """
@@ -13,7 +14,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .alternatives import AlternativesResult, alternatives
+    from .near_optimal import AlternativesResult, alternatives
     from .criteria import Criterion
     from .flips import BreakevenResult, breakeven
     from .levers import Lever, LeverError, lever, plan_levers
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
     from .swing import SensitivityResult, sensitivity
 
 _WHERE = {
-    "AlternativesResult": "alternatives", "alternatives": "alternatives",
+    "AlternativesResult": "near_optimal", "alternatives": "near_optimal",
     "AnalysisError": "runner", "BreakevenResult": "flips", "Criterion": "criteria",
     "Lever": "levers", "LeverError": "levers", "RiskResult": "montecarlo",
     "SensitivityResult": "swing", "breakeven": "flips", "executor": "runner",

@@ -168,12 +168,15 @@ def cheapest_counts(rows: Sequence[Sequence[Npv | None]]) -> list[int]:
 
 def first_stage(plan: Plan, decisions: Decisions) -> dict[str, Any]:
     """First-stage decisions as a buyer reads them (SPEC 19): ``servers`` ordered by type,
-    ``sales`` (site, server, cohort, month, count) and ``commitments`` (venue, GPU, term,
-    instance type, start month, count), months as ``YYYY-MM``."""
+    the ``orders`` behind them (site, server, order month, count), ``sales`` (site, server,
+    cohort, month, count) and ``commitments`` (venue, GPU, term, instance type, start month,
+    count), months as ``YYYY-MM``."""
     servers: dict[str, int] = {}
     for (_, server, _), n in decisions.orders:
         servers[server] = servers.get(server, 0) + n
     return {"servers": dict(sorted(servers.items())),
+            "orders": [[site, server, plan.month_label(m), n]
+                       for (site, server, m), n in decisions.orders],
             "sales": [[site, server, cohort, plan.month_label(m), n]
                       for (site, server, cohort, m), n in decisions.retirements],
             "commitments": [[venue, gpu, term, itype, plan.month_label(m), n]

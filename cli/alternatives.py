@@ -10,7 +10,7 @@ from typing import Any
 
 from rich.console import Console
 
-from tco.analysis.alternatives import AlternativesResult, DimRange
+from tco.analysis.near_optimal import AlternativesResult, DimRange
 from tco.optimizer.alternatives import Explored
 
 from .analysis import _csv

@@ -258,6 +258,10 @@ def _robust_notes(r: RiskResult) -> list[str]:
            if r.vss_usd is None else usd(r.vss_usd))
     out.append(f"Value of the stochastic solution: {vss} (the best scenario candidate's {crit} "
                f"less the robust candidate's)")
+    if r.vss_usd is not None and r.vss_usd < 0:
+        out.append("The robust plan did worse on the evaluation samples than a scenario's plan: "
+                   "what it fitted on its own samples does not carry over to others; draw more "
+                   "samples (--samples) before relying on it")
     if r.evpi_usd is None:
         out.append("Expected value of perfect information: unknown (some sample has no "
                    "re-optimized plan)")
@@ -271,7 +275,8 @@ def _robust_notes(r: RiskResult) -> list[str]:
 
 
 def _decisions_text(d: dict[str, Any]) -> str:
-    parts = [f"buy {n} {server}" for server, n in d.get("servers", {}).items()]
+    parts = [f"order {n} {server} at {site} in {month}"
+             for site, server, month, n in d.get("orders", [])]
     parts += [f"sell {n} {server} of {cohort} at {site} in {month}"
               for site, server, cohort, month, n in d.get("sales", [])]
     parts += [f"commit {n} {itype} ({term}) at {venue} from {month}"

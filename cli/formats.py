@@ -23,3 +23,4 @@ class CsvTable(StrEnum):
     PROCUREMENT = "procurement"
     COMMITMENTS = "commitments"
     RETIREMENTS = "retirements"
+    BUDGET = "budget"

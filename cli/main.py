@@ -53,7 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     cmp_ = sub.add_parser("compare", help="price every way to run a plan and recommend one")
     _plan_options(cmp_)
     cmp_.add_argument("--table", choices=[t.value for t in CsvTable], default="allocations",
-                      help="the table --format csv writes")
+                      help="the table --format csv writes; with the table format, budget "
+                           "adds the budget by fiscal year")
 
     sens = sub.add_parser("sensitivity", help="how the plan's NPV and decisions move with each "
                           "lever, a swing either way")
@@ -341,7 +342,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         err.print(f"wrote {args.output}", highlight=False)
     elif fmt == OutputFormat.TABLE:
         # the report on standard output, its warnings on standard error, a few at most
-        render_table(result, _console(), warnings=False)
+        render_table(result, _console(), warnings=False, table=table)
         for line in warning_lines(result):
             err.print(line, style="yellow", markup=False, highlight=False)
     else:

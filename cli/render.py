@@ -16,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from tco.optimizer import Result, ScenarioResult
+from tco.optimizer.finance import OPEX
 from tco.optimizer.result import Commitment
 
 from .formats import CsvTable, OutputFormat
@@ -39,22 +40,29 @@ Section = tuple[str, list[str], list[list[str]], set[int]]
 
 def scenario_rows(result: Result) -> Section:
     best = result.recommended.npv_usd if result.feasible else None
+    taxed = any(s.after_tax_npv_usd is not None for s in result.scenarios)
     rows = []
     for s in result.scenarios:
         mark = " *" if s.name == result.recommended_name else ""
         if s.feasible:
             delta = (s.npv_usd - best) if s.npv_usd is not None and best is not None else None
             rows.append([s.name + mark, "unproven" if s.unproven else "yes", usd(s.npv_usd),
+                         *([usd(s.after_tax_npv_usd)] if taxed else []),
                          _delta(delta), usd(s.total_usd), usd(s.capex_usd), usd(s.opex_usd),
                          _rate(s.usd_per_gpu_hour), _gap(s)])
         else:
-            rows.append([s.name, f"no [{_note_number(result, s)}]", "-", "-", "-", "-", "-",
-                         "-", "-"])
-    return (("Scenarios (* = recommended: the lowest NPV; Δ NPV = how much more than the "
-             "recommended plan; gap = the most a plan may cost above the best one, proven by a "
-             "lower bound, and that as a share of its NPV)"),
-            ["scenario", "feasible", "NPV", "Δ NPV", "total", "capex", "opex", "$/GPU-hour",
-             "gap"], rows, {2, 3, 4, 5, 6, 7, 8})
+            rows.append([s.name, f"no [{_note_number(result, s)}]", "-",
+                         *(["-"] if taxed else []), "-", "-", "-", "-", "-", "-"])
+    chosen = ("the lowest NPV after tax" if result.criterion == "after_tax"
+              else "the lowest NPV")
+    after = ("; after tax = the NPV of the cash flows less the tax on opex, depreciation and "
+             "losses on sales, at finance.tax_rate" if taxed else "")
+    return ((f"Scenarios (* = recommended: {chosen}; Δ NPV = how much more than the "
+             f"recommended plan; gap = the most a plan may cost above the best one, proven by a "
+             f"lower bound, and that as a share of its NPV{after})"),
+            ["scenario", "feasible", "NPV", *(["after tax"] if taxed else []), "Δ NPV", "total",
+             "capex", "opex", "$/GPU-hour", "gap"], rows,
+            set(range(2, 10 if taxed else 9)))
 
 
 def _delta(value: float | None) -> str:
@@ -256,6 +264,24 @@ def token_rows(result: Result) -> Section:
             {2, 3, 4, 5})
 
 
+def budget_rows(result: Result) -> Section:
+    """The recommended plan by fiscal year (SPEC 20)."""
+    import calendar
+
+    rec = result.recommended
+    rows = [[f"FY{b.fiscal_year}", f"{b.start}..{b.end}", usd(b.capex_usd),
+             usd(sum(b.opex_usd.values())), usd(b.depreciation_usd), usd(b.loss_on_sales_usd),
+             usd(b.pnl_cost_usd), usd(b.cash_out_usd), usd(b.book_value_usd)]
+            for b in rec.budget]
+    first = calendar.month_name[result.fiscal_year_start]
+    return ((f"Budget by fiscal year: {rec.name} (years start in {first}, named by the year "
+             f"they end in; depreciation straight line over each server's useful life to zero; "
+             f"P&L = opex + depreciation + loss on sales; cash out = the year's cash flows, the "
+             f"credit for servers still owned after the horizon included)"),
+            ["fiscal year", "months", "capex", "opex", "depreciation", "loss on sales",
+             "P&L cost", "cash out", "book value"], rows, {2, 3, 4, 5, 6, 7, 8})
+
+
 _INDEX = re.compile(r"\[\d+\]")
 _NAMED = re.compile(r"^(?P<key>.*?) \((?P<names>[^()]*)\)$")
 
@@ -285,12 +311,14 @@ def assumption_rows(result: Result) -> Section:
     return ("Assumptions (defaults the plan relied on)", ["key", "value", "source"], rows, set())
 
 
-def sections(result: Result) -> list[Section]:
+def sections(result: Result, budget: bool = False) -> list[Section]:
     out = [scenario_rows(result)]
     if result.recommended_name:
         rec = result.recommended
         out += [allocation_rows(rec), venue_rows(rec), procurement_rows(rec),
                 retirement_rows(rec), commitment_rows(rec, result.start), breakdown_rows(rec)]
+        if budget:
+            out.append(budget_rows(result))
         if rec.price_paths:
             out.append(price_path_rows(rec))
     if result.sizings:
@@ -466,11 +494,14 @@ def markdown(title: str, subtitle: str, parts: list[Section], lines: list[str]) 
     return "\n".join(out) + "\n"
 
 
-def render_table(result: Result, console: Console, warnings: bool = True) -> None:
+def render_table(result: Result, console: Console, warnings: bool = True,
+                 table: CsvTable | None = None) -> None:
     """The report's tables and notes; its warnings too unless ``warnings`` is False (on a
-    terminal they go to standard error: ``warning_lines``)."""
+    terminal they go to standard error: ``warning_lines``). ``table`` ``budget`` adds the
+    budget by fiscal year."""
     print_sections(console, f"[bold]{result.plan_name}[/bold]: {result.months} months from "
-                   f"{result.start}", sections(result), notes(result, warnings))
+                   f"{result.start}", sections(result, table == CsvTable.BUDGET),
+                   notes(result, warnings))
 
 
 def render_markdown(result: Result) -> str:
@@ -485,6 +516,8 @@ ALLOCATION_FIELDS = ["scenario", "workload", "month", "venue", "provider", "regi
 def _csv_rows(result: Result, table: CsvTable) -> list[dict[str, object]]:
     if table in (CsvTable.SCENARIOS, CsvTable.BREAKDOWN):
         return _summary_rows(result, table)
+    if table == CsvTable.BUDGET:
+        return _budget_rows(result)
     rows: list[dict[str, object]] = []
     for s in result.scenarios:
         items: tuple[object, ...] = {
@@ -492,6 +525,18 @@ def _csv_rows(result: Result, table: CsvTable) -> list[dict[str, object]]:
             CsvTable.PROCUREMENT: s.procurement, CsvTable.COMMITMENTS: s.commitments,
             CsvTable.RETIREMENTS: s.retirements}[table]
         rows += [item.to_dict() for item in items]  # type: ignore[attr-defined]
+    return rows
+
+
+def _budget_rows(result: Result) -> list[dict[str, object]]:
+    """One row per scenario and fiscal year, the opex by category in columns of its own."""
+    rows: list[dict[str, object]] = []
+    for s in result.scenarios:
+        for b in s.budget:
+            doc = b.to_dict()
+            opex = doc.pop("opex_usd")
+            rows.append({**doc, "opex_usd": round(sum(opex.values()), 2),
+                         **{f"opex_{k}_usd": v for k, v in opex.items()}})
     return rows
 
 
@@ -509,6 +554,7 @@ def _summary_rows(result: Result, table: CsvTable) -> list[dict[str, object]]:
         solver = s.get("solver") or {}
         rows.append({"scenario": s["name"], "recommended": s["name"] == doc["recommended"],
                      **{k: s.get(k) for k in ("feasible", "unproven", "npv_usd",
+                                              "after_tax_npv_usd",
                                               "delta_npv_vs_recommended_usd", "total_usd",
                                               "capex_usd", "opex_usd", "usd_per_gpu_hour",
                                               "gpu_hours")},
@@ -519,7 +565,7 @@ def _summary_rows(result: Result, table: CsvTable) -> list[dict[str, object]]:
 
 CSV_FIELDS = {
     CsvTable.SCENARIOS: ["scenario", "recommended", "feasible", "unproven", "npv_usd",
-                         "delta_npv_vs_recommended_usd", "total_usd", "capex_usd", "opex_usd",
+                         "after_tax_npv_usd", "delta_npv_vs_recommended_usd", "total_usd", "capex_usd", "opex_usd",
                          "usd_per_gpu_hour", "gpu_hours", "gap_usd", "mip_gap", "reason"],
     CsvTable.BREAKDOWN: ["scenario", "category", "usd", "npv_usd"],
     CsvTable.ALLOCATIONS: ALLOCATION_FIELDS,
@@ -531,6 +577,10 @@ CSV_FIELDS = {
                            "months_past_horizon", "source", "name"],
     CsvTable.RETIREMENTS: ["scenario", "site", "server", "cohort", "month", "age_months", "count",
                            "reason", "resale_usd", "decommission_usd"],
+    CsvTable.BUDGET: ["scenario", "fiscal_year", "start", "end", "capex_usd", "opex_usd",
+                      *(f"opex_{c}_usd" for c in OPEX),
+                      "depreciation_usd", "book_value_usd", "loss_on_sales_usd",
+                      "pnl_cost_usd", "cash_out_usd"],
 }
 
 
@@ -634,7 +684,7 @@ def render(result: Result, fmt: OutputFormat, console: Console,
            table: CsvTable = CsvTable.ALLOCATIONS) -> str | None:
     """Text for a file or stdout; the table format prints to ``console`` and returns None."""
     if fmt == OutputFormat.TABLE:
-        render_table(result, console)
+        render_table(result, console, table=table)
         return None
     if fmt == OutputFormat.CSV:
         return render_csv(result, table)

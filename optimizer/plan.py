@@ -58,9 +58,11 @@ class Settings:
     capex_budget_usd: float | None       # None: no budget
     solver: SolverName
     mip_gap: float
+    fiscal_year_start: int = 1           # the calendar month a fiscal year starts in
 
     def __post_init__(self) -> None:
         _within("plan.months", self.months, 1)
+        _within("plan.fiscal_year_start", self.fiscal_year_start, 1, 12)
         _within("plan.discount_rate", self.discount_rate, -1, above=True)
         _within("plan.capex_budget_usd", self.capex_budget_usd, 0)
         _within("plan.mip_gap", self.mip_gap, 0, 1, below=True)
@@ -133,6 +135,23 @@ class Cloud:
 @dataclass(frozen=True)
 class Prices:
     refresh: Refresh
+
+
+@dataclass(frozen=True)
+class Finance:
+    """``[finance]`` (SPEC 20): the tax rate (None: no after-tax view) and whether the
+    recommendation is the lowest NPV (``npv``) or the lowest NPV after tax (``after_tax``)."""
+
+    tax_rate: float | None = None
+    criterion: str = "npv"
+
+    def __post_init__(self) -> None:
+        _within("finance.tax_rate", self.tax_rate, 0, 1, below=True)
+        if self.criterion not in ("npv", "after_tax"):
+            raise PlanError(f"finance.criterion: expected \"npv\" or \"after_tax\", got "
+                            f"{self.criterion!r}")
+        if self.criterion == "after_tax" and self.tax_rate is None:
+            raise PlanError("finance.criterion: \"after_tax\" needs finance.tax_rate")
 
 
 @dataclass(frozen=True)
@@ -319,6 +338,7 @@ class Plan:
     trends: Trends = field(default_factory=Trends)
     # [uncertainty]: lever -> how it may vary (``tco risk``; the levers are tco.analysis's)
     uncertainty: dict[str, Spread] = field(default_factory=dict)
+    finance: Finance = field(default_factory=Finance)
 
     @property
     def months(self) -> int:
@@ -453,7 +473,8 @@ def resolve(file: PlanFile, origin: str = "<plan>") -> LoadedPlan:
     r = _Resolver()
     p = r.fill("plan", file.plan, "plan")
     settings = Settings(p["name"], p["start"], p["months"], p["discount_rate"],
-                        p["capex_budget_usd"], SolverName(p["solver"]), p["mip_gap"])
+                        p["capex_budget_usd"], SolverName(p["solver"]), p["mip_gap"],
+                        file.plan.fiscal_year_start)
 
     c = r.fill("cloud", file.cloud, "cloud")
     discounts = dict(file.cloud.discounts)
@@ -517,7 +538,8 @@ def resolve(file: PlanFile, origin: str = "<plan>") -> LoadedPlan:
         raise PlanError(planfile.join(origin, r.missing))
     plan = Plan(settings, cloud, Prices(file.prices.refresh), onprem, tuple(workloads),
                 {metro: dict(table) for metro, table in file.latency.items()}, trends,
-                dict(file.uncertainty))
+                dict(file.uncertainty),
+                Finance(file.finance.tax_rate, file.finance.criterion.value))
     return LoadedPlan(plan, tuple(r.assumptions), origin,
                       (*_warnings(file), *_implausible(plan)), tuple(sizings))
 

@@ -54,6 +54,9 @@ class PlanSection(_Strict):
     capex_budget_usd: NonNegative | None = None
     solver: SolverName = SolverName.HIGHS
     mip_gap: Annotated[float, Field(ge=0, le=0.1)] = 0.01
+    # the calendar month a fiscal year starts in (SPEC 20); a year is named by the calendar
+    # year it ends in
+    fiscal_year_start: Annotated[int, Field(ge=1, le=12)] = 1
 
     @field_validator("start")
     @classmethod
@@ -373,6 +376,26 @@ class Spread(_Strict):
         return self
 
 
+class FinanceCriterion(StrEnum):
+    """What the recommendation is chosen by: the NPV, or the NPV after tax."""
+
+    NPV = "npv"
+    AFTER_TAX = "after_tax"
+
+
+class FinanceSection(_Strict):
+    """``[finance]`` (SPEC 20): the tax rate on profits, and what chooses the recommendation."""
+
+    tax_rate: Annotated[float, Field(ge=0, lt=1)] | None = None
+    criterion: FinanceCriterion = FinanceCriterion.NPV
+
+    @model_validator(mode="after")
+    def _after_tax_needs_a_rate(self) -> FinanceSection:
+        if self.criterion == FinanceCriterion.AFTER_TAX and self.tax_rate is None:
+            raise ValueError("criterion = \"after_tax\" needs a tax_rate")
+        return self
+
+
 class PlanFile(_Strict):
     plan: PlanSection
     cloud: CloudSection = Field(default_factory=CloudSection)
@@ -382,6 +405,7 @@ class PlanFile(_Strict):
     workloads: list[WorkloadSection]
     latency: dict[str, dict[str, Positive]] = Field(default_factory=dict)
     uncertainty: dict[str, Spread] = Field(default_factory=dict)
+    finance: FinanceSection = Field(default_factory=FinanceSection)
 
 
 # --------------------------------------------------------------------------------------------

@@ -194,6 +194,34 @@ class Decisions:
 
 
 @dataclass(frozen=True)
+class BudgetYear:
+    """A fiscal year of one scenario's plan (SPEC 20); ``start`` and ``end`` are the first
+    and last months of the year the plan's cash flows reach."""
+
+    scenario: str
+    fiscal_year: int
+    start: str
+    end: str
+    capex_usd: float
+    opex_usd: dict[str, float]
+    depreciation_usd: float
+    book_value_usd: float
+    loss_on_sales_usd: float
+    pnl_cost_usd: float
+    cash_out_usd: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"scenario": self.scenario, "fiscal_year": self.fiscal_year,
+                "start": self.start, "end": self.end, "capex_usd": round(self.capex_usd, 2),
+                "opex_usd": {k: round(v, 2) for k, v in self.opex_usd.items()},
+                "depreciation_usd": round(self.depreciation_usd, 2),
+                "book_value_usd": round(self.book_value_usd, 2),
+                "loss_on_sales_usd": round(self.loss_on_sales_usd, 2),
+                "pnl_cost_usd": round(self.pnl_cost_usd, 2),
+                "cash_out_usd": round(self.cash_out_usd, 2)}
+
+
+@dataclass(frozen=True)
 class ScenarioResult:
     name: str
     feasible: bool
@@ -222,6 +250,9 @@ class ScenarioResult:
     # the demand each venue served and the egress it sent, for the workloads with internet
     # egress
     traffic: tuple[Traffic, ...] = ()
+    # the plan by fiscal year, and its NPV after tax (SPEC 20; ``finance``)
+    budget: tuple[BudgetYear, ...] = ()
+    after_tax_npv_usd: float | None = None
 
     @property
     def unproven(self) -> bool:
@@ -247,7 +278,8 @@ class ScenarioResult:
         return {
             "name": self.name, "feasible": self.feasible, "unproven": self.unproven,
             "reason": self.reason,
-            "npv_usd": _r(self.npv_usd), "total_usd": _r(self.total_usd),
+            "npv_usd": _r(self.npv_usd), "after_tax_npv_usd": _r(self.after_tax_npv_usd),
+            "total_usd": _r(self.total_usd),
             "capex_usd": _r(self.capex_usd), "opex_usd": _r(self.opex_usd),
             "usd_per_gpu_hour": _r(self.usd_per_gpu_hour, 4),
             "savings_vs_best_single_usd": _r(self.savings_vs_best_single_usd),
@@ -360,6 +392,14 @@ class Result:
     sizings: tuple[Sizing, ...] = ()
     # every input of the plan, defaults filled in: (key path, value) (``plan.plan_inputs``)
     inputs: tuple[tuple[str, object], ...] = ()
+    # what chose the recommendation: "npv", or "after_tax" (``[finance] criterion``)
+    criterion: str = "npv"
+    fiscal_year_start: int = 1          # the month the plan's fiscal years start in
+
+    def value(self, s: ScenarioResult) -> float | None:
+        """What the recommendation is chosen by for scenario ``s``: its NPV, or its NPV after
+        tax."""
+        return s.after_tax_npv_usd if self.criterion == "after_tax" else s.npv_usd
 
     @property
     def recommended(self) -> ScenarioResult:
@@ -399,19 +439,23 @@ class Result:
         if not self.feasible:
             return None
         rec = self.recommended
-        others = [s for s in self.scenarios if s.feasible and s.npv_usd is not None
+        others = [s for s in self.scenarios if s.feasible and self.value(s) is not None
                   and s.name != rec.name]
         same = tuple(s.name for s in others if _same_plan(s, rec))
         rest = [s for s in others if s.name not in same]
-        if not rest or rec.npv_usd is None:
+        mine = self.value(rec)
+        if not rest or mine is None:
             return None
-        nxt = min(rest, key=lambda s: s.npv_usd or 0.0)
-        assert nxt.npv_usd is not None
+        nxt = min(rest, key=lambda s: self.value(s) or 0.0)
+        theirs = self.value(nxt)
+        assert theirs is not None
+        # the gaps are the NPVs' (the solves minimize the NPV; nothing bounds the NPV after
+        # tax): with criterion after_tax they are a guide, not a proof
         gaps = [x.solver.gap_usd if x.solver else None for x in (rec, nxt)]
         within = joint_gap(gaps[0], gaps[1])
-        usd = nxt.npv_usd - rec.npv_usd
-        apart = told_apart(rec.npv_usd, gaps[0], nxt.npv_usd, gaps[1])
-        share = usd / abs(nxt.npv_usd) if abs(nxt.npv_usd) >= 1.0 else None
+        usd = theirs - mine
+        apart = told_apart(mine, gaps[0], theirs, gaps[1])
+        share = usd / abs(theirs) if abs(theirs) >= 1.0 else None
         return Margin(nxt.name, usd, share, not apart, within, same)
 
     def to_dict(self) -> dict[str, Any]:
@@ -438,6 +482,7 @@ class Result:
             "sizing": [z.to_dict() for z in self.sizings],
             "tokens": [t.to_dict() for s in self.scenarios
                        for t in token_costs(s, self.sizings)],
+            "budget": [b.to_dict() for s in self.scenarios for b in s.budget],
             "warnings": list(self.warnings),
             "solver": solver,
             "margin": None if self.margin is None else self.margin.to_dict(),

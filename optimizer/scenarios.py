@@ -30,6 +30,7 @@ from .decisions import DecisionsError, fix
 from .diagnosis import diagnose, precheck
 from .errors import PlanError
 from .extract import extract
+from .finance import after_tax_npv, budget
 from .gaps import Npv, gap_usd, relative_gap
 from .model import Model
 from .notices import could_use, price_warnings
@@ -127,16 +128,20 @@ def solve(plan: LoadedPlan | Plan | PlanFile | dict[str, Any], catalog: Catalog 
         res = results[key(scenario)]
         out.append(res if res.name == scenario.name else _rename(res, scenario.name))
     out = _never_dearer_than_a_subset(p, catalog, out, solver_name, time_limit, progress)
-    out = _with_savings(p, out)
+    out = [replace(s, budget=tuple(budget(p, s)), after_tax_npv_usd=after_tax_npv(p, s))
+           for s in _with_savings(p, out)]
+    after_tax = p.finance.criterion == "after_tax"
     feasible = [s for s in out if s.feasible and s.npv_usd is not None]
-    recommended = min(feasible, key=lambda s: s.npv_usd or 0.0).name if feasible else None
+    recommended = min(feasible, key=lambda s: (
+        s.after_tax_npv_usd if after_tax else s.npv_usd) or 0.0).name if feasible else None
     t = p.trends
     trends = (("cloud", t.cloud), *((f"cloud_by_gpu.{g}", r) for g, r in t.cloud_by_gpu.items()),
               ("servers", t.servers), ("electricity", t.electricity))
     return Result(p.plan.name, p.plan.start, p.plan.months, tuple(out), recommended,
                   tuple(_prices(p, catalog)), loaded.assumptions,
                   (*loaded.warnings, *_warnings(p, catalog, today or dt.date.today()),
-                   *_stopped_by_time(out)), trends, loaded.sizings, tuple(plan_inputs(p)))
+                   *_stopped_by_time(out)), trends, loaded.sizings, tuple(plan_inputs(p)),
+                  p.finance.criterion, p.plan.fiscal_year_start)
 
 
 def _stopped_by_time(results: list[ScenarioResult]) -> list[str]:

@@ -54,6 +54,14 @@ def test_risk_is_the_same_on_a_dask_cluster(in_process):
             near = alternatives(plan(), CLOUD, dims=["cloud_gpu_hours"], directions=1)
             assert alternatives(plan(), CLOUD, dims=["cloud_gpu_hours"], directions=1,
                                 executor=pool).to_dict() == near.to_dict()
+            # the robust search's programs and the re-optimized NPVs as well
+            robust = risk(plan(UNIFORM), CLOUD, samples=4, seed=5, optimize=True,
+                          per_program=2).to_dict()
+            there = risk(plan(UNIFORM), CLOUD, samples=4, seed=5, optimize=True,
+                         per_program=2, executor=pool).to_dict()
+            for doc in (robust, there):
+                doc["robust"].pop("seconds")
+            assert there == robust
 
 
 def test_progress_counts_every_sample():

@@ -80,6 +80,7 @@ def test_the_mean_buys_for_the_low_futures_and_is_judged_on_others():
     r = risk(plan(), CLOUD, samples=10, seed=0, optimize=True, gap=0.0)
     c = by_name(r)
     assert c["robust"]["servers"] == {"box": 2}
+    assert c["robust"]["orders"] == [["dc", "box", "2027-01", 2]]
     assert c["hybrid"]["servers"] == {"box": 4}
     # fitted on the samples of seed 0
     assert r.robust.objective_usd == pytest.approx(year(2, p_train), rel=1e-9)
@@ -180,7 +181,7 @@ def test_the_command(tmp_path, capsys):
                  "--optimize", "--gap", "0"])
     text = capsys.readouterr().out
     assert code == 0
-    assert "Robust plan: buy 2 box" in text
+    assert "Robust plan: order 2 box at dc in 2027-01" in text
     assert "Value of the stochastic solution" in text
     code = main(["risk", str(path), "--catalog", str(catalog), "--optimize",
                  "--per-program", "0"])

@@ -1,0 +1,157 @@
+"""What finance reads (SPEC 20): the budget by fiscal year and the NPV after tax, on plans
+worked out by hand.
+
+The one-box plan of ``tests/analysis/test_closed_form.py``: a $100,000 server (no network
+cost, a 60-month life, 10% residual) bought in 2027-01 and used all year; per month energy
+730, colo 1,000, maintenance 1,000 and staff 200 (2,930 of opex); discount rate 0. Book
+depreciation is 100,000 / 60 = 1,666.67 a month; the server is still owned after the year and
+credited at 82,000 in 2028-01. NPV 53,160; the cloud 70,080.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tco.optimizer import PlanError, plan_from_dict, solve
+from tests.analysis.test_closed_form import CLOUD, FULL, SERVER, SITE
+from tests.conftest import catalog, offer, plan_doc
+
+MONTH_OPEX = 730.0 + 1_000.0 + 1_000.0 + 200.0
+DEPRECIATION = 100_000.0 / 60
+
+
+def one_box(**sections):
+    doc = plan_doc({"name": "train", "kind": "training", "gpu": "H100", "gpu_hours": 12 * FULL},
+                   onprem={"sites": [SITE], "servers": [SERVER]})
+    for key, value in sections.items():
+        doc[key] = {**doc.get(key, {}), **value}
+    return plan_from_dict(doc)
+
+
+def years(result, scenario="hybrid"):
+    return {b.fiscal_year: b for b in result.scenario(scenario).budget}
+
+
+def test_a_bought_server_by_fiscal_years_from_july():
+    res = solve(one_box(plan={"fiscal_year_start": 7}), CLOUD)
+    fy = years(res)
+    assert sorted(fy) == [2027, 2028]
+    first, second = fy[2027], fy[2028]
+    # FY2027 is July 2026 to June 2027: the plan's first six months
+    assert (first.start, first.end) == ("2027-01", "2027-06")
+    assert first.capex_usd == pytest.approx(100_000.0)
+    assert first.opex_usd["energy"] == pytest.approx(6 * 730.0)
+    assert first.opex_usd["colo"] == pytest.approx(6_000.0)
+    assert first.opex_usd["maintenance"] == pytest.approx(6_000.0)
+    assert first.opex_usd["staff"] == pytest.approx(1_200.0)
+    assert first.depreciation_usd == pytest.approx(6 * DEPRECIATION)
+    assert first.book_value_usd == pytest.approx(90_000.0)
+    assert first.pnl_cost_usd == pytest.approx(6 * MONTH_OPEX + 10_000.0)
+    assert first.cash_out_usd == pytest.approx(100_000.0 + 6 * MONTH_OPEX)
+    # FY2028 holds the other six months and the credit for the server still owned (2028-01)
+    assert (second.start, second.end) == ("2027-07", "2028-01")
+    assert second.capex_usd == 0.0
+    assert second.depreciation_usd == pytest.approx(10_000.0)
+    assert second.book_value_usd == pytest.approx(80_000.0)
+    assert second.loss_on_sales_usd == 0.0
+    assert second.cash_out_usd == pytest.approx(6 * MONTH_OPEX - 82_000.0)
+    # the years' cash adds up to the plan's NPV at a discount rate of 0
+    assert first.cash_out_usd + second.cash_out_usd == pytest.approx(53_160.0)
+    # a cloud plan: all opex, no book
+    cloud = years(res, "cloud-only")
+    assert cloud[2027].opex_usd["cloud_compute"] == pytest.approx(6 * 5_840.0)
+    assert cloud[2028].depreciation_usd == 0.0 and cloud[2028].book_value_usd == 0.0
+
+
+def test_calendar_years_by_default():
+    fy = years(solve(one_box(), CLOUD))
+    assert sorted(fy) == [2027, 2028]
+    assert (fy[2027].start, fy[2027].end) == ("2027-01", "2027-12")
+    assert fy[2027].depreciation_usd == pytest.approx(20_000.0)
+    assert (fy[2028].start, fy[2028].end) == ("2028-01", "2028-01")
+    assert fy[2028].cash_out_usd == pytest.approx(-82_000.0)
+    assert fy[2028].pnl_cost_usd == 0.0
+
+
+def owned(age, months, **server):
+    """A server already owned (age ``age`` months) at a site, ``months`` of planning."""
+    site = {**SITE, "existing": [{"server": "box", "count": 1, "age_months": age}]}
+    return {"sites": [site], "servers": [{**SERVER, **server}]}, months
+
+
+def test_a_sale_books_its_loss_against_the_book_value():
+    # an H100 server 24 months old that no workload can use (the work is A100 work on the
+    # cloud): kept it costs 2,565 a month idle, so it is sold at once. Its book value is
+    # 100,000 x (1 - 24/60) = 60,000; it brings in its value, 100,000 x (1 - 0.9 x 24/60) =
+    # 64,000, less a 10% fee: 57,600. A loss of 2,400, and 2,000 to decommission it.
+    onprem, months = owned(24, 12, resale_fee_fraction=0.1)
+    doc = plan_doc({"name": "train", "kind": "training", "gpu": "A100-80GB", "gpu_hours": 1_000.0},
+                   months=months, onprem=onprem)
+    res = solve(plan_from_dict(doc),
+                catalog(offer("aws", "us-east-1", "p4de", "A100-80GB", 8, "on_demand", 8.0)))
+    hybrid = res.scenario("hybrid")
+    assert [(r.month, r.count, r.reason) for r in hybrid.retirements] == [("2027-01", 1, "sold")]
+    fy = years(res)[2027]
+    assert fy.loss_on_sales_usd == pytest.approx(60_000.0 - 57_600.0)
+    assert fy.depreciation_usd == 0.0
+    assert fy.book_value_usd == 0.0
+    assert fy.opex_usd["decommission"] == pytest.approx(2_000.0)
+    assert fy.opex_usd["cloud_compute"] == pytest.approx(1_000.0)
+    assert fy.capex_usd == 0.0
+    assert fy.pnl_cost_usd == pytest.approx(1_000.0 + 2_000.0 + 2_400.0)
+    assert fy.cash_out_usd == pytest.approx(1_000.0 + 2_000.0 - 57_600.0)
+
+
+def test_end_of_life_books_a_gain_after_the_last_depreciation():
+    # 54 months old: book 100,000 x 6/60 = 10,000, depreciated over the six months it has
+    # left; it reaches its end of life in 2027-07 and is sold for its 10% residual less the
+    # 10% fee, 9,000: a gain of 9,000 on a book value of 0
+    onprem, months = owned(54, 7, resale_fee_fraction=0.1)
+    doc = plan_doc({"name": "train", "kind": "training", "gpu": "H100", "gpu_hours": 6 * FULL,
+                    "window": ["2027-01", "2027-06"]}, months=months, onprem=onprem)
+    res = solve(plan_from_dict(doc), CLOUD)
+    hybrid = res.scenario("hybrid")
+    assert [(r.month, r.reason) for r in hybrid.retirements] == [("2027-07", "end of life")]
+    fy = years(res)[2027]
+    assert fy.depreciation_usd == pytest.approx(10_000.0)
+    assert fy.loss_on_sales_usd == pytest.approx(-9_000.0)
+    assert fy.book_value_usd == pytest.approx(0.0, abs=1e-6)
+    assert fy.pnl_cost_usd == pytest.approx(6 * MONTH_OPEX + 2_000.0 + 10_000.0 - 9_000.0)
+    assert fy.cash_out_usd == pytest.approx(6 * MONTH_OPEX + 2_000.0 - 9_000.0)
+
+
+def test_the_npv_after_tax_of_one_server():
+    # P&L over the year: 35,160 of opex and 20,000 of depreciation; the 82,000 credited for the
+    # server still owned is not taxed: 53,160 - 0.25 x 55,160 = 39,370. The cloud's 70,080 is
+    # all deductible: 52,560.
+    res = solve(one_box(finance={"tax_rate": 0.25}), CLOUD)
+    assert res.scenario("hybrid").after_tax_npv_usd == pytest.approx(39_370.0)
+    assert res.scenario("cloud-only").after_tax_npv_usd == pytest.approx(52_560.0)
+    assert res.recommended_name == "hybrid"
+    doc = res.to_dict()
+    assert {s["name"]: s["after_tax_npv_usd"] for s in doc["scenarios"]}["hybrid"] == 39_370.0
+    # without a tax rate there is none
+    assert solve(one_box(), CLOUD).scenario("hybrid").after_tax_npv_usd is None
+
+
+def test_after_tax_can_choose_another_plan():
+    # the cloud at $0.75 a GPU-hour: 52,560 a year, below the server's 53,160, so every plan
+    # with the cloud runs there. After 40% tax: 52,560 x 0.6 = 31,536 against the server's
+    # 53,160 - 0.4 x 55,160 = 31,096: the owned server is the cheaper plan after tax
+    cheap = catalog(offer("aws", "us-east-1", "p5", "H100", 8, "on_demand", 6.0))
+    by_npv = solve(one_box(finance={"tax_rate": 0.4}), cheap)
+    assert by_npv.recommended.npv_usd == pytest.approx(52_560.0)
+    assert by_npv.recommended_name != "onprem-only"
+    after = solve(one_box(finance={"tax_rate": 0.4, "criterion": "after_tax"}), cheap)
+    assert after.recommended_name == "onprem-only"
+    assert after.recommended.after_tax_npv_usd == pytest.approx(31_096.0)
+    assert after.margin is not None and after.margin.usd == pytest.approx(31_536.0 - 31_096.0)
+
+
+def test_bad_finance_settings_are_refused():
+    with pytest.raises(PlanError, match="after_tax.*tax_rate"):
+        one_box(finance={"criterion": "after_tax"})
+    with pytest.raises(PlanError, match="fiscal_year_start"):
+        one_box(plan={"fiscal_year_start": 13})
+    with pytest.raises(PlanError, match="tax_rate"):
+        one_box(finance={"tax_rate": 1.5})
