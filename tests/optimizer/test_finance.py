@@ -155,3 +155,46 @@ def test_bad_finance_settings_are_refused():
         one_box(plan={"fiscal_year_start": 13})
     with pytest.raises(PlanError, match="tax_rate"):
         one_box(finance={"tax_rate": 1.5})
+
+
+def test_the_research_labs_budget_rolls_forward_from_its_cash_flows():
+    from dataclasses import replace
+    from pathlib import Path
+
+    from tco.optimizer import load_plan
+    from tco.optimizer.months import month_offset
+    from tco.pricing.snapshot import load_snapshot
+
+    loaded = load_plan(Path(__file__).parents[2] / "examples" / "research-lab.toml")
+    plan = replace(loaded.plan, plan=replace(loaded.plan.plan, fiscal_year_start=4))
+    res = solve(plan, load_snapshot())
+    hybrid = res.scenario("hybrid")
+    # each fiscal year's cash is its months' cash flows, grouped here by April-to-March years
+    by_year: dict[int, float] = {}
+    for f in hybrid.cash_flows:
+        year, month = (int(x) for x in f.month.split("-"))
+        fy = year + 1 if month >= 4 else year
+        by_year[fy] = by_year.get(fy, 0.0) + f.usd
+    budget = {b.fiscal_year: b for b in hybrid.budget}
+    assert sorted(budget) == sorted(by_year)
+    for fy, cash in by_year.items():
+        assert budget[fy].cash_out_usd == pytest.approx(cash, rel=1e-9, abs=1e-6)
+    # the book rolls forward: last year's book + servers booked in the year - depreciation -
+    # the book value of servers sold (their proceeds + the loss on them)
+    proceeds: dict[int, float] = {}
+    for r in hybrid.retirements:
+        year, month = (int(x) for x in r.month.split("-"))
+        fy = year + 1 if month >= 4 else year
+        proceeds[fy] = proceeds.get(fy, 0.0) + r.resale_usd
+    owned = {(s.name, e.server): e for s in plan.onprem.sites for e in s.existing}
+    book = sum(e.count * (plan.server(server).price_usd + plan.server(server).network_usd)
+               * max(0.0, 1 - e.age_months / plan.server(server).useful_life_months)
+               for (_, server), e in owned.items())
+    for fy in sorted(budget):
+        b = budget[fy]
+        bought = sum(p.capex_usd for p in hybrid.procurement
+                     if (lambda y, m: y + 1 if m >= 4 else y)(
+                         *(int(x) for x in p.arrival_month.split("-"))) == fy)
+        book += bought - b.depreciation_usd - (proceeds.get(fy, 0.0) + b.loss_on_sales_usd)
+        assert b.book_value_usd == pytest.approx(book, rel=1e-9, abs=1e-6)
+    assert month_offset(plan.plan.start, hybrid.budget[0].start) == 0
