@@ -14,11 +14,11 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .near_optimal import AlternativesResult, alternatives
     from .criteria import Criterion
     from .flips import BreakevenResult, breakeven
     from .levers import Lever, LeverError, lever, plan_levers
     from .montecarlo import RiskResult, risk
+    from .near_optimal import AlternativesResult, alternatives
     from .runner import AnalysisError, executor
     from .swing import SensitivityResult, sensitivity
 
