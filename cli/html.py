@@ -28,6 +28,10 @@ li.warning { color: #8a5a00; }
 div.lead { border-left: 4px solid #2a6f2a; background: #f2f8f2; padding: 0.6em 1em;
            margin: 1em 0; font-size: 1.05em; }
 div.lead p { margin: 0.2em 0; }
+div.lead ul { margin: 0.3em 0; padding-left: 1.3em; }
+div.lead table { margin: 0.3em 0 0.2em; font-size: 0.92em; }
+div.lead th { background: #e4efe4; }
+div.lead h2 { font-size: 1em; margin: 0.6em 0 0.1em; }
 """
 
 
@@ -48,14 +52,21 @@ def _table(section: Section) -> str:
 
 
 def page(title: str, subtitle: str, figures: Sequence[tuple[str, str]],
-         sections: Sequence[Section], notes: Sequence[str], lead: Sequence[str] = ()) -> str:
-    """The page: ``lead`` (the answer: the recommendation and its margin) first, under the
-    title; then the notes, the charts and the tables. ``figures`` are (caption, ``<svg>`` text
-    drawn by ``charts``); every other text is escaped."""
+         sections: Sequence[Section], notes: Sequence[str], lead: Sequence[str] = (),
+         actions: Sequence[str] = (), summary: Sequence[Section] = ()) -> str:
+    """The page: the executive summary first, under the title: ``lead`` (the answer: the
+    recommendation, its margin and proof), ``actions`` (what to buy, sell and commit) and the
+    ``summary`` tables (the budget by fiscal year); then the notes, the charts and the tables.
+    ``figures`` are (caption, ``<svg>`` text drawn by ``charts``); every other text is
+    escaped."""
     body = [f"<h1>{escape(title)}</h1>", f'<p class="sub">{escape(subtitle)}</p>']
     if lead:
-        body.append('<div class="lead" id="recommendation">'
-                    + "".join(f"<p>{escape(line)}</p>" for line in lead) + "</div>")
+        inner = "".join(f"<p>{escape(line)}</p>" for line in lead)
+        if actions:
+            inner += ("<h2>What to sign</h2><ul>"
+                      + "".join(f"<li>{escape(a)}</li>" for a in actions) + "</ul>")
+        inner += "".join(_table(s) for s in summary)
+        body.append(f'<div class="lead" id="recommendation">{inner}</div>')
     if notes:
         body.append("<ul>" + "".join(
             f'<li class="warning">{escape(n)}</li>' if n.startswith("warning")

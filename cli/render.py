@@ -663,8 +663,61 @@ def render_html(result: Result) -> str:
 
     lead = [line for line in notes(result) if _is_lead(line)]
     rest = [line for line in notes(result) if not _is_lead(line)]
+    actions: list[str] = []
+    summary: list[Section] = []
+    if result.recommended_name:
+        lead += proof_lines(result)
+        actions = action_lines(result.recommended)
+        if result.recommended.budget:
+            summary = [fiscal_summary(result)]
     return page(result.plan_name, f"{result.months} months from {result.start}.",
-                figures(result), sections(result), rest, lead)
+                figures(result), sections(result, budget=True), rest, lead, actions, summary)
+
+
+# the most commitments the summary lists one by one
+MOST_ACTIONS = 6
+
+
+def proof_lines(result: Result) -> list[str]:
+    """How far the recommended plan may be from the best one, and after tax."""
+    rec = result.recommended
+    out = []
+    solver = rec.solver
+    if solver is not None and solver.gap_usd is not None and not result.unproven:
+        share = "" if solver.mip_gap is None else f" ({solver.mip_gap:.2%})"
+        out.append(f"Proof: the solver proved this plan at most {usd(solver.gap_usd)}{share} "
+                   f"dearer than the best possible plan.")
+    if rec.after_tax_npv_usd is not None:
+        out.append(f"After tax: NPV {usd(rec.after_tax_npv_usd)}.")
+    return out
+
+
+def action_lines(s: ScenarioResult) -> list[str]:
+    """What the recommended plan asks to sign now: orders, sales, commitments."""
+    out = [f"Order {p.count} {p.server} for {p.site} in {p.order_month} (arrive "
+           f"{p.arrival_month}; {usd(p.capex_usd)})" for p in s.procurement]
+    out += [f"Sell {r.count} {r.server} ({r.cohort}) at {r.site} in {r.month} "
+            f"(brings in {usd(r.resale_usd)})" for r in s.retirements if r.reason == "sold"]
+    commits = [f"Commit {c.count} x {c.instance_type} ({c.purchase}) on {c.provider} "
+               f"{c.region}, {c.start_month}..{c.end_month}"
+               + (f" ({c.name})" if c.name else "") for c in s.commitments]
+    if len(commits) > MOST_ACTIONS:
+        rest = len(commits) - MOST_ACTIONS + 1
+        commits = [*commits[:MOST_ACTIONS - 1],
+                   f"and {rest} more commitments (the Commitments table below)"]
+    out += commits
+    return out or ["Nothing to buy, sell or commit: every hour is paid as it is used."]
+
+
+def fiscal_summary(result: Result) -> Section:
+    """The recommended plan's budget by fiscal year, in brief."""
+    rec = result.recommended
+    rows = [[f"FY{b.fiscal_year}", f"{b.start}..{b.end}", usd(b.capex_usd),
+             usd(sum(b.opex_usd.values())), usd(b.pnl_cost_usd), usd(b.cash_out_usd)]
+            for b in rec.budget]
+    return ("Budget by fiscal year (the table below has depreciation and book value)",
+            ["fiscal year", "months", "capex", "opex", "P&L cost", "cash out"], rows,
+            {2, 3, 4, 5})
 
 
 def _is_lead(line: str) -> bool:
