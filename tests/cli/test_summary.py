@@ -13,7 +13,7 @@ from tests.optimizer.test_finance import one_box
 
 
 def lead_text(html: str) -> str:
-    box = re.search(r'<div class="lead" id="recommendation">(.*?)</div>', html, re.S)
+    box = re.search(r'<div class="lead" id="recommendation">(.*?)</div>', html, re.DOTALL)
     assert box is not None
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", box.group(1))).replace("&amp;", "&")
 
