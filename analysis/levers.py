@@ -91,8 +91,10 @@ def _multiplier(name: str, change: Change) -> Lever:
 NAMED: dict[str, Change] = {
     "cloud_prices": lambda p, c, x: (p, _prices(c, x, lambda r: True)),
     "spot_prices": lambda p, c, x: (p, _prices(c, x, lambda r: r.purchase == Purchase.SPOT)),
+    # a lease's payments and buyout move with the price (a loan's follow it by themselves)
     "server_prices": lambda p, c, x: (_servers(p, lambda z: replace(
-        z, price_usd=z.price_usd * x, network_usd=z.network_usd * x)), c),
+        z, price_usd=z.price_usd * x, network_usd=z.network_usd * x,
+        financing=None if z.financing is None else z.financing.scaled(x))), c),
     "electricity": lambda p, c, x: (_sites(p, lambda s: replace(
         s, electricity_usd_per_kwh=s.electricity_usd_per_kwh * x)), c),
     "demand": lambda p, c, x: (_workloads(p, lambda w: _demand(w, x)), c),

@@ -130,7 +130,7 @@ def _month_ticks(ax: Any, labels: Sequence[str]) -> None:
     ax.set_xticks(keep, [labels[i] for i in keep], rotation=0)
 
 
-# twelve colours, none repeated before the twelfth series: the eleven cost categories each
+# twelve colours, none repeated before the twelfth series: the twelve cost categories each
 # have their own (a resale credit never shares cloud compute's blue)
 PALETTE = ("#3b6ea8", "#d9822b", "#5a9e4b", "#b03a2e", "#7b5ea7", "#8c6d46", "#c76aa8",
            "#7f7f7f", "#b5b82c", "#2fa8b8", "#1b1b1b", "#f2c14e")

@@ -17,7 +17,7 @@ from rich.text import Text
 
 from tco.optimizer import Result, ScenarioResult
 from tco.optimizer.finance import OPEX
-from tco.optimizer.result import Commitment
+from tco.optimizer.result import Commitment, Procurement
 
 from .formats import CsvTable, OutputFormat
 
@@ -152,11 +152,20 @@ def allocation_rows(s: ScenarioResult) -> Section:
              "cost"], rows, {6, 7})
 
 
+def _financed(p: Procurement) -> str:
+    """``" (2 leased)"``, ``" (1 on a loan)"`` or nothing."""
+    parts = [*([f"{p.leased} leased"] if p.leased else []),
+             *([f"{p.loan} on a loan"] if p.loan else [])]
+    return f" ({', '.join(parts)})" if parts else ""
+
+
 def procurement_rows(s: ScenarioResult) -> Section:
-    rows = [[p.site, p.server, p.order_month, p.arrival_month, str(p.count), usd(p.capex_usd)]
-            for p in s.procurement]
-    return (f"Procurement: {s.name}", ["site", "server", "order", "arrives", "count", "capex"],
-            rows, {4, 5})
+    rows = [[p.site, p.server, p.order_month, p.arrival_month, f"{p.count}{_financed(p)}",
+             usd(p.capex_usd)] for p in s.procurement]
+    return ((f"Procurement: {s.name} (capex: the servers' price; leased ones pay their lease "
+             f"instead, a loan's its down payment and annuity)"
+             if any(p.leased or p.loan for p in s.procurement) else f"Procurement: {s.name}"),
+            ["site", "server", "order", "arrives", "count", "capex"], rows, {4, 5})
 
 
 def retirement_rows(s: ScenarioResult) -> Section:
@@ -571,7 +580,7 @@ CSV_FIELDS = {
     CsvTable.ALLOCATIONS: ALLOCATION_FIELDS,
     CsvTable.CASH_FLOWS: ["scenario", "month", "category", "usd", "npv_usd"],
     CsvTable.PROCUREMENT: ["scenario", "site", "server", "order_month", "arrival_month", "count",
-                           "capex_usd"],
+                           "capex_usd", "leased", "loan"],
     CsvTable.COMMITMENTS: ["scenario", "provider", "region", "instance_type", "purchase",
                            "start_month", "end_month", "count", "usd_per_month", "upfront_usd",
                            "months_past_horizon", "source", "name"],
@@ -695,7 +704,7 @@ def proof_lines(result: Result) -> list[str]:
 def action_lines(s: ScenarioResult) -> list[str]:
     """What the recommended plan asks to sign now: orders, sales, commitments."""
     out = [f"Order {p.count} {p.server} for {p.site} in {p.order_month} (arrive "
-           f"{p.arrival_month}; {usd(p.capex_usd)})" for p in s.procurement]
+           f"{p.arrival_month}; {usd(p.capex_usd)}){_financed(p)}" for p in s.procurement]
     out += [f"Sell {r.count} {r.server} ({r.cohort}) at {r.site} in {r.month} "
             f"(brings in {usd(r.resale_usd)})" for r in s.retirements if r.reason == "sold"]
     commits = [f"Commit {c.count} x {c.instance_type} ({c.purchase}) on {c.provider} "

@@ -51,6 +51,10 @@ def fix(model: Model, decisions: Decisions) -> Callable[[], None]:
         for key, (var, _) in model.fleet.orders.items():
             pin(var, orders.pop(key, 0))
         _none_left(orders, "servers ordered")
+        financed = dict(decisions.financed)
+        for key, (var, _) in model.fleet.financed.items():
+            pin(var, financed.pop(key, 0))
+        _none_left(financed, "servers financed")
         reservations = dict(decisions.reservations)
         for (venue, gpu, term, itype, start), (var, _) in model.reserved.reservations.items():
             taken = reservations.pop((venue, gpu, term.value, itype, start), 0)

@@ -19,7 +19,7 @@ from tco.pricing.models import HOURS_PER_DAY, HOURS_PER_MONTH, Purchase
 from . import onprem
 from .ledger import CATEGORIES, Tag, monthly
 from .model import Model
-from .onprem import Retired
+from .onprem import Cohort, Retired
 from .program import value
 from .records import Cap
 from .result import (
@@ -36,6 +36,8 @@ from .result import (
 )
 from .solver import SolveInfo
 from .venues import usd_per_hour_paid
+
+RETURNED = "lease ended"     # a Retirement's reason for leased servers going back
 
 _EPS = 1e-6
 
@@ -260,6 +262,7 @@ def decisions_of(model: Model) -> Decisions:
     """The solved model's first-stage decisions: orders, retirements before end of life (and
     those forced on a scenario without sites), reservations."""
     orders = {key: round(_val(var)) for key, (var, _) in model.fleet.orders.items()}
+    financed = {key: round(_val(var)) for key, (var, _) in model.fleet.financed.items()}
     reservations = {(v, g, t.value, it, s): round(_val(var))
                     for (v, g, t, it, s), (var, _) in model.reserved.reservations.items()}
     retirements = {}
@@ -270,7 +273,8 @@ def decisions_of(model: Model) -> Decisions:
                 retirements[(c.site, c.server.name, c.key, month)] = round(_val(gone))
     return Decisions(tuple(sorted((k, n) for k, n in orders.items() if n)),
                      tuple(sorted((k, n) for k, n in retirements.items() if n)),
-                     tuple(sorted((k, n) for k, n in reservations.items() if n)))
+                     tuple(sorted((k, n) for k, n in reservations.items() if n)),
+                     tuple(sorted((k, n) for k, n in financed.items() if n)))
 
 
 def _tag_total(amounts: _Amounts, tag: Tag, category: str, month: int) -> float:
@@ -353,17 +357,41 @@ def _procurement(model: Model, amounts: _Amounts) -> list[Procurement]:
             continue
         capex = _tag_total(amounts, Tag("order", (site, server_name, order)), "onprem_capex",
                            cohort.arrival)
+        financed = model.fleet.financed.get((site, server_name, order))
+        n = 0 if financed is None else round(_val(financed[0]))
+        kind = None if financed is None else financed[1]
         out.append(Procurement(model.scenario.name, site, server_name, model.label(order),
-                               model.label(cohort.arrival), count, round(capex, 2)))
+                               model.label(cohort.arrival), count, round(capex, 2),
+                               n if kind == "lease" else 0, n if kind == "loan" else 0))
     return out
+
+
+def _returned_at(model: Model, cohort: Cohort) -> tuple[int, int] | None:
+    """(month, servers) when leased servers of an ordered cohort go back to the lessor inside
+    the horizon (a lease without buyout); None otherwise."""
+    f = cohort.server.financing
+    if cohort.order is None or f is None or f.kind != "lease" or f.buyout_usd is not None:
+        return None
+    financed = model.fleet.financed.get((cohort.site, cohort.server.name, cohort.order))
+    end = cohort.arrival + f.months
+    if financed is None or end >= model.months:
+        return None
+    return end, round(_val(financed[0]))
 
 
 def _retirements(model: Model, amounts: _Amounts) -> list[Retirement]:
     out = []
     for plan_ in model.fleet.cohorts:
         c = plan_.cohort
+        back = _returned_at(model, c)
         for month, gone, why in plan_.retired:
             count = round(_val(gone))
+            if back is not None and back[0] == month and back[1] > 0:
+                # the leased servers go back: no sale, no proceeds, no decommissioning
+                out.append(Retirement(
+                    model.scenario.name, c.site, c.server.name, _cohort_label(model, c.key),
+                    model.plan.month_label(month), c.age(month), back[1], RETURNED, 0.0, 0.0))
+                count -= back[1]
             if count <= 0:
                 continue
             tag = Tag("retire", (c.site, c.server.name, c.key, month))

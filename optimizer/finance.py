@@ -32,6 +32,8 @@ from .result import BudgetYear, ScenarioResult
 __all__ = ["BudgetYear", "MonthBooks", "after_tax_npv", "books", "budget", "fiscal_year"]
 
 CAPEX = Category.ONPREM_CAPEX.value
+BOUGHT_OUT = "+bought-out"        # the part of an ordered cohort bought out of its lease
+RETURNED = "lease ended"          # extract.RETURNED: leased servers going back
 CREDIT = Category.RESIDUAL_CREDIT.value
 OPEX = tuple(c for c in CATEGORIES if c not in (CAPEX, CREDIT))
 
@@ -84,9 +86,19 @@ def _cohorts(plan: Plan, s: ScenarioResult) -> dict[tuple[str, str, str], _Cohor
                 capex_usd(server), server.useful_life_months, -e.age_months, e.count)
     for p in s.procurement:
         server = plan.server(p.server)
-        out[(p.site, p.server, f"ordered[{p.order_month}]")] = _Cohort(
-            p.capex_usd / p.count, server.useful_life_months,
-            month_offset(start, p.arrival_month), p.count)
+        arrival = month_offset(start, p.arrival_month)
+        label = f"ordered[{p.order_month}]"
+        # leased servers are not owned; a loan's are
+        out[(p.site, p.server, label)] = _Cohort(
+            p.capex_usd / p.count, server.useful_life_months, arrival, p.count - p.leased)
+        f = server.financing
+        if p.leased and f is not None and f.buyout_usd is not None and (
+                arrival + f.months < plan.plan.months):
+            # bought out at the lease's end: owned from then, booked at the buyout price and
+            # depreciated over the life left
+            out[(p.site, p.server, label + BOUGHT_OUT)] = _Cohort(
+                f.buyout_usd, server.useful_life_months - f.months, arrival + f.months,
+                p.leased)
     return out
 
 
@@ -107,14 +119,29 @@ def books(plan: Plan, s: ScenarioResult) -> list[MonthBooks]:
             row.opex_usd[f.category] += f.usd
     cohorts = _cohorts(plan, s)
     for r in s.retirements:
-        cohort = cohorts.get((r.site, r.server, r.cohort))
-        if cohort is None:
+        if r.reason == RETURNED:
+            continue            # never owned: no book, no sale
+        parts = [c for c in (cohorts.get((r.site, r.server, r.cohort)),
+                             cohorts.get((r.site, r.server, r.cohort + BOUGHT_OUT)))
+                 if c is not None]
+        if not parts:
             raise ValueError(f"a retirement from an unknown cohort: {r.site} {r.server} "
                              f"{r.cohort}")
         m = month_offset(start, r.month)
-        cohort.sold[m] = cohort.sold.get(m, 0) + r.count
-        # its book value when it leaves, depreciated through the month before
-        out[m].loss_on_sales_usd += r.count * cohort.book(m - cohort.arrival) - r.resale_usd
+        # the servers bought outright leave first, then those bought out of their lease;
+        # each at its book value when it leaves, depreciated through the month before
+        left = r.count
+        book = 0.0
+        for cohort in parts:
+            take = min(left, cohort.live(m)) if m >= cohort.arrival else 0
+            if take:
+                cohort.sold[m] = cohort.sold.get(m, 0) + take
+                book += take * cohort.book(m - cohort.arrival)
+                left -= take
+        if left:
+            raise ValueError(f"more {r.server} retired from {r.cohort} in {r.month} than "
+                             f"owned")
+        out[m].loss_on_sales_usd += book - r.resale_usd
     for cohort in cohorts.values():
         for m in range(max(0, cohort.arrival), horizon):
             live = cohort.live(m)

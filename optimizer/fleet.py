@@ -64,9 +64,11 @@ def define_onprem_fleet(model: Model) -> Fleet:
                         _n(f"n[{site.name},{server.name},{model.label(order)}]"), 0,
                         integer=True)
                     out.orders[(site.name, server.name, order)] = (var, cohort)
-                    model.add_cost("onprem_capex", cohort.arrival, var,
-                                   onprem.new_server_usd(server, order, trend),
+                    price = onprem.new_server_usd(server, order, trend)
+                    model.add_cost("onprem_capex", cohort.arrival, var, price,
                                    Tag("order", (site.name, server.name, order)))
+                    if server.financing is not None:
+                        _define_financing(model, out, cohort, var, price)
                     cohorts.append(cohort)
             if not cohorts:
                 continue
@@ -76,8 +78,8 @@ def define_onprem_fleet(model: Model) -> Fleet:
                 if cohort.existing:
                     for m in range(max(0, min(model.months, cohort.end_of_life))):
                         existing_by_month[m] += cohort.count
-                plan_ = (_define_cohort(model, out, cohort, every, ends) if with_sites
-                         else _sell_at_start(model, cohort))
+                plan_ = (_define_cohort(model, out, cohort, every, ends | _returned(cohort))
+                         if with_sites else _sell_at_start(model, cohort))
                 out.cohorts.append(plan_)
                 for months, live in plan_.segments:
                     for m in months:
@@ -87,6 +89,92 @@ def define_onprem_fleet(model: Model) -> Fleet:
                 for m in range(model.months):
                     out.live[(site.name, server.name, m)] = linear(alive[m])
     return out
+
+
+def _define_financing(model: Model, fleet: Fleet, cohort: onprem.Cohort, ordered: Var,
+                      price: float) -> None:
+    """How many of an order are leased or bought on a loan instead of outright (SPEC 20):
+    ``lease[...]`` or ``loan[...]``, whole, at most the servers ordered, and their cash flows
+    in place of the price.
+
+    A loan pays ``down_fraction`` of the price at arrival and the annuity A = P·i / (1 − (1 +
+    i)^−n) on the rest P, i = rate / 12, n = months, from the month after. A lease pays no
+    price: ``usd_per_month`` in advance from the arrival month for its term, months past the
+    horizon included, and ``buyout_usd`` at its end when it has one and that falls inside the
+    horizon. What a leased server may do is ``_lease_terms``."""
+    f = cohort.server.financing
+    assert f is not None and cohort.order is not None
+    key = (cohort.site, cohort.server.name, cohort.order)
+    var = model.prob.var(_n(f"{f.kind}[{cohort.site},{cohort.server.name},"
+                            f"{model.label(cohort.order)}]"), 0, integer=True)
+    model.constrain([(var, 1.0), (ordered, -1.0)], LE, 0.0,
+                    _n(f"financed_at_most[{cohort.site},{cohort.server.name},"
+                       f"{model.label(cohort.order)}]"))
+    fleet.financed[key] = (var, f.kind)
+    tag = Tag("financing", key)
+    if f.kind == "loan":
+        principal = (1.0 - f.down_fraction) * price
+        model.add_cost("onprem_capex", cohort.arrival, var, -principal, tag)
+        model.add_monthly_cost("onprem_capex", range(cohort.arrival + 1,
+                                                     cohort.arrival + 1 + f.months),
+                               var, onprem.annuity_usd(principal, f.rate, f.months), tag)
+        return
+    model.add_cost("onprem_capex", cohort.arrival, var, -price, tag)
+    model.add_monthly_cost("onprem_lease", range(cohort.arrival, cohort.arrival + f.months),
+                           var, f.usd_per_month, tag)
+    end = cohort.arrival + f.months
+    if f.buyout_usd is not None and end < model.months:
+        model.add_cost("onprem_capex", end, var, f.buyout_usd, tag)
+
+
+def _returned(cohort: onprem.Cohort) -> frozenset[int]:
+    """The month an order's leased servers go back, when they do (no buyout): a month the
+    cohort's live count may change."""
+    f = cohort.server.financing
+    if cohort.order is None or f is None or f.kind != "lease" or f.buyout_usd is not None:
+        return frozenset()
+    return frozenset({cohort.arrival + f.months})
+
+
+def _lease_terms(model: Model, fleet: Fleet, cohort: onprem.Cohort,
+                 segments: list[tuple[range, Var | float]], ordered: Var) -> None:
+    """What leased servers of a cohort may do: none is sold before its lease ends; without a
+    buyout they all go back when it ends (no sale proceeds, no decommissioning), and with one
+    they are owned from then; one still leased at the horizon's end is not the plan's to
+    value."""
+    assert cohort.order is not None
+    key = (cohort.site, cohort.server.name, cohort.order)
+    if key not in fleet.financed or fleet.financed[key][1] != "lease":
+        return
+    f = cohort.server.financing
+    assert f is not None
+    leased = fleet.financed[key][0]
+    end = cohort.arrival + f.months
+    name = f"{cohort.site},{cohort.server.name},{cohort.key}"
+    prev: Var | float = ordered
+    for span, live in segments:
+        if isinstance(live, Var) and live is not ordered:
+            if span.start < end:
+                model.constrain([(leased, 1.0), (live, -1.0)], LE, 0.0,
+                                _n(f"lease_kept[{name},{model.label(span.start)}]"))
+            elif span.start == end and f.buyout_usd is None:
+                # back to the lessor: at most the servers owned stay
+                model.constrain([(live, 1.0), (leased, 1.0), (prev, -1.0)], LE, 0.0,
+                                _n(f"lease_returned[{name},{model.label(span.start)}]"))
+        prev = live
+    server, trend = cohort.server, model.plan.trends.servers
+    months = model.months
+    if f.buyout_usd is None and end < months and end <= cohort.end_of_life:
+        # the retirement at the lease's end (or at end of life) took them out: they bring in
+        # nothing and cost nothing to decommission
+        tag = Tag("retire", (cohort.site, server.name, cohort.key, end))
+        model.add_cost("residual_credit", end, leased,
+                       onprem.sale_proceeds_usd(server, cohort.age(end), end, trend), tag)
+        model.add_cost("decommission", end, leased, -onprem.decommission_usd(server), tag)
+    elif end >= months and cohort.end_of_life >= months:
+        model.add_cost("residual_credit", months, leased,
+                       onprem.value_usd(server, cohort.age(months), months, trend),
+                       Tag("held", (cohort.site, server.name, cohort.key)))
 
 
 def _sell_at_start(model: Model, cohort: onprem.Cohort) -> CohortPlan:
@@ -164,6 +252,8 @@ def _define_cohort(model: Model, fleet: Fleet, cohort: onprem.Cohort, every: int
         model.add_monthly_cost("energy", span, live, energy, tag)
         for category, rate in rates:
             model.add_monthly_cost(category, span, live, rate, tag)
+    if cohort.order is not None:
+        _lease_terms(model, fleet, cohort, segments, owned)  # type: ignore[arg-type]
     if cohort.end_of_life < months:
         _retire(model, cohort, cohort.end_of_life, prev)
         retired.append((cohort.end_of_life, prev, Retired.END_OF_LIFE))
@@ -239,8 +329,11 @@ def define_capex_budget(model: Model, fleet: Fleet) -> list[Limit]:
     if budget is None or not fleet.orders:
         return []
     trend = model.plan.trends.servers
-    row = model.constrain([(var, onprem.new_server_usd(model.plan.server(z), order, trend))
-                           for (_, z, order), (var, _) in fleet.orders.items()], LE, budget,
-                          "capex_budget")
+    terms = [(var, onprem.new_server_usd(model.plan.server(z), order, trend))
+             for (_, z, order), (var, _) in fleet.orders.items()]
+    # a leased server has no capex
+    terms += [(var, -onprem.new_server_usd(model.plan.server(z), order, trend))
+              for (_, z, order), (var, kind) in fleet.financed.items() if kind == "lease"]
+    row = model.constrain(terms, LE, budget, "capex_budget")
     most = max(onprem.capex_usd(z) for z in model.plan.onprem.servers)
     return [Limit("capex budget", most, row)]

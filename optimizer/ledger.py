@@ -26,6 +26,7 @@ class Category(StrEnum):
     STORAGE = "storage"
     EGRESS = "egress"
     ONPREM_CAPEX = "onprem_capex"
+    ONPREM_LEASE = "onprem_lease"
     ENERGY = "energy"
     COLO = "colo"
     MAINTENANCE = "maintenance"
@@ -46,7 +47,9 @@ class Tag(NamedTuple):
     - ``retire``: resale credit and decommissioning of retired servers, key (site, server,
       cohort, month);
     - ``held``: value of servers still owned at the horizon's end, key (site, server, cohort);
-    - ``storage``, ``egress``: key (venue,) or (provider,).
+    - ``storage``, ``egress``: key (venue,) or (provider,);
+    - ``financing``: a lease's or loan's payments instead of the price, key (site, server,
+      order month).
     """
 
     kind: str

@@ -74,6 +74,15 @@ def value_usd(server: Server, age_months: int, month: int, trend: float = 0.0) -
     return value if server.value_factor == 1.0 else value * server.value_factor
 
 
+def annuity_usd(principal: float, rate: float, months: int) -> float:
+    """The monthly payment that repays ``principal`` over ``months`` at ``rate`` a year:
+    P·i / (1 − (1 + i)^−n), i = rate / 12 (P / n at a rate of 0)."""
+    i = rate / 12
+    if i == 0:
+        return principal / months
+    return principal * i / (1 - (1 + i) ** -months)
+
+
 def sale_proceeds_usd(server: Server, age_months: int, month: int, trend: float = 0.0) -> float:
     """What selling one server of ``age_months`` in ``month`` brings in: its value less the
     seller's share lost to the sale (``resale_fee_fraction``: a broker's or auction's take)."""

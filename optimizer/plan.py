@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -226,6 +226,38 @@ class Site:
 
 
 @dataclass(frozen=True)
+class Financing:
+    """A way to pay for servers of a type other than outright (SPEC 20). ``lease``: ``months``
+    payments of ``usd_per_month`` from the arrival month, no capex and no resale, and at the
+    end either returned or, with ``buyout_usd``, bought. ``loan``: ``down_fraction`` of the
+    price at arrival and the rest as an annuity at ``rate`` a year over ``months`` from the
+    month after; the server is owned."""
+
+    kind: str
+    months: int
+    usd_per_month: float = 0.0
+    buyout_usd: float | None = None
+    rate: float = 0.0
+    down_fraction: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("lease", "loan"):
+            raise PlanError(f"financing.kind: expected \"lease\" or \"loan\", got "
+                            f"{self.kind!r}")
+        _within("financing.months", self.months, 1)
+        _within("financing.usd_per_month", self.usd_per_month, 0)
+        _within("financing.buyout_usd", self.buyout_usd, 0)
+        _within("financing.rate", self.rate, 0)
+        _within("financing.down_fraction", self.down_fraction, 0, 1)
+
+    def scaled(self, x: float) -> Financing:
+        """The amounts times ``x`` (the server_prices lever): a lease's payments and buyout
+        move with the price; a loan's follow the price by themselves."""
+        return replace(self, usd_per_month=self.usd_per_month * x,
+                       buyout_usd=None if self.buyout_usd is None else self.buyout_usd * x)
+
+
+@dataclass(frozen=True)
 class Server:
     """A server type. Its value follows ``residual_fraction`` (book value, straight line) when
     set, else ``resale_retention_per_year`` (market value), which is then always set."""
@@ -247,6 +279,7 @@ class Server:
     max_utilization: float
     available_from: str | None = None    # the first month a server of the type can arrive
     value_factor: float = 1.0            # times its value (the resale lever; 1 in a plan file)
+    financing: Financing | None = None   # besides buying outright (SPEC 20)
 
     def __post_init__(self) -> None:
         at = f"onprem.servers ({self.name})"
@@ -260,6 +293,11 @@ class Server:
                     "resale_fee_fraction", "max_utilization"):
             _within(f"{at}.{key}", getattr(self, key), 0, 1)
         _within(f"{at}.useful_life_months", self.useful_life_months, 1)
+        if self.financing is not None and self.financing.kind == "lease" and (
+                self.financing.months > self.useful_life_months):
+            raise PlanError(f"{at}.financing.months: a lease of {self.financing.months} "
+                            f"months is longer than the server's useful life "
+                            f"({self.useful_life_months} months)")
 
 
 @dataclass(frozen=True)
@@ -467,6 +505,13 @@ class _Resolver:
         return values
 
 
+def _financing(f: planfile.FinancingEntry | None) -> Financing | None:
+    if f is None:
+        return None
+    return Financing(f.kind.value, f.months, f.usd_per_month or 0.0, f.buyout_usd,
+                     f.rate or 0.0, f.down_fraction or 0.0)
+
+
 def resolve(file: PlanFile, origin: str = "<plan>") -> LoadedPlan:
     """The resolved plan of a validated plan file; raises :class:`PlanError` naming every key
     that has no sourced default and was left out."""
@@ -524,7 +569,7 @@ def resolve(file: PlanFile, origin: str = "<plan>") -> LoadedPlan:
             v["idle_power_fraction"], v["useful_life_months"], z.residual_fraction,
             v.get("resale_retention_per_year"), v["resale_fee_fraction"], v["decommission_usd"],
             v["maintenance_rate"], v["lead_time_months"], v["max_utilization"],
-            z.available_from))
+            z.available_from, 1.0, _financing(z.financing)))
     onprem = OnPrem(tuple(sites), tuple(servers),
                     r.fill("onprem", file.onprem, "onprem")["order_every_months"]
                     if file.onprem.servers else 1)

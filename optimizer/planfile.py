@@ -137,6 +137,38 @@ class SiteSection(_Strict):
     existing: list[ExistingEntry] = Field(default_factory=list)
 
 
+class FinancingKind(StrEnum):
+    LEASE = "lease"
+    LOAN = "loan"
+
+
+class FinancingEntry(_Strict):
+    """How a server type may be financed instead of bought outright (SPEC 20): a lease
+    (``months``, ``usd_per_month`` paid in advance from arrival, optional ``buyout_usd`` at
+    its end) or a loan (``rate`` a year, ``months``, ``down_fraction`` paid at arrival)."""
+
+    kind: FinancingKind
+    months: PositiveInt
+    usd_per_month: NonNegative | None = None
+    buyout_usd: NonNegative | None = None
+    rate: Annotated[float, Field(ge=0, le=1)] | None = None
+    down_fraction: Fraction | None = None
+
+    @model_validator(mode="after")
+    def _keys_of_its_kind(self) -> FinancingEntry:
+        if self.kind == FinancingKind.LEASE:
+            if self.usd_per_month is None:
+                raise ValueError("a lease needs usd_per_month")
+            if self.rate is not None or self.down_fraction is not None:
+                raise ValueError("rate and down_fraction are a loan's, not a lease's")
+        else:
+            if self.rate is None:
+                raise ValueError("a loan needs rate (a year, 0.07 is 7%)")
+            if self.usd_per_month is not None or self.buyout_usd is not None:
+                raise ValueError("usd_per_month and buyout_usd are a lease's, not a loan's")
+        return self
+
+
 class ServerSection(_Strict):
     name: str
     gpu: str
@@ -154,6 +186,7 @@ class ServerSection(_Strict):
     lead_time_months: Annotated[int, Field(ge=0)] | None = None
     max_utilization: Annotated[float, Field(gt=0, le=1)] | None = None
     available_from: str | None = None
+    financing: FinancingEntry | None = None
 
     @field_validator("available_from")
     @classmethod

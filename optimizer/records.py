@@ -122,6 +122,9 @@ class Fleet:
     many of them at most are servers already owned."""
 
     orders: dict[tuple[str, str, int], tuple[Var, onprem.Cohort]] = field(default_factory=dict)
+    # servers of an order leased or bought on a loan (SPEC 20): (site, server, order month) ->
+    # (count financed, "lease" or "loan")
+    financed: dict[tuple[str, str, int], tuple[Var, str]] = field(default_factory=dict)
     cohorts: list[CohortPlan] = field(default_factory=list)
     live: dict[tuple[str, str, int], Expr] = field(default_factory=dict)
     existing: dict[tuple[str, str], list[int]] = field(default_factory=dict)
@@ -130,7 +133,8 @@ class Fleet:
         """The whole-number decisions: servers ordered, and how many of each cohort stay live
         in each stretch between its possible retirements."""
         kept = [live for c in self.cohorts for _, live in c.segments if isinstance(live, Var)]
-        return list(dict.fromkeys([*(var for var, _ in self.orders.values()), *kept]))
+        return list(dict.fromkeys([*(var for var, _ in self.orders.values()), *kept,
+                                   *(var for var, _ in self.financed.values())]))
 
 
 @dataclass

@@ -59,7 +59,9 @@ class Procurement:
     order_month: str
     arrival_month: str
     count: int
-    capex_usd: float
+    capex_usd: float              # the price of the servers ordered, financed or not
+    leased: int = 0               # of them, leased (the type's financing)
+    loan: int = 0                 # of them, bought on a loan
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -180,17 +182,22 @@ class Decisions:
 
     - ``orders``: (site, server, order month index) → count;
     - ``retirements``: (site, server, cohort, month index) → count retired before end of life;
-    - ``reservations``: (venue, gpu, term, instance type, start month index) → count.
+    - ``reservations``: (venue, gpu, term, instance type, start month index) → count;
+    - ``financed``: (site, server, order month index) → servers of the order leased or bought
+      on a loan (the type's ``financing``).
     """
 
     orders: tuple[tuple[tuple[str, str, int], int], ...] = ()
     retirements: tuple[tuple[tuple[str, str, str, int], int], ...] = ()
     reservations: tuple[tuple[tuple[str, str, str, str, int], int], ...] = ()
+    # (site, server, order month index) -> servers of the order leased or on a loan
+    financed: tuple[tuple[tuple[str, str, int], int], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {"orders": [[*k, n] for k, n in self.orders],
                 "retirements": [[*k, n] for k, n in self.retirements],
-                "reservations": [[*k, n] for k, n in self.reservations]}
+                "reservations": [[*k, n] for k, n in self.reservations],
+                "financed": [[*k, n] for k, n in self.financed]}
 
 
 @dataclass(frozen=True)

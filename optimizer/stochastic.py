@@ -61,6 +61,8 @@ def first_stage(model: Model) -> dict[tuple[object, ...], Var]:
         out[("order", *order)] = var
     for reservation, (var, _) in model.reserved.reservations.items():
         out[("reserve", *reservation)] = var
+    for order, (var, _) in model.fleet.financed.items():
+        out[("financed", *order)] = var
     for plan_ in model.fleet.cohorts:
         if not plan_.chosen:
             continue

@@ -175,8 +175,10 @@ def test_a_changed_count_is_one_changed_row(reports, capsys):
     assert d["procurement"] == [
         {"change": "changed", "scenario": s, "site": "dc", "server": "box",
          "order_month": "2027-07",
-         "old": {"arrival_month": "2027-07", "count": 1, "capex_usd": 100_000.0},
-         "new": {"arrival_month": "2027-07", "count": 2, "capex_usd": 200_000.0},
+         "old": {"arrival_month": "2027-07", "count": 1, "capex_usd": 100_000.0, "leased": 0,
+                 "loan": 0},
+         "new": {"arrival_month": "2027-07", "count": 2, "capex_usd": 200_000.0, "leased": 0,
+                 "loan": 0},
          "changed_fields": ["count", "capex_usd"]} for s in ("hybrid", "onprem-only")]
     rows = {r["scenario"]: r for r in d["retirements"]}
     assert set(rows) == {"hybrid", "cloud-only", "aws-only", "onprem-only"}
@@ -225,7 +227,8 @@ def test_another_horizon_and_an_infeasible_scenario(reports, capsys):
     # six months of two boxes' work: the box ordered for 2027-07 is no longer ordered
     assert {"change": "removed", "scenario": "hybrid", "site": "dc", "server": "box",
             "order_month": "2027-07",
-            "old": {"arrival_month": "2027-07", "count": 1, "capex_usd": 100_000.0},
+            "old": {"arrival_month": "2027-07", "count": 1, "capex_usd": 100_000.0,
+                    "leased": 0, "loan": 0},
             "new": None, "changed_fields": []} in d["procurement"]
     # the amount the new report lacks is shown as "-", never as $0
     assert main(["diff", str(reports["old"]), str(reports["short"]), "--format",

@@ -201,3 +201,149 @@ def test_the_research_labs_budget_rolls_forward_from_its_cash_flows():
         book += bought - b.depreciation_usd - (proceeds.get(fy, 0.0) + b.loss_on_sales_usd)
         assert b.book_value_usd == pytest.approx(book, rel=1e-9, abs=1e-6)
     assert month_offset(plan.plan.start, hybrid.budget[0].start) == 0
+
+
+# --- financing (SPEC 20) ----------------------------------------------------------------------
+
+def financed_box(financing, months=12, window=None, discount_rate=0.0, **plan):
+    workload = {"name": "train", "kind": "training", "gpu": "H100",
+                "gpu_hours": (months if window is None else 6) * FULL}
+    if window:
+        workload["window"] = window
+    # orders only in the first month: one order to read
+    doc = plan_doc(workload, months=months,
+                   onprem={"sites": [SITE], "servers": [{**SERVER, "financing": financing}],
+                           "order_every_months": 12})
+    doc["plan"] = {**doc["plan"], "discount_rate": discount_rate, **plan}
+    return plan_from_dict(doc)
+
+
+def capex_flows(scenario):
+    return {f.month: round(f.usd, 2) for f in scenario.cash_flows if f.category == "onprem_capex"}
+
+
+def test_a_loan_pays_its_annuity_after_the_down_payment():
+    # 20% down on $100,000 and $80,000 over 24 months at 6% a year: 80,000 x 0.005 /
+    # (1 - 1.005^-24) = $3,545.65 a month from the month after arrival. Discounting at 20% a
+    # year, paying later is cheaper, so the server is bought on the loan.
+    loan = {"kind": "loan", "rate": 0.06, "months": 24, "down_fraction": 0.2}
+    res = solve(financed_box(loan, discount_rate=0.2), CLOUD)
+    hybrid = res.scenario("hybrid")
+    [order] = hybrid.procurement
+    assert (order.count, order.loan, order.leased) == (1, 1, 0)
+    assert order.capex_usd == pytest.approx(100_000.0)       # the price, for the book
+    flows = capex_flows(hybrid)
+    assert flows["2027-01"] == pytest.approx(20_000.0)
+    annuity = 3_545.6488202206247
+    months = [f"{2027 + (m // 12)}-{m % 12 + 1:02d}" for m in range(1, 25)]
+    assert [flows[m] for m in months] == pytest.approx([annuity] * 24, abs=0.01)
+    assert len(flows) == 25                  # past the horizon too, as the payments fall
+    # the server is owned: credited at its value after the horizon like a bought one
+    assert any(f.category == "residual_credit" and f.month == "2028-01"
+               for f in hybrid.cash_flows)
+    # without the discount, the loan's interest makes buying outright the cheaper
+    plain = solve(financed_box(loan), CLOUD).scenario("hybrid")
+    assert plain.procurement[0].loan == 0
+    assert plain.npv_usd == pytest.approx(53_160.0)
+
+
+def test_a_lease_wins_over_the_purchase_when_it_costs_less_than_the_value_lost():
+    # bought, the server loses 100,000 - 82,000 = 18,000 of value in the year; leased at
+    # $1,400 a month it costs 16,800 and is worth nothing to the plan at the end: the lease
+    # wins by 1,200. Energy, colo, maintenance and staff are the same either way (35,160).
+    lease = {"kind": "lease", "months": 12, "usd_per_month": 1_400.0}
+    res = solve(financed_box(lease), CLOUD)
+    hybrid = res.scenario("hybrid")
+    assert (hybrid.procurement[0].count, hybrid.procurement[0].leased) == (1, 1)
+    assert hybrid.npv_usd == pytest.approx(35_160.0 + 16_800.0)
+    assert hybrid.breakdown["onprem_lease"] == pytest.approx(16_800.0)
+    assert hybrid.breakdown["onprem_capex"] == pytest.approx(0.0, abs=1e-6)
+    assert hybrid.breakdown["residual_credit"] == pytest.approx(0.0, abs=1e-6)
+    fy = years(res)[2027]
+    assert fy.capex_usd == pytest.approx(0.0, abs=1e-6)
+    assert fy.depreciation_usd == 0.0 and fy.book_value_usd == 0.0
+    assert fy.opex_usd["onprem_lease"] == pytest.approx(16_800.0)
+    # at $1,600 a month (19,200) buying is cheaper
+    dear = solve(financed_box({**lease, "usd_per_month": 1_600.0}), CLOUD).scenario("hybrid")
+    assert dear.procurement[0].leased == 0
+    assert dear.npv_usd == pytest.approx(53_160.0)
+
+
+def test_leased_servers_go_back_when_the_lease_ends():
+    # six months of work on a twelve-month plan; a six-month lease at $1,400: 8,400 and six
+    # months of running costs (17,580): 25,980. Bought and sold after six months it would
+    # cost 100,000 - 91,000 + 2,000 to decommission + 17,580 = 28,580.
+    lease = {"kind": "lease", "months": 6, "usd_per_month": 1_400.0}
+    res = solve(financed_box(lease, window=["2027-01", "2027-06"]), CLOUD)
+    hybrid = res.scenario("hybrid")
+    assert hybrid.procurement[0].leased == 1
+    assert hybrid.npv_usd == pytest.approx(8_400.0 + 6 * MONTH_OPEX)
+    assert [(r.month, r.count, r.reason, r.resale_usd, r.decommission_usd)
+            for r in hybrid.retirements] == [("2027-07", 1, "lease ended", 0.0, 0.0)]
+    assert years(res)[2027].loss_on_sales_usd == 0.0
+
+
+def test_a_lease_bought_out_is_owned_from_then():
+    # six months at $1,400, then bought for $50,000: owned, and credited after the year at
+    # its value at twelve months, 82,000. 8,400 + 50,000 - 82,000 + 35,160 = 11,560. The
+    # book: 50,000 depreciated over the 54 months of life left, six of them in the year.
+    lease = {"kind": "lease", "months": 6, "usd_per_month": 1_400.0, "buyout_usd": 50_000.0}
+    res = solve(financed_box(lease), CLOUD)
+    hybrid = res.scenario("hybrid")
+    assert hybrid.procurement[0].leased == 1
+    assert hybrid.npv_usd == pytest.approx(8_400.0 + 50_000.0 - 82_000.0 + 35_160.0)
+    assert capex_flows(hybrid) == {"2027-07": pytest.approx(50_000.0)}
+    fy = years(res)[2027]
+    assert fy.depreciation_usd == pytest.approx(6 * 50_000.0 / 54)
+    assert fy.book_value_usd == pytest.approx(50_000.0 - 6 * 50_000.0 / 54)
+
+
+def test_a_capex_budget_leaves_room_for_a_lease():
+    # $50,000 of capex allowed: the server cannot be bought, but it can be leased
+    lease = {"kind": "lease", "months": 12, "usd_per_month": 1_400.0}
+    res = solve(financed_box(lease, capex_budget_usd=50_000.0), CLOUD)
+    assert res.scenario("hybrid").procurement[0].leased == 1
+    assert res.scenario("hybrid").npv_usd == pytest.approx(51_960.0)
+
+
+def test_the_server_prices_lever_moves_a_lease_with_the_price():
+    from tco.analysis.levers import lever
+    from tco.pricing.models import Catalog
+
+    lease = {"kind": "lease", "months": 12, "usd_per_month": 1_400.0, "buyout_usd": 10_000.0}
+    plan = financed_box(lease).plan
+    moved, _ = lever("server_prices", plan).apply(plan, Catalog(()), 1.5)
+    f = moved.onprem.servers[0].financing
+    assert (f.usd_per_month, f.buyout_usd) == (2_100.0, 15_000.0)
+    assert moved.onprem.servers[0].price_usd == 150_000.0
+
+
+def test_bad_financing_is_refused():
+    with pytest.raises(PlanError, match="a lease needs usd_per_month"):
+        financed_box({"kind": "lease", "months": 12})
+    with pytest.raises(PlanError, match="a loan needs rate"):
+        financed_box({"kind": "loan", "months": 12})
+    with pytest.raises(PlanError, match="longer than the server's useful life"):
+        financed_box({"kind": "lease", "months": 72, "usd_per_month": 1.0})
+
+
+def test_a_leased_server_is_not_sold_before_its_lease_ends():
+    # six months of work and a twelve-month lease: leased, the server must be kept (idle)
+    # to the end of its lease, 16,800 + 17,580 + 6 x 2,565 idle; bought and sold after six
+    # months, 28,580. A leased server sold at six months would bring in 91,000 that is not
+    # the plan's.
+    lease = {"kind": "lease", "months": 12, "usd_per_month": 1_400.0}
+    res = solve(financed_box(lease, window=["2027-01", "2027-06"]), CLOUD)
+    hybrid = res.scenario("hybrid")
+    assert hybrid.procurement[0].leased == 0
+    assert hybrid.npv_usd == pytest.approx(100_000.0 - 91_000.0 + 2_000.0 + 6 * MONTH_OPEX)
+
+
+def test_a_leased_server_is_not_kept_past_its_lease():
+    # a year of work, a six-month lease at $1,400 with no buyout: kept the whole year it would
+    # cost 8,400 + 35,160; it goes back after six months, and the cloud for the rest costs
+    # more than buying the server (53,160), which is the plan
+    lease = {"kind": "lease", "months": 6, "usd_per_month": 1_400.0}
+    hybrid = solve(financed_box(lease), CLOUD).scenario("hybrid")
+    assert hybrid.procurement[0].leased == 0
+    assert hybrid.npv_usd == pytest.approx(53_160.0)
