@@ -167,9 +167,9 @@ def _venues(model: Model, amounts: _Amounts, allocations: list[Allocation]) -> l
     """Each venue's GPU-hours, running cost and all-in cost (``VenueCost``), from the ledger:
     the running cost is every amount of its hours (on-demand and spot, every reservation fee
     whether its hours were used or not, an owned fleet's running costs in every month, used
-    or idle); the all-in cost adds at a site the amounts tagged to its servers' orders,
-    retirements and value held at the end, and the start value of the servers it already
-    owned."""
+    or idle); the all-in cost adds at a site the amounts tagged to its servers' orders (and
+    their leases and loans), retirements and value held at the end, and the start value of
+    the servers it already owned."""
     hours: dict[str, float] = defaultdict(float)
     for a in allocations:
         hours[a.venue] += a.gpu_hours
@@ -180,7 +180,7 @@ def _venues(model: Model, amounts: _Amounts, allocations: list[Allocation]) -> l
     for (tag, _, _), amount in amounts.by_tag.items():
         if tag.kind in ("reservation", "fleet"):
             running[str(tag.key[0])] += amount
-        elif tag.kind in ("order", "retire", "held"):
+        elif tag.kind in ("order", "retire", "held", "financing"):
             assets[str(tag.key[0])] += amount
     trend = model.plan.trends.servers
     for plan_ in model.fleet.cohorts:

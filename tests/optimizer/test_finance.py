@@ -234,6 +234,8 @@ def test_a_loan_pays_its_annuity_after_the_down_payment():
     assert order.capex_usd == pytest.approx(100_000.0)       # the price, for the book
     flows = capex_flows(hybrid)
     assert flows["2027-01"] == pytest.approx(20_000.0)
+    # all in, the site's cost is every amount of the plan: the loan's payments in full
+    assert hybrid.usd_per_gpu_hour * 12 * FULL == pytest.approx(hybrid.total_usd)
     annuity = 3_545.6488202206247
     months = [f"{2027 + (m // 12)}-{m % 12 + 1:02d}" for m in range(1, 25)]
     assert [flows[m] for m in months] == pytest.approx([annuity] * 24, abs=0.01)
@@ -259,6 +261,8 @@ def test_a_lease_wins_over_the_purchase_when_it_costs_less_than_the_value_lost()
     assert hybrid.breakdown["onprem_lease"] == pytest.approx(16_800.0)
     assert hybrid.breakdown["onprem_capex"] == pytest.approx(0.0, abs=1e-6)
     assert hybrid.breakdown["residual_credit"] == pytest.approx(0.0, abs=1e-6)
+    # all in, a GPU-hour of the site costs the lease too: every cost over the year's hours
+    assert hybrid.usd_per_gpu_hour == pytest.approx((35_160.0 + 16_800.0) / (12 * FULL))
     fy = years(res)[2027]
     assert fy.capex_usd == pytest.approx(0.0, abs=1e-6)
     assert fy.depreciation_usd == 0.0 and fy.book_value_usd == 0.0
