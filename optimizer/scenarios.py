@@ -128,12 +128,13 @@ def solve(plan: LoadedPlan | Plan | PlanFile | dict[str, Any], catalog: Catalog 
         res = results[key(scenario)]
         out.append(res if res.name == scenario.name else _rename(res, scenario.name))
     out = _never_dearer_than_a_subset(p, catalog, out, solver_name, time_limit, progress)
-    out = [replace(s, budget=tuple(budget(p, s)), after_tax_npv_usd=after_tax_npv(p, s))
-           for s in _with_savings(p, out)]
+    out = [_with_books(p, s) for s in _with_savings(p, out)]
     after_tax = p.finance.criterion == "after_tax"
     feasible = [s for s in out if s.feasible and s.npv_usd is not None]
-    recommended = min(feasible, key=lambda s: (
-        s.after_tax_npv_usd if after_tax else s.npv_usd) or 0.0).name if feasible else None
+    def chosen_by(s: ScenarioResult) -> float:
+        value = s.after_tax_npv_usd if after_tax else s.npv_usd
+        return math.inf if value is None else value
+    recommended = min(feasible, key=chosen_by).name if feasible else None
     t = p.trends
     trends = (("cloud", t.cloud), *((f"cloud_by_gpu.{g}", r) for g, r in t.cloud_by_gpu.items()),
               ("servers", t.servers), ("electricity", t.electricity))
@@ -255,6 +256,16 @@ def _rename(res: ScenarioResult, name: str) -> ScenarioResult:
                    price_paths=tuple(replace(p, scenario=name) for p in res.price_paths),
                    venues=tuple(replace(v, scenario=name) for v in res.venues),
                    traffic=tuple(replace(t, scenario=name) for t in res.traffic))
+
+
+def _with_books(plan: Plan, s: ScenarioResult) -> ScenarioResult:
+    """``s`` with its budget by fiscal year and its NPV after tax (``finance``); a plan whose
+    books cannot be drawn (a retirement the cohorts do not account for) keeps its result and
+    says why in its notes, rather than show a budget that does not add up."""
+    try:
+        return replace(s, budget=tuple(budget(plan, s)), after_tax_npv_usd=after_tax_npv(plan, s))
+    except ValueError as exc:
+        return replace(s, notes=(*s.notes, f"no budget by fiscal year: {exc}"))
 
 
 def _within(a: Scenario, b: Scenario) -> bool:

@@ -351,3 +351,18 @@ def test_a_leased_server_is_not_kept_past_its_lease():
     hybrid = solve(financed_box(lease), CLOUD).scenario("hybrid")
     assert hybrid.procurement[0].leased == 0
     assert hybrid.npv_usd == pytest.approx(53_160.0)
+
+
+def test_books_that_do_not_add_up_are_left_out_and_said():
+    from dataclasses import replace
+
+    from tco.optimizer.result import Retirement
+    from tco.optimizer.scenarios import _with_books
+
+    plan = one_box().plan
+    hybrid = solve(plan, CLOUD).scenario("hybrid")
+    stray = Retirement("hybrid", "dc", "box", "existing[7]", "2027-03", 3, 1, "sold", 1.0, 0.0)
+    broken = _with_books(plan, replace(hybrid, retirements=(stray,), budget=()))
+    assert broken.budget == ()
+    assert any("no budget by fiscal year: a retirement from an unknown cohort" in n
+               for n in broken.notes)
