@@ -272,6 +272,20 @@ class HighsSession:
                 np.array(value, dtype=np.float64), np.array(lower, dtype=np.float64),
                 np.array(upper, dtype=np.float64))
 
+    def set_costs(self, prob: Program) -> None:
+        """Take ``prob``'s objective as the costs, in place (a re-priced program: the same
+        columns, other prices); the basis stays. A variable the session has no column for
+        must not be in it."""
+        import highspy  # noqa: F401
+        import numpy as np
+
+        cost = np.zeros(len(self.vars))
+        for var, coef in prob.objective.items():
+            cost[self.index[var]] += coef
+        self.highs.changeColsCost(len(self.vars), np.arange(len(self.vars), dtype=np.int32),
+                                  cost)
+        self.highs.changeObjectiveOffset(prob.objective.constant or 0.0)
+
     def add_rows(self, constraints: list[Row]) -> None:
         """Append rows added to the program since the session was made; the basis and
         everything else stay."""

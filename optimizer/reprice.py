@@ -1,0 +1,117 @@
+"""A built program moved to other prices in place: the price levers of SPEC 12 as multipliers
+on the cash-flow ledger's entries, instead of a new build.
+
+Every amount of the objective is a ledger entry whose coefficient is a price times
+quantities that do not depend on prices (hours, kWh, servers, months, discount factors), so a
+price lever multiplies the coefficients of the entries its family pays, and nothing else:
+
+- cloud compute (on demand, spot, reservations, savings plans, capacity blocks) by its
+  provider's factor, spot hours by the spot factor too; a quote never moves (its price is
+  signed);
+- energy (idle and used) by its site's electricity factor;
+- a server's price and everything proportional to it: capex, a loan's or lease's payments and
+  buyout (``Server.financing`` scales with the price), maintenance, and sale proceeds and
+  values (which also take the resale factor); the capex budget row's coefficients likewise.
+
+Rows, bounds and columns do not move: which venues a build keeps does not depend on these
+levers (``venues.prune_dominated`` compares one provider's prices with its own, and every
+price of a provider moves together). The tests build each example at lever values and
+compare the program with the moved one, coefficient by coefficient.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from tco.pricing.models import Purchase
+
+from .build import SHORTFALL_PENALTY_USD_PER_GPU_HOUR
+from .ledger import Category, Tag
+from .model import Model, linear
+from .records import Cap
+
+__all__ = ["PriceFactors", "entry_factor", "reprice"]
+
+
+@dataclass(frozen=True)
+class PriceFactors:
+    """Multipliers on the plan's prices: compute by provider, spot, electricity by site,
+    server prices, resale values (1 everywhere: the prices the program was built at)."""
+
+    cloud: Mapping[str, float] = field(default_factory=dict)
+    spot: float = 1.0
+    electricity: Mapping[str, float] = field(default_factory=dict)
+    servers: float = 1.0
+    resale: float = 1.0
+
+    def over(self, base: PriceFactors) -> PriceFactors:
+        """These factors relative to ``base`` (the ones the program holds now)."""
+        providers = {*self.cloud, *base.cloud}
+        sites = {*self.electricity, *base.electricity}
+        return PriceFactors(
+            {p: self.cloud.get(p, 1.0) / base.cloud.get(p, 1.0) for p in providers},
+            self.spot / base.spot,
+            {s: self.electricity.get(s, 1.0) / base.electricity.get(s, 1.0) for s in sites},
+            self.servers / base.servers, self.resale / base.resale)
+
+
+def entry_factor(model: Model, category: str, tag: object, f: PriceFactors) -> float:
+    """How much a ledger entry of ``category`` tagged ``tag`` moves under ``f``."""
+    if category == Category.CLOUD_COMPUTE:
+        assert isinstance(tag, Cap), "every cloud hour is tagged with its capacity variable"
+        provider = model.venues[tag.venue].provider or ""
+        spot = f.spot if tag.purchase == Purchase.SPOT else 1.0
+        return f.cloud.get(provider, 1.0) * spot
+    if category == Category.CLOUD_RESERVED:
+        assert isinstance(tag, Tag) and tag.kind == "reservation"
+        venue, _, term = tag.key[0], tag.key[1], tag.key[2]
+        if term == Purchase.QUOTE:
+            return 1.0
+        return f.cloud.get(model.venues[str(venue)].provider or "", 1.0)
+    if category == Category.ENERGY:
+        site = tag.venue if isinstance(tag, Cap) else str(tag.key[0])  # type: ignore[attr-defined]
+        return f.electricity.get(site, 1.0)
+    if category in (Category.ONPREM_CAPEX, Category.ONPREM_LEASE, Category.MAINTENANCE):
+        return f.servers
+    if category == Category.RESIDUAL_CREDIT:
+        return f.servers * f.resale
+    return 1.0
+
+
+def reprice(model: Model, f: PriceFactors) -> None:
+    """Move ``model``'s program from the prices it holds to ``f`` times them, in place: its
+    objective, the capex budget row, and the solver's copy of the costs."""
+    ledger = model.ledger
+    discount, discount_sum = model.discount, model.discount_sum
+    terms: list[tuple[object, float]] = []
+    for (category, _, term, _, tag), (_, coef) in zip(
+            ledger.flows, ledger.objective(discount, discount_sum)[:len(ledger.flows)],
+            strict=True):
+        terms.append((term, coef * entry_factor(model, category, tag, f)))
+    recurring = ledger.objective(discount, discount_sum)[len(ledger.flows):]
+    for (category, _, term, _, tag), (_, coef) in zip(ledger.recurring, recurring,
+                                                      strict=True):
+        terms.append((term, coef * entry_factor(model, category, tag, f)))
+    # the prices move for good: the ledger holds the new coefficients
+    ledger.flows = [(c, m, t, coef * entry_factor(model, c, tag, f), tag)
+                    for c, m, t, coef, tag in ledger.flows]
+    ledger.recurring = [(c, months, t, _scaled(coef, entry_factor(model, c, tag, f)), tag)
+                        for c, months, t, coef, tag in ledger.recurring]
+    model.prob.objective = linear([
+        *terms, *((v, SHORTFALL_PENALTY_USD_PER_GPU_HOUR) for v in model.short.values())])
+    moved_rows = False
+    for row in model.prob.rows:
+        if row.name == "capex_budget" and f.servers != 1.0:
+            for var in row.expr:
+                row.expr[var] *= f.servers
+            moved_rows = True
+    session = model.prob.highs
+    if moved_rows:
+        model.prob.highs = None         # its matrix is another: made again on the next run
+    elif session is not None and hasattr(session, "set_costs"):
+        session.set_costs(model.prob)
+
+
+def _scaled(coef: float | tuple[float, ...], x: float) -> float | tuple[float, ...]:
+    return tuple(c * x for c in coef) if isinstance(coef, tuple) else coef * x
