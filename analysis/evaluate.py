@@ -15,16 +15,18 @@ from typing import Any
 
 from tco.optimizer.gaps import Npv
 from tco.optimizer.plan import LoadedPlan, Plan
+from tco.optimizer.reprice import PriceFactors
 from tco.optimizer.result import UNPROVEN_GAP, Decisions, Result, ScenarioResult
-from tco.optimizer.scenarios import committed_npv, scenarios_for, solve
+from tco.optimizer.scenarios import committed_npv, committed_npvs, scenarios_for, solve
 from tco.optimizer.solver import SolverName
 from tco.pricing.models import Catalog
 
 from .levers import lever
 from .runner import AnalysisError
 
-__all__ = ["DEFAULT_GAP", "Outcome", "Signature", "at", "base_dict", "committed", "outcome",
-           "relevant", "reoptimized", "signature", "with_gap"]
+__all__ = ["DEFAULT_GAP", "Outcome", "Signature", "at", "base_dict", "committed",
+           "committed_in_place", "outcome", "price_factors", "relevant", "reoptimized",
+           "signature", "with_gap"]
 
 # the relative gap every solve of an analysis is taken to (SPEC 16): ten times tighter than
 # tco compare's, since analyses compare NPVs with each other
@@ -152,3 +154,39 @@ def committed(plan: Plan, catalog: Catalog, values: Mapping[str, float], scenari
     chosen = next(s for s in scenarios_for(p) if s.name == scenario)
     return committed_npv(p, c, chosen, decisions, SolverName(solver or p.plan.solver),
                          time_limit)
+
+
+def price_factors(plan: Plan, values: Mapping[str, float]) -> PriceFactors | None:
+    """``values`` as factors on the plan's prices when every lever among them is a price
+    lever (``cloud_prices``, ``cloud_prices.<provider>``, ``spot_prices``, ``electricity``,
+    ``server_prices``, ``resale``): a program built at the plan's prices moves to them in
+    place (``optimizer.reprice``). None when some lever changes anything else."""
+    cloud = {p.value: 1.0 for p in plan.cloud.providers}
+    electricity = {s.name: 1.0 for s in plan.onprem.sites}
+    spot = servers = resale = 1.0
+    for name, x in values.items():
+        if name == "cloud_prices":
+            cloud = {p: v * x for p, v in cloud.items()}
+        elif name.startswith("cloud_prices.") and name[len("cloud_prices."):] in cloud:
+            provider = name[len("cloud_prices."):]
+            cloud[provider] *= x
+        elif name == "spot_prices":
+            spot *= x
+        elif name == "electricity":
+            electricity = {k: v * x for k, v in electricity.items()}
+        elif name == "server_prices":
+            servers *= x
+        elif name == "resale":
+            resale *= x
+        else:
+            return None
+    return PriceFactors(cloud, spot, electricity, servers, resale)
+
+
+def committed_in_place(plan: Plan, catalog: Catalog, prices: list[PriceFactors],
+                       scenario: str, decisions: Decisions, solver: SolverName | None,
+                       time_limit: float | None) -> list[Npv | None]:
+    """``committed`` at several sets of price factors, from one program moved in place."""
+    chosen = next(s for s in scenarios_for(plan) if s.name == scenario)
+    return committed_npvs(plan, catalog, chosen, decisions, prices,
+                          SolverName(solver or plan.plan.solver), time_limit)

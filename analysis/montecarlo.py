@@ -27,7 +27,17 @@ from tco.optimizer.solver import SolverName
 from tco.pricing.models import Catalog
 
 from .criteria import Criterion
-from .evaluate import DEFAULT_GAP, Outcome, base_dict, committed, outcome, relevant, with_gap
+from .evaluate import (
+    DEFAULT_GAP,
+    Outcome,
+    base_dict,
+    committed,
+    committed_in_place,
+    outcome,
+    price_factors,
+    relevant,
+    with_gap,
+)
 from .levers import uncertain
 from .robust import PER_PROGRAM, RobustSearch, criterion_of, reoptimized_npvs, search_robust
 from .runner import AnalysisError, Failed, Progress, run, stopped_by_time, telling_gaps
@@ -88,11 +98,17 @@ def _evaluate(plan: Plan, catalog: Catalog, chosen: Sequence[Candidate], seed: i
     None for a sample in which a solve stopped at its time limit without any plan (neither
     priced nor proven infeasible: the sample failed)."""
     out: list[list[Npv | None] | None] = []
-    for i in indices:
-        values = sample(plan.uncertainty, seed, i)
-        row = [committed(plan, catalog, values, c.program or c.scenario, c.decisions, solver,
-                         time_limit)
-               for c in chosen]
+    drawn = [sample(plan.uncertainty, seed, i) for i in indices]
+    prices = [price_factors(plan, values) for values in drawn]
+    if all(f is not None for f in prices):
+        # only prices vary: each candidate's program is built once and moved in place
+        columns = [committed_in_place(plan, catalog, prices, c.program or c.scenario,  # type: ignore[arg-type]
+                                      c.decisions, solver, time_limit) for c in chosen]
+        rows = [list(r) for r in zip(*columns, strict=True)] if columns else [[] for _ in drawn]
+    else:
+        rows = [[committed(plan, catalog, values, c.program or c.scenario, c.decisions,
+                           solver, time_limit) for c in chosen] for values in drawn]
+    for row in rows:
         out.append(None if any(x is not None and not x.known for x in row) else row)
     return out
 

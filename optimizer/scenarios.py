@@ -14,7 +14,7 @@ import contextlib
 import datetime as dt
 import math
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, as_completed, wait
 from contextlib import contextmanager
 from dataclasses import replace
@@ -38,6 +38,7 @@ from .optimize import drop_unused_venues, optimize
 from .plan import LoadedPlan, Plan, plan_from_dict, plan_inputs
 from .planfile import PlanFile
 from .processes import process_context
+from .reprice import PriceFactors, reprice
 from .result import Decisions, Result, ScenarioResult
 from .solver import SolveInfo, SolverName, SolveStatus, run, safety_net, search, watching
 from .venues import Scenario
@@ -508,6 +509,45 @@ def committed_npv(plan: Plan, catalog: Catalog, scenario: Scenario, decisions: D
     if not info.status.has_solution:
         return None
     return Npv(model.prob.cost(), info.gap_usd, info.time_limited)
+
+
+def committed_npvs(plan: Plan, catalog: Catalog, scenario: Scenario, decisions: Decisions,
+                   prices: Sequence[PriceFactors], solver: SolverName = SolverName.HIGHS,
+                   time_limit: float | None = None,
+                   gap: float | None = None) -> list[Npv | None]:
+    """``committed_npv`` at each of ``prices`` (factors on the prices of ``plan`` and
+    ``catalog``), from one program: built once, its first-stage decisions held, and moved
+    from one set of prices to the next in place (``reprice``), each hourly use solved from
+    the last one's basis. Every bound is put back after each solve (a held solve may hold
+    more than the decisions for the rest of it)."""
+    model = prepare(plan, catalog, scenario)
+    if precheck(model):
+        return [None] * len(prices)
+    define_program(model)
+    try:
+        fix(model, decisions)
+    except DecisionsError:
+        return [None] * len(prices)
+    time_limit = default_time_limit(model) if time_limit is None else time_limit
+    held = PriceFactors()
+    out: list[Npv | None] = []
+    for factors in prices:
+        reprice(model, factors.over(held))
+        held = factors
+        bounds = [(v, v.lowBound, v.upBound) for v in model.prob.vars]
+        try:
+            info = _solve_fixed(model, solver, time_limit,
+                                plan.plan.mip_gap if gap is None else gap)
+        finally:
+            for v, low, up in bounds:
+                v.lowBound, v.upBound = low, up
+        if info.status == SolveStatus.NOT_SOLVED:
+            out.append(replace(Npv.unknown(), time_limited=info.time_limited))
+        elif not info.status.has_solution:
+            out.append(None)
+        else:
+            out.append(Npv(model.prob.cost(), info.gap_usd, info.time_limited))
+    return out
 
 
 def _judged_against(model: Model, info: SolveInfo, bound: float | None) -> SolveInfo:

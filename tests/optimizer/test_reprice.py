@@ -140,3 +140,33 @@ def test_the_solvers_copy_of_the_costs_moves_in_place():
     built = run(fresh.prob, relax=True)
     assert moved.bound == pytest.approx(built.bound, rel=1e-9)
     assert model.prob.cost() == pytest.approx(fresh.prob.cost(), rel=1e-9)
+
+
+def test_risk_over_prices_alone_moves_one_program_and_agrees_with_fresh_builds(monkeypatch):
+    # the closed-form plan with cloud prices and electricity uncertain: every sample of a
+    # task priced from one program per candidate, and the same numbers from a build per
+    # sample
+    from tco.analysis import montecarlo, risk
+    from tests.analysis.test_closed_form import CLOUD, UNIFORM, plan as one_box
+
+    programs = []
+    in_place = montecarlo.committed_in_place
+    monkeypatch.setattr(montecarlo, "committed_in_place",
+                        lambda *a, **k: programs.append(len(a[2])) or in_place(*a, **k))
+    moved = risk(one_box(UNIFORM), CLOUD, samples=12, seed=4)
+    # three tasks of four samples, a program per candidate in each
+    assert programs == [4] * (3 * len(moved.candidates))
+    calls = []
+    real = montecarlo.committed
+    monkeypatch.setattr(montecarlo, "price_factors", lambda plan, values: None)
+    monkeypatch.setattr(montecarlo, "committed",
+                        lambda *a, **k: calls.append(1) or real(*a, **k))
+    fresh = risk(one_box(UNIFORM), CLOUD, samples=12, seed=4)
+    assert len(calls) == 12 * len(fresh.candidates)
+    assert len(moved.npvs) == len(fresh.npvs) == 12
+    for a, b in zip(moved.npvs, fresh.npvs, strict=True):
+        for x, y in zip(a, b, strict=True):
+            assert (x is None) == (y is None)
+            if x is not None:
+                assert x.usd == pytest.approx(y.usd, rel=1e-9)
+    assert moved.recommended == fresh.recommended
