@@ -147,7 +147,8 @@ def test_risk_over_prices_alone_moves_one_program_and_agrees_with_fresh_builds(m
     # task priced from one program per candidate, and the same numbers from a build per
     # sample
     from tco.analysis import montecarlo, risk
-    from tests.analysis.test_closed_form import CLOUD, UNIFORM, plan as one_box
+    from tests.analysis.test_closed_form import CLOUD, UNIFORM
+    from tests.analysis.test_closed_form import plan as one_box
 
     programs = []
     in_place = montecarlo.committed_in_place
