@@ -52,7 +52,7 @@ __all__ = [
     "candidates",
     "cheapest_counts",
     "cvar90",
-    "first_stage",
+    "decision_lists",
     "risk",
     "stats",
 ]
@@ -99,10 +99,10 @@ def _evaluate(plan: Plan, catalog: Catalog, chosen: Sequence[Candidate], seed: i
     priced nor proven infeasible: the sample failed)."""
     out: list[list[Npv | None] | None] = []
     drawn = [sample(plan.uncertainty, seed, i) for i in indices]
-    prices = [price_factors(plan, values) for values in drawn]
-    if all(f is not None for f in prices):
+    prices = [f for values in drawn if (f := price_factors(plan, values)) is not None]
+    if len(prices) == len(drawn):
         # only prices vary: each candidate's program is built once and moved in place
-        columns = [committed_in_place(plan, catalog, prices, c.program or c.scenario,  # type: ignore[arg-type]
+        columns = [committed_in_place(plan, catalog, prices, c.program or c.scenario,
                                       c.decisions, solver, time_limit) for c in chosen]
         rows = [list(r) for r in zip(*columns, strict=True)] if columns else [[] for _ in drawn]
     else:
@@ -127,7 +127,7 @@ class CandidateStats:
     base_npv_usd: float | None = None
     # the largest gap of its committed NPVs over the samples (None when one is unknown)
     max_gap_usd: float | None = None
-    # its first-stage decisions, as SPEC 19 lists them (``first_stage``)
+    # its first-stage decisions, as SPEC 19 lists them (``decision_lists``)
     decisions: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -182,7 +182,7 @@ def cheapest_counts(rows: Sequence[Sequence[Npv | None]]) -> list[int]:
     return counts
 
 
-def first_stage(plan: Plan, decisions: Decisions) -> dict[str, Any]:
+def decision_lists(plan: Plan, decisions: Decisions) -> dict[str, Any]:
     """First-stage decisions as a buyer reads them (SPEC 19): ``servers`` ordered by type,
     the ``orders`` behind them (site, server, order month, count), ``sales`` (site, server,
     cohort, month, count) and ``commitments`` (venue, GPU, term, instance type, start month,
@@ -218,7 +218,7 @@ def stats(chosen: Sequence[Candidate], npvs: Sequence[Sequence[Npv | None]],
             _finite(percentile(column, 0.9)), _finite(cvar90(column)),
             cheapest[k] / n, sum(1 for x in column if math.isinf(x)) / n, c.base_npv_usd,
             max(known) if known and len(known) == len(gaps) else None,
-            None if plan is None else first_stage(plan, c.decisions)))
+            None if plan is None else decision_lists(plan, c.decisions)))
     return out
 
 

@@ -161,31 +161,34 @@ def fiscal_year(plan: Plan, month: int) -> int:
     return year + 1 if first > 1 and mon >= first else year
 
 
-def budget(plan: Plan, s: ScenarioResult) -> list[BudgetYear]:
-    """``s`` by fiscal year (SPEC 20); no rows for an infeasible scenario."""
+def budget(plan: Plan, s: ScenarioResult,
+           rows: list[MonthBooks] | None = None) -> list[BudgetYear]:
+    """``s`` by fiscal year (SPEC 20), from its ``books`` (drawn here unless given); no rows
+    for an infeasible scenario."""
     if not s.feasible:
         return []
     years: dict[int, list[MonthBooks]] = defaultdict(list)
-    for row in books(plan, s):
+    for row in books(plan, s) if rows is None else rows:
         years[fiscal_year(plan, row.month)].append(row)
     out = []
-    for fy, rows in sorted(years.items()):
-        opex = {c: sum(r.opex_usd[c] for r in rows) for c in OPEX}
+    for fy, in_year in sorted(years.items()):
+        opex = {c: sum(r.opex_usd[c] for r in in_year) for c in OPEX}
         out.append(BudgetYear(
-            s.name, fy, plan.month_label(rows[0].month), plan.month_label(rows[-1].month),
-            sum(r.capex_usd for r in rows), opex, sum(r.depreciation_usd for r in rows),
-            rows[-1].book_value_usd, sum(r.loss_on_sales_usd for r in rows),
-            sum(r.pnl_cost_usd for r in rows), sum(r.cash_usd for r in rows)))
+            s.name, fy, plan.month_label(in_year[0].month), plan.month_label(in_year[-1].month),
+            sum(r.capex_usd for r in in_year), opex, sum(r.depreciation_usd for r in in_year),
+            in_year[-1].book_value_usd, sum(r.loss_on_sales_usd for r in in_year),
+            sum(r.pnl_cost_usd for r in in_year), sum(r.cash_usd for r in in_year)))
     return out
 
 
-def after_tax_npv(plan: Plan, s: ScenarioResult) -> float | None:
-    """The NPV of ``s`` after tax at ``[finance] tax_rate``; None without one, or for an
-    infeasible scenario."""
+def after_tax_npv(plan: Plan, s: ScenarioResult,
+                  rows: list[MonthBooks] | None = None) -> float | None:
+    """The NPV of ``s`` after tax at ``[finance] tax_rate``, from its ``books`` (drawn here
+    unless given); None without a rate, or for an infeasible scenario."""
     rate = plan.finance.tax_rate
     if rate is None or not s.feasible or s.npv_usd is None:
         return None
     r = plan.plan.discount_rate
-    deductible = sum((row.pnl_cost_usd) * (1 + r) ** (-row.month / 12)
-                     for row in books(plan, s))
+    deductible = sum(row.pnl_cost_usd * (1 + r) ** (-row.month / 12)
+                     for row in (books(plan, s) if rows is None else rows))
     return sum(f.npv_usd for f in s.cash_flows) - rate * deductible

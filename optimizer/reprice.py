@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 
 from tco.pricing.models import Purchase
 
-from .build import SHORTFALL_PENALTY_USD_PER_GPU_HOUR
+from .build import define_objective
 from .ledger import Category, Tag
-from .model import Model, linear
+from .model import Model
 from .records import Cap
 
 __all__ = ["PriceFactors", "entry_factor", "reprice"]
@@ -83,23 +83,11 @@ def reprice(model: Model, f: PriceFactors) -> None:
     """Move ``model``'s program from the prices it holds to ``f`` times them, in place: its
     objective, the capex budget row, and the solver's copy of the costs."""
     ledger = model.ledger
-    discount, discount_sum = model.discount, model.discount_sum
-    terms: list[tuple[object, float]] = []
-    for (category, _, term, _, tag), (_, coef) in zip(
-            ledger.flows, ledger.objective(discount, discount_sum)[:len(ledger.flows)],
-            strict=True):
-        terms.append((term, coef * entry_factor(model, category, tag, f)))
-    recurring = ledger.objective(discount, discount_sum)[len(ledger.flows):]
-    for (category, _, term, _, tag), (_, coef) in zip(ledger.recurring, recurring,
-                                                      strict=True):
-        terms.append((term, coef * entry_factor(model, category, tag, f)))
-    # the prices move for good: the ledger holds the new coefficients
     ledger.flows = [(c, m, t, coef * entry_factor(model, c, tag, f), tag)
                     for c, m, t, coef, tag in ledger.flows]
     ledger.recurring = [(c, months, t, _scaled(coef, entry_factor(model, c, tag, f)), tag)
                         for c, months, t, coef, tag in ledger.recurring]
-    model.prob.objective = linear([
-        *terms, *((v, SHORTFALL_PENALTY_USD_PER_GPU_HOUR) for v in model.short.values())])
+    define_objective(model)            # the ledger discounted, as a build makes it
     moved_rows = False
     for row in model.prob.rows:
         if row.name == "capex_budget" and f.servers != 1.0:

@@ -30,7 +30,7 @@ from .decisions import DecisionsError, fix
 from .diagnosis import diagnose, precheck
 from .errors import PlanError
 from .extract import extract
-from .finance import after_tax_npv, budget
+from .finance import after_tax_npv, books, budget
 from .gaps import Npv, gap_usd, relative_gap
 from .model import Model
 from .notices import could_use, price_warnings
@@ -263,8 +263,12 @@ def _with_books(plan: Plan, s: ScenarioResult) -> ScenarioResult:
     """``s`` with its budget by fiscal year and its NPV after tax (``finance``); a plan whose
     books cannot be drawn (a retirement the cohorts do not account for) keeps its result and
     says why in its notes, rather than show a budget that does not add up."""
+    if not s.feasible:
+        return s
     try:
-        return replace(s, budget=tuple(budget(plan, s)), after_tax_npv_usd=after_tax_npv(plan, s))
+        rows = books(plan, s)
+        return replace(s, budget=tuple(budget(plan, s, rows)),
+                       after_tax_npv_usd=after_tax_npv(plan, s, rows))
     except ValueError as exc:
         return replace(s, notes=(*s.notes, f"no budget by fiscal year: {exc}"))
 
@@ -511,6 +515,20 @@ def committed_npv(plan: Plan, catalog: Catalog, scenario: Scenario, decisions: D
     return Npv(model.prob.cost(), info.gap_usd, info.time_limited)
 
 
+def solve_held(model: Model, solver: SolverName, time_limit: float | None,
+               gap: float) -> SolveInfo:
+    """``_solve_fixed``, then every bound as it was before: a held solve may hold more than
+    the decisions (a placement its fleet rules out is held at 0 for the rest of that solve),
+    which must not outlive it when the program is solved again under other decisions or
+    prices. The values stay."""
+    bounds = [(v, v.lowBound, v.upBound) for v in model.prob.vars]
+    try:
+        return _solve_fixed(model, solver, time_limit, gap)
+    finally:
+        for v, low, up in bounds:
+            v.lowBound, v.upBound = low, up
+
+
 def committed_npvs(plan: Plan, catalog: Catalog, scenario: Scenario, decisions: Decisions,
                    prices: Sequence[PriceFactors], solver: SolverName = SolverName.HIGHS,
                    time_limit: float | None = None,
@@ -518,8 +536,7 @@ def committed_npvs(plan: Plan, catalog: Catalog, scenario: Scenario, decisions: 
     """``committed_npv`` at each of ``prices`` (factors on the prices of ``plan`` and
     ``catalog``), from one program: built once, its first-stage decisions held, and moved
     from one set of prices to the next in place (``reprice``), each hourly use solved from
-    the last one's basis. Every bound is put back after each solve (a held solve may hold
-    more than the decisions for the rest of it)."""
+    the last one's basis (``solve_held``)."""
     model = prepare(plan, catalog, scenario)
     if precheck(model):
         return [None] * len(prices)
@@ -534,13 +551,7 @@ def committed_npvs(plan: Plan, catalog: Catalog, scenario: Scenario, decisions: 
     for factors in prices:
         reprice(model, factors.over(held))
         held = factors
-        bounds = [(v, v.lowBound, v.upBound) for v in model.prob.vars]
-        try:
-            info = _solve_fixed(model, solver, time_limit,
-                                plan.plan.mip_gap if gap is None else gap)
-        finally:
-            for v, low, up in bounds:
-                v.lowBound, v.upBound = low, up
+        info = solve_held(model, solver, time_limit, plan.plan.mip_gap if gap is None else gap)
         if info.status == SolveStatus.NOT_SOLVED:
             out.append(replace(Npv.unknown(), time_limited=info.time_limited))
         elif not info.status.has_solution:

@@ -43,7 +43,7 @@ from .model import Model, linear
 from .plan import Plan
 from .program import EQ, GE, Expr, Program, Var
 from .result import Decisions
-from .scenarios import _solve_fixed, default_time_limit
+from .scenarios import default_time_limit, solve_held
 from .solver import SolverName, SolveStatus, safety_net, search
 from .venues import Scenario
 
@@ -125,22 +125,19 @@ def _held_values(models: Sequence[Model], decisions: Decisions, solver: SolverNa
     npvs: list[float] = []
     values: dict[Var, float] = {}
     for model in models:
-        # a held solve may hold more than the decisions (a placement its fleet rules out is
-        # held at 0 for the rest of that solve): every bound is put back after it
-        bounds = [(v, v.lowBound, v.upBound) for v in model.prob.vars]
+        restore = None
         try:
-            fix(model, decisions)
+            restore = fix(model, decisions)
+            info = solve_held(model, solver, default_time_limit(model), gap)
         except DecisionsError:
             return None
-        try:
-            info = _solve_fixed(model, solver, default_time_limit(model), gap)
-            if not info.status.has_solution:
-                return None
-            npvs.append(model.prob.cost())
-            values.update((v, v.varValue or 0.0) for v in model.prob.vars)
         finally:
-            for v, low, up in bounds:
-                v.lowBound, v.upBound = low, up
+            if restore is not None:
+                restore()
+        if not info.status.has_solution:
+            return None
+        npvs.append(model.prob.cost())
+        values.update((v, v.varValue or 0.0) for v in model.prob.vars)
     return npvs, values
 
 
