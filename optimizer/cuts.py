@@ -9,13 +9,13 @@ import math
 from collections import defaultdict
 
 from . import onprem
-from .model import Model, _n, linear, workload_months
+from .model import Model, _n, linear, terms_of, workload_months
 from .plan import Server, Workload
-from .program import GE, LE, value
-from .records import Cap, CapIndex, Cuts, Fleet, VenueUse
+from .program import GE, LE, Expr, Row, Var, value
+from .records import Cap, CapIndex, Cuts, Fleet, SiteMonth, VenueUse
 
-__all__ = ["add_shortfall_cuts", "add_unit_covers", "bound_small_use",
-           "define_site_shortfall_rounding", "define_whole_server_rounding"]
+__all__ = ["add_held_cuts", "add_shortfall_cuts", "add_unit_covers", "bound_small_use",
+           "define_site_shortfall_rounding", "define_whole_server_rounding", "held_cuts"]
 
 
 
@@ -192,6 +192,15 @@ def define_site_shortfall_rounding(model: Model, fleet: Fleet, use: VenueUse,
                 cuts.shortfall.append((
                     linear(terms), math.ceil(need / most - 1e-9),
                     _n(f"site_shortfall[{w.name},{site_name},{model.label(m)}]")))
+                cuts.site_months.append(SiteMonth(
+                    f"{model.safe(w.name)}_{model.safe(site_name)}_{model.label(m)}_", need,
+                    tuple((f, w.speeds[z.gpu] * onprem.capacity_gpu_hours_per_month(z))
+                          for f, z in zip(fleets, servers, strict=True)),
+                    tuple(terms_of(per_venue.get((site_name, m), []))),
+                    use.uses.get((w.name, site_name, m)),
+                    tuple((u, tuple(terms_of(per_venue[(v, m)])))
+                          for v, u in zip(others, uses, strict=True) if u is not None),
+                    w.availability is None and not w.gang))
 
 
 def add_shortfall_cuts(model: Model, tolerance: float = 1e-6) -> int:
@@ -207,3 +216,65 @@ def add_shortfall_cuts(model: Model, tolerance: float = 1e-6) -> int:
             kept.append((expr, rhs, name))
     model.cuts.shortfall = kept
     return added
+
+
+def _most(term: object) -> float | None:
+    """The largest value ``term`` (a variable, an expression or a number) can take within its
+    variables' bounds now; None when it is unbounded."""
+    if isinstance(term, Var):
+        return term.upBound
+    if isinstance(term, Expr):
+        total = term.constant
+        for var, coef in term.items():
+            end = var.upBound if coef > 0 else var.lowBound
+            if end is None:
+                return None
+            total += coef * end
+        return total
+    return float(term)  # type: ignore[arg-type]
+
+
+def held_cuts(model: Model) -> list[tuple[Expr, int, float, str]]:
+    """Valid inequalities while the fleet's bounds stay as they are now (a committed solve:
+    the servers held), as ``(expression, sense, right-hand side, name)``; not valid once the
+    fleet may grow again, so they are rows of one solve only (``add_held_cuts``).
+
+    For a workload w that stores data, a site s and a month m where the most its fleet can
+    deliver, C (each live server at its upper bound × the reference GPU-hours it delivers), is
+    below w's need N: let x_s be w's deliveries at s, u_s its use indicator there, and x_v, u_v
+    the same at every other venue v.
+
+    - ``Σ_v u_v ≥ 1``: s cannot meet the need alone.
+    - ``x_s ≤ C u_s``: s delivers nothing unused and at most C used.
+    - ``x_v + x_s − (N − C) u_v ≤ C`` for each other v, when nothing asks w for more than
+      N (``SiteMonth.exact``): in a plan that delivers exactly N, x_v ≤ N − x_s when v is
+      used, and x_v = 0 ≤ C − x_s when it is not.
+
+    The last two make the relaxation pay for the whole of every venue it sends the overflow
+    to, and for the site's storage once the site is full, as every whole plan does; with the
+    first alone, it paid a quarter of one cloud region's storage and three quarters of
+    another's. Committed solves of the research lab at 0.1% that took 2–8 s take 0.1 s with
+    them (benchmarks/README.md)."""
+    out: list[tuple[Expr, int, float, str]] = []
+    for c in model.cuts.site_months:
+        ends = [_most(f) for f, _ in c.fleets]
+        if any(e is None for e in ends):
+            continue
+        most = sum((e or 0.0) * a for e, (_, a) in zip(ends, c.fleets, strict=True))
+        if most >= c.need * (1 - 1e-9) or not c.elsewhere:
+            continue
+        out.append((linear((u, 1.0) for u in dict.fromkeys(u for u, _ in c.elsewhere)),
+                    GE, 1.0, f"site_short_{c.name}"))
+        if c.use is not None:
+            out.append((linear([*c.here, (c.use, -most)]), LE, 0.0, f"site_full_{c.name}"))
+        if c.exact:
+            for k, (u, there) in enumerate(c.elsewhere):
+                out.append((linear([*there, *c.here, (u, most - c.need)]), LE, most,
+                            f"overflow_{c.name}{k}"))
+    return out
+
+
+def add_held_cuts(model: Model) -> list[Row]:
+    """Add ``held_cuts`` to the program and return the rows, for the caller to drop
+    (``Program.drop``) before the fleet's bounds change."""
+    return [model.prob.add(expr, sense, rhs, name) for expr, sense, rhs, name in held_cuts(model)]

@@ -131,6 +131,17 @@ class Program:
         self.rows.append(row)
         return row
 
+    def drop(self, rows: list[Row]) -> None:
+        """Take ``rows`` out of the program (and out of its HiGHS session, which keeps the
+        rest and its basis)."""
+        if not rows:
+            return
+        gone = {id(r) for r in rows}
+        self.rows = [r for r in self.rows if id(r) not in gone]
+        drop = getattr(self.highs, "drop_rows", None)
+        if drop is not None:
+            drop(gone)
+
 
 def value(expr: object) -> float | None:
     """A variable's, expression's or number's value (None for an unsolved variable)."""

@@ -18,7 +18,8 @@ from .plan import Server
 from .program import Expr, Row, Var
 
 __all__ = ["Cap", "CapIndex", "CohortPlan", "Cuts", "EgressTerms", "Fleet", "Limit",
-           "ReservationKey", "Reserved", "Service", "Tiered", "UnitGroup", "VenueUse"]
+           "ReservationKey", "Reserved", "Service", "SiteMonth", "Tiered", "UnitGroup",
+           "VenueUse"]
 
 ReservationKey = tuple[str, str, Purchase, str, int]   # venue, gpu, term, instance type, start
 # (venue, month) -> [(GB expression, most GB it can be, what it is)]: a provider-region's
@@ -191,6 +192,25 @@ class Service:
     egress: EgressTerms = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class SiteMonth:
+    """One workload that stores data, at one site, in one month: what ``cuts.held_cuts``
+    reads to bound its venue use once the site's fleet is held."""
+
+    name: str
+    need: float                                 # reference GPU-hours to deliver
+    # the live servers of each type the workload can use at the site, with the reference
+    # GPU-hours one of them delivers in a month
+    fleets: tuple[tuple[object, float], ...]
+    here: tuple[tuple[object, float], ...]      # its deliveries at the site, as row terms
+    use: Var | None                             # its use indicator at the site
+    # every other venue it may use that month: the use indicator, the deliveries there
+    elsewhere: tuple[tuple[Var, tuple[tuple[object, float], ...]], ...]
+    # no row asks it for more than its need (no availability target, no gang runs): some
+    # optimal plan delivers exactly the need
+    exact: bool
+
+
 @dataclass
 class Cuts:
     """The groups of capacity variables that share whole units (for ``add_unit_covers``), the
@@ -199,4 +219,6 @@ class Cuts:
     unit_groups: list[UnitGroup] = field(default_factory=list)
     # (expression, right-hand side (≥), name)
     shortfall: list[tuple[Expr, float, str]] = field(default_factory=list)
+    # read when the fleet is held (``cuts.held_cuts``), never rows of their own
+    site_months: list[SiteMonth] = field(default_factory=list)
     covers: int = 0

@@ -25,7 +25,7 @@ from tco.pricing.errors import NoPriceSourceError
 from tco.pricing.models import Catalog, Purchase
 
 from .build import define_program, prepare
-from .cuts import add_shortfall_cuts
+from .cuts import add_held_cuts, add_shortfall_cuts
 from .decisions import DecisionsError, fix
 from .diagnosis import diagnose, precheck
 from .errors import PlanError
@@ -441,9 +441,14 @@ def _solve_fixed(model: Model, solver: SolverName, time_limit: float | None, gap
     month, where a single-venue workload runs, the tiers), so it starts as ``optimize`` does:
     from the warm start, which is the answer when it is within the gap of the relaxation;
     and storage is not paid where nothing runs (``drop_unused_venues``). Its searches are
-    bounded by nodes; ``time_limit`` is the safety net over them all."""
-    with safety_net(time_limit) as net:
-        info = _held(model, solver, gap, target, given)
+    bounded by nodes; ``time_limit`` is the safety net over them all. The rows that hold only
+    while the fleet is held (``held_cuts``) are in the program for this solve alone."""
+    rows = add_held_cuts(model)
+    try:
+        with safety_net(time_limit) as net:
+            info = _held(model, solver, gap, target, given)
+    finally:
+        model.prob.drop(rows)
     return replace(info, time_limited=info.time_limited or net.fired)
 
 

@@ -33,11 +33,6 @@ if TYPE_CHECKING:
 PulpObject = Any
 
 DEFAULT_MIP_GAP = 0.01
-# the short search without presolve that ``search`` tries first, and the programs it is
-# tried on: on 11 slow committed solves of the research lab's risk samples, 10 nodes closed
-# 0.1% in 9 (1 node in 1, 100 nodes in 9 at 2.5 times the time)
-QUICK_NODES = 10
-QUICK_COLUMNS = 20_000
 # Every solver call runs on one thread with a fixed seed, and every whole-number search is
 # bounded by branch-and-bound nodes, never by a share of the wall-clock time: the same plan
 # gives the same answer on a busy machine as on a quiet one (docs/solving.md). A search of the
@@ -293,6 +288,15 @@ class HighsSession:
         self.highs.addRows(len(constraints), lower, upper, len(index), starts[:-1], index, value)
         self.constraints.extend(constraints)
 
+    def drop_rows(self, gone: set[int]) -> None:
+        """Delete the rows whose ``id`` is in ``gone`` (``Program.drop``)."""
+        import numpy as np
+
+        at = [i for i, r in enumerate(self.constraints) if id(r) in gone]
+        if at:
+            self.highs.deleteRows(len(at), np.array(at, dtype=np.int32))
+            self.constraints = [r for r in self.constraints if id(r) not in gone]
+
     def _bounds(self) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
         import highspy
         import numpy as np
@@ -473,44 +477,17 @@ def search(prob: Program, name: SolverName | str = SolverName.HIGHS,
            time_limit: float | None = None, gap: float = DEFAULT_MIP_GAP, *,
            start: dict[Var, float] | None = None, target: float | None = None,
            nodes: int | None = None) -> SolveInfo:
-    """The hourly use of a held fleet solved to ``gap``: with HiGHS, a short search without
-    presolve first (``QUICK_NODES`` nodes, on programs of up to ``QUICK_COLUMNS`` columns), and
-    only if that does not reach the gap, the search with presolve from its best plan.
+    """The hourly use of a held fleet solved to ``gap`` from ``start``, bounded by ``nodes``
+    (default ``node_budget``); ``time_limit`` is the safety net.
 
-    With the first-stage decisions held (the committed solves of the analyses), HiGHS's
-    presolve turns a program whose root cuts close the gap at once into one that takes tens
-    of thousands of nodes. On the whole programs of ``tco compare`` presolve is the better,
-    and the root alone without it costs seconds: they are solved by ``run``
-    (benchmarks/README.md). The bound reported is the better of the two searches' bounds,
-    both valid for the program. ``nodes`` bounds the search with presolve (default
-    ``node_budget``); ``time_limit`` each of the two, within the enclosing ``safety_net``."""
+    Committed solves once searched without presolve for 10 nodes first: with the fleet held,
+    HiGHS's presolve turned some programs whose root cuts closed the gap at once into tens of
+    thousands of nodes. The rows that hold while the fleet is held (``cuts.held_cuts``) close
+    those gaps at the root, and the short search then cost more than it saved (the research
+    lab's risk samples: 3.7 s for 40 hybrid solves with presolve, 6.4 s with the short search
+    first; benchmarks/README.md)."""
     nodes = node_budget(prob) if nodes is None else nodes
-    if SolverName(name) != SolverName.HIGHS or len(prob.vars) > QUICK_COLUMNS or not any(
-            v.integer for v in prob.vars):
-        return run(prob, name, time_limit, gap, start=start, target=target, nodes=nodes)
-    started = time.perf_counter()
-    quick = run(prob, name, time_limit, gap, start=start, target=target, presolve=False,
-                nodes=QUICK_NODES)
-    reached = quick.status == SolveStatus.OPTIMAL or (
-        target is not None and quick.status.has_solution and prob.cost() <= target)
-    if reached or quick.status in (SolveStatus.INFEASIBLE, SolveStatus.UNBOUNDED):
-        return quick
-    found = ({v: v.varValue for v in prob.vars if v.varValue is not None}
-             if quick.status.has_solution else start)
-    full = run(prob, name, time_limit, gap, start=found, target=target, nodes=nodes)
-    bounds = [b for b in (quick.bound, full.bound) if b is not None and math.isfinite(b)]
-    bound = max(bounds) if bounds else None
-    seconds = time.perf_counter() - started
-    if not full.status.has_solution:
-        if not quick.status.has_solution:
-            return replace(full, seconds=seconds, bound=bound)
-        # stopped without a plan of its own: the variables still hold the quick search's (a
-        # run writes values only when it has a plan), which was its start
-        full = replace(quick, status=SolveStatus.FEASIBLE)
-    objective = prob.cost()
-    return replace(full, seconds=seconds, bound=bound, mip_gap=relative_gap(objective, bound),
-                   gap_usd=gap_usd(objective, bound),
-                   time_limited=quick.time_limited or full.time_limited)
+    return run(prob, name, time_limit, gap, start=start, target=target, nodes=nodes)
 
 
 def _session(prob: Program) -> HighsSession:

@@ -1,8 +1,7 @@
 """The whole-number search and the placements' probing: what each proves is checked against
 solves made here, option by option or to optimality.
 
-- ``search`` tries a short search without presolve first and the full search only when that
-  does not reach the gap: the plan is as good as a plain solve's, the bound is valid.
+- ``search`` finds a plain solve's optimum, with a valid bound.
 - Probing a placement (a single-venue workload's venue) in the relaxation rules out a venue
   that cannot take the workload whole, and raises the bound to the least of the options'
   relaxations.
@@ -11,13 +10,11 @@ solves made here, option by option or to optimality.
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from tco.optimizer import load_plan
-from tco.optimizer import solver as solver_module
 from tco.optimizer.build import build
 from tco.optimizer.decisions import fix
 from tco.optimizer.model import linear
@@ -55,17 +52,15 @@ def _fixed_charges() -> Program:
     return prob
 
 
-def test_search_finds_the_plain_solves_optimum_and_a_valid_bound(monkeypatch):
+def test_search_finds_the_plain_solves_optimum_and_a_valid_bound():
     plain = _fixed_charges()
     run(plain, "highs", None, 0.0)
-    for nodes in (1, 100):
-        monkeypatch.setattr(solver_module, "QUICK_NODES", nodes)
-        prob = _fixed_charges()
-        info = search(prob, "highs", None, 0.0)
-        assert info.status == SolveStatus.OPTIMAL
-        assert prob.cost() == pytest.approx(plain.cost(), rel=1e-9)
-        assert info.bound is not None and info.bound <= prob.cost() + 1e-6
-        assert info.gap_usd == pytest.approx(prob.cost() - info.bound, abs=1e-6)
+    prob = _fixed_charges()
+    info = search(prob, "highs", None, 0.0)
+    assert info.status == SolveStatus.OPTIMAL
+    assert prob.cost() == pytest.approx(plain.cost(), rel=1e-9)
+    assert info.bound is not None and info.bound <= prob.cost() + 1e-6
+    assert info.gap_usd == pytest.approx(prob.cost() - info.bound, abs=1e-6)
     # by hand: no plant holds 7 lots alone (4, 3 and 4 lots at most); plants 0 and 1 cost
     # 65 + 2.5 × (4 × 3 + 3 × 4) = 125, plants 0 and 2 cost 50 + 2.5 × (4 × 3 + 3 × 5.5) =
     # 121.25, plants 1 and 2 cost 35 + 2.5 × (3 × 4 + 4 × 5.5) = 120, all three more
@@ -120,28 +115,3 @@ def test_probing_rules_out_the_site_and_raises_the_bound(snapshot):
     npv = committed_npv(plan, snapshot, hybrid, Decisions(), SolverName.HIGHS, None, gap=0.0)
     assert npv is not None and npv.usd >= start.bound - 1e-6 * npv.usd
     assert math.isfinite(npv.usd)
-
-
-def test_a_full_search_without_a_plan_leaves_the_quick_searchs(monkeypatch):
-    # the search with presolve stops without a plan of its own (a time limit, say): the
-    # quick search's plan is the answer, as found, with the better of the two bounds
-    monkeypatch.setattr(solver_module, "QUICK_NODES", 1)
-    real_run = solver_module.run
-    quick: list[tuple[float, float | None]] = []
-
-    def stopped(prob, name, time_limit=None, gap=0.01, **kw):
-        if kw.get("presolve", True):
-            return solver_module.SolveInfo("highs", SolveStatus.NOT_SOLVED, 1.0, None, None)
-        # the quick search as if it had not reached the gap
-        info = replace(real_run(prob, name, time_limit, gap, **kw), status=SolveStatus.FEASIBLE)
-        quick.append((prob.cost(), info.bound))
-        return info
-
-    monkeypatch.setattr(solver_module, "run", stopped)
-    prob = _fixed_charges()
-    info = search(prob, "highs", None, 0.0)
-    (found, bound), = quick
-    assert info.status == SolveStatus.FEASIBLE
-    assert prob.cost() == pytest.approx(found, rel=1e-12)
-    assert info.bound == pytest.approx(bound, rel=1e-12)
-    assert info.gap_usd == pytest.approx(found - bound, abs=1e-9)
