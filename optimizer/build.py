@@ -68,12 +68,14 @@ def build(plan: Plan, catalog: Catalog, scenario: Scenario, *, elastic: bool = F
     return define_program(prepare(plan, catalog, scenario), elastic=elastic)
 
 
-def prepare(plan: Plan, catalog: Catalog, scenario: Scenario) -> Model:
+def prepare(plan: Plan, catalog: Catalog, scenario: Scenario, *, lean: bool = False) -> Model:
     """The first half of ``build``: the scenario's venues and what each workload could buy
     there, with an empty program. Enough to rule out a scenario that cannot work
-    (``diagnosis.precheck``) before any variable is made."""
+    (``diagnosis.precheck``) before any variable is made. ``lean`` leaves out offers that
+    cannot pay at these prices (``venues.offers_for``): for a program optimized once, never
+    for one whose first-stage decisions are held or that is moved to other prices."""
     with _collector_paused():
-        return _prepare(plan, catalog, scenario)
+        return _prepare(plan, catalog, scenario, lean)
 
 
 def define_program(model: Model, *, elastic: bool = False) -> Model:
@@ -83,7 +85,7 @@ def define_program(model: Model, *, elastic: bool = False) -> Model:
     return model
 
 
-def _prepare(plan: Plan, catalog: Catalog, scenario: Scenario) -> Model:
+def _prepare(plan: Plan, catalog: Catalog, scenario: Scenario, lean: bool) -> Model:
     prob = Program(_n(f"tco_{scenario.name}"))
     venues = venue_table(plan, catalog, scenario)
     model = Model(plan, scenario, prob, venues,
@@ -119,7 +121,7 @@ def _prepare(plan: Plan, catalog: Catalog, scenario: Scenario) -> Model:
     for w in plan.workloads:
         excluded = unpriced_venues(w, venues, model.catalog_storage, model.catalog_egress)
         model.excluded[w.name] = excluded
-        offers, pools = offers_for(plan, useful, scenario, venues, w, set(excluded))
+        offers, pools = offers_for(plan, useful, scenario, venues, w, set(excluded), lean=lean)
         for q in quotes:
             if quote_serves(plan, w, q, venues, set(excluded)):
                 pool = (q.venue, q.gpu, Purchase.QUOTE)

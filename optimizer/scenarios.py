@@ -372,7 +372,7 @@ def solve_scenario(plan: Plan, catalog: Catalog, scenario: Scenario,
     from elsewhere, against which the gap is measured. ``plan_values`` is a narrower
     scenario's plan (variable values by name), a plan of this program too: the answer is
     never dearer than it."""
-    model = prepare(plan, catalog, scenario)
+    model = prepare(plan, catalog, scenario, lean=fixed is None)
     reason = precheck(model)
     if reason:
         return ScenarioResult(scenario.name, False, reason)   # no program needed

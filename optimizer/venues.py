@@ -216,9 +216,10 @@ def unpriced_venues(w: Workload, venues: dict[str, Venue], storage: dict[str, Ti
 
 
 def offers_for(plan: Plan, catalog: Catalog, scenario: Scenario, venues: dict[str, Venue],
-               w: Workload, excluded: set[str] | None = None,
+               w: Workload, excluded: set[str] | None = None, *, lean: bool = False,
                ) -> tuple[WorkloadOffers, dict[tuple[str, str, Purchase], list[ComputePrice]]]:
-    """The pruned offers ``w`` may use, and every reservation offer per pool."""
+    """The pruned offers ``w`` may use, and every reservation offer per pool. ``lean`` also
+    leaves out the capacity blocks spot serves ``w`` as cheaply in (``_blocks_beaten``)."""
     excluded = excluded or set()
     speeds = w.speeds
     purchases = set(plan.cloud.purchase_options)
@@ -256,6 +257,8 @@ def offers_for(plan: Plan, catalog: Catalog, scenario: Scenario, venues: dict[st
     for pool_key, recs in list(pools.items()):
         pools[pool_key] = _pareto(recs)
         offers.reserved_pools.add(pool_key)
+    if lean:
+        offers.reserved_pools -= _blocks_beaten(plan, w, offers, pools)
     if scenario.sites:
         for site in plan.onprem.sites:
             if (reachable is not None and site.name not in reachable) or site.name in excluded:
@@ -269,6 +272,31 @@ def offers_for(plan: Plan, catalog: Catalog, scenario: Scenario, venues: dict[st
                         and fits_nodes(plan, w, server.gpu, server.gpus)):
                     offers.servers.append((site.name, server))
     return offers, dict(pools)
+
+
+def _blocks_beaten(plan: Plan, w: Workload, offers: WorkloadOffers,
+                   pools: dict[tuple[str, str, Purchase], list[ComputePrice]],
+                   ) -> set[tuple[str, str, Purchase]]:
+    """The capacity-block pools no plan needs for ``w``: an interruptible workload with no
+    availability target, in a region no quota names, where spot of the same class costs no
+    more per GPU-hour delivered (its price × (1 + ``spot_overhead``)) than the cheapest block
+    costs per GPU-hour booked. A block is paid by the whole day, used or not, and both move
+    with the same trend, so every block-hour ``w`` could use is served by spot for no more;
+    spot counts towards no availability target, hence the condition. Only where the prices
+    are these: a program whose decisions are held or that is moved to other prices keeps
+    them (a higher spot price would make them worth booking)."""
+    if not w.interruptible or w.availability is not None:
+        return set()
+    capped = {f"{q.provider.value}:{q.region}" for q in plan.cloud.quotas}
+    out: set[tuple[str, str, Purchase]] = set()
+    for (venue, gpu, purchase), recs in pools.items():
+        spot = offers.spot.get((venue, gpu))
+        if purchase != Purchase.CAPACITY_BLOCK or venue in capped or spot is None or not recs:
+            continue
+        block = min(usd_per_hour_paid(plan, r) / r.gpu_count for r in recs)
+        if spot.usd_per_gpu_hour * (1 + w.spot_overhead) <= block:
+            out.add((venue, gpu, purchase))
+    return out
 
 
 def holds_weights(w: Workload, gpu: str, count: int, memory_gib: float = 0.0) -> bool:

@@ -99,3 +99,66 @@ def test_a_service_cannot_run_on_capacity_blocks(solver):
     rec = res.recommended
     assert rec.npv_usd == pytest.approx(8 * 5.0 * H * 12, abs=0.01)
     assert rec.commitments == ()
+
+
+SPOT_BLOCKS = catalog(
+    offer("aws", "us-east-1", "p5.48xlarge", "H100", 8, "on_demand", 40.0),
+    # $30 an hour for 8 GPUs in a block: $3.75 a GPU-hour; spot $3 a GPU-hour
+    offer("aws", "us-east-1", "p5.48xlarge", "H100", 8, "capacity_block", 30.0),
+    offer("aws", "us-east-1", "p5.48xlarge", "H100", 8, "spot", 24.0),
+)
+
+
+def spot_job(overhead, **more):
+    return {**job(1000), "interruptible": True, "spot_overhead": overhead, **more}
+
+
+def _block_pools(doc, lean):
+    from tco.optimizer.build import prepare
+    from tco.optimizer.scenarios import scenarios_for
+
+    plan = plan_from_dict(doc).plan
+    cloud = next(s for s in scenarios_for(plan) if s.name == "cloud-only")
+    model = prepare(plan, SPOT_BLOCKS, cloud, lean=lean)
+    return {p for p in model.offers["job"].reserved_pools if p[2].value == "capacity_block"}
+
+
+def test_spot_that_beats_every_block_leaves_the_blocks_out_of_the_program(solver):
+    # spot delivers a GPU-hour for 3 x 1.2 = $3.60, a block books one for $3.75: every
+    # block-hour is served by spot for less. All on spot: 1,000 x 1.2 x 3 = 3,600; five days
+    # of blocks and the rest on spot would cost 3,600 + 40 x 3.6 = 3,744
+    doc = plan_doc(spot_job(0.2))
+    assert _block_pools(doc, lean=False) and not _block_pools(doc, lean=True)
+    rec = run(doc, SPOT_BLOCKS, solver).recommended
+    assert rec.npv_usd == pytest.approx(3_600.0, abs=0.01)
+    assert rec.commitments == ()
+
+
+def test_blocks_stay_where_spot_costs_more_per_gpu_hour_delivered(solver):
+    # with 30% overhead spot delivers a GPU-hour for $3.90, more than a block's $3.75: five
+    # days of blocks (3,600) and 40 GPU-hours on spot (40 x 1.3 x 3 = 156) make 3,756, less
+    # than all on spot (3,900) or six days (4,320)
+    doc = plan_doc(spot_job(0.3))
+    assert _block_pools(doc, lean=True)
+    rec = run(doc, SPOT_BLOCKS, solver).recommended
+    assert rec.npv_usd == pytest.approx(3_756.0, abs=0.01)
+    (c,) = rec.commitments
+    assert (c.purchase, c.count) == ("capacity_block", 5)
+
+
+def test_blocks_stay_for_an_availability_target_a_quota_or_held_decisions(solver):
+    # spot counts towards no availability target, and a quota counts the blocks' GPUs
+    target = plan_doc(spot_job(0.2, availability=0.999))
+    quota = plan_doc(spot_job(0.2), cloud={"quotas": [{"provider": "aws", "region": "us-east-1",
+                                                       "gpu": "H100", "max_gpus": 64}]})
+    for doc in (target, quota):
+        assert _block_pools(doc, lean=True)
+    # five days booked where spot cost more, held where it costs less: paid all the same,
+    # 3,600, and the 40 GPU-hours left run on spot at $3.60: 3,744
+    from tco.optimizer.scenarios import committed_npv, scenarios_for
+
+    booked = run(plan_doc(spot_job(0.3)), SPOT_BLOCKS, solver).recommended
+    plan = plan_from_dict(plan_doc(spot_job(0.2))).plan
+    cloud = next(s for s in scenarios_for(plan) if s.name == booked.name)
+    held = committed_npv(plan, SPOT_BLOCKS, cloud, booked.decisions, solver)
+    assert held is not None and held.usd == pytest.approx(3_744.0, abs=0.01)
