@@ -1,8 +1,8 @@
-"""Generate a large plan: 50 workloads over every GPU class in the snapshot, 36 months.
+"""Generate a large plan: 50 workloads over every GPU class AWS, GCP and Azure sell, 36 months.
 
     python benchmarks/generate_plan.py [WORKLOADS [SEED [MONTHS]]] > /tmp/large.toml
 
-Deterministic (seeded): a mix of training runs of every GPU class the snapshot sells, some
+Deterministic (seeded): a mix of training runs of every GPU class those clouds sell, some
 interruptible, some single-venue with datasets at the site, and inference services with users
 in several metros, latency bounds, availability targets, egress and storage; one colocation
 site with two server types.
@@ -26,7 +26,10 @@ SERVING_CLASSES = ["L4 = 1.0, L40S = 2.0, A10G = 0.8", "H100 = 1.0, H200 = 1.3, 
 
 def generate(n: int = 50, months: int = 36, seed: int = 7) -> str:
     rng = random.Random(seed)
-    gpus = sorted({r.gpu for r in load_catalog(offline=True).compute})
+    # the classes the plan's clouds (the default three) sell: the GPU clouds of the snapshot
+    # sell classes (GB200) that none of them does
+    gpus = sorted({r.gpu for r in load_catalog(offline=True).compute
+                   if r.provider in ("aws", "gcp", "azure")})
     out = [
         "[plan]", f'name = "generated: {n} workloads, {months} months"', 'start = "2027-01"', f"months = {months}",
         "discount_rate = 0.08", "capex_budget_usd = 6_000_000", "",
