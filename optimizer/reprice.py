@@ -15,8 +15,11 @@ price lever multiplies the coefficients of the entries its family pays, and noth
 
 Rows, bounds and columns do not move: which venues a build keeps does not depend on these
 levers (``venues.prune_dominated`` compares one provider's prices with its own, and every
-price of a provider moves together). The tests build each example at lever values and
-compare the program with the moved one, coefficient by coefficient.
+price of a provider moves together). A lean build (``build.prepare(lean=True)``), which
+leaves out the capacity blocks spot beats at its own prices, is optimized once and never
+moved. The tests build each example at lever values and compare the program with the moved
+one, coefficient by coefficient, and solve a plan whose cheapest venue a lever changes both
+ways.
 """
 
 from __future__ import annotations

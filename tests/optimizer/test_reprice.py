@@ -171,3 +171,39 @@ def test_risk_over_prices_alone_moves_one_program_and_agrees_with_fresh_builds(m
             if x is not None:
                 assert x.usd == pytest.approx(y.usd, rel=1e-9)
     assert moved.recommended == fresh.recommended
+
+
+def test_a_lever_that_changes_the_cheapest_venue_moves_the_plan_as_a_fresh_build_does():
+    # eight H100s all year: $5 a GPU-hour on AWS, $6 on GCP. At the plan's prices AWS serves
+    # it, 8 × 5 × 730 × 12 = 350,400; with AWS's prices × 1.5 ($7.50) GCP does, 8 × 6 × 730 ×
+    # 12 = 420,480. The program moved there and solved again from its basis, and one built
+    # there, give the same plan.
+    from tco.optimizer import plan_from_dict
+    from tco.optimizer.extract import decisions_of
+    from tco.optimizer.optimize import optimize
+    from tco.optimizer.solver import SolverName
+    from tests.conftest import catalog, offer, plan_doc
+
+    clouds = catalog(offer("aws", "us-east-1", "p5.48xlarge", "H100", 8, "on_demand", 40.0),
+                     offer("gcp", "us-central1", "a3-highgpu-8g", "H100", 8, "on_demand", 48.0))
+    service = {"name": "svc", "kind": "inference", "gpu": "H100", "gpus": 8,
+               "growth_per_month": 0.0}
+    plan = plan_from_dict(plan_doc(service, providers=("aws", "gcp"))).plan
+    scenario = next(s for s in scenarios_for(plan) if s.name == "cloud-only")
+
+    def venues(model):
+        return {c.venue for c in model.caps if (c.var.varValue or 0.0) > 1e-6}
+
+    model = build(plan, clouds, scenario)
+    optimize(model, SolverName.HIGHS, None)
+    assert model.prob.cost() == pytest.approx(350_400.0)
+    assert venues(model) == {"aws:us-east-1"}
+    reprice(model, PriceFactors(cloud={"aws": 1.5}))
+    optimize(model, SolverName.HIGHS, None)
+    p, c = at(plan, clouds, {"cloud_prices.aws": 1.5})
+    fresh = build(p, c, scenario)
+    optimize(fresh, SolverName.HIGHS, None)
+    assert model.prob.cost() == pytest.approx(fresh.prob.cost(), rel=1e-12)
+    assert model.prob.cost() == pytest.approx(420_480.0)
+    assert venues(model) == venues(fresh) == {"gcp:us-central1"}
+    assert decisions_of(model) == decisions_of(fresh)
