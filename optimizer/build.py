@@ -25,6 +25,7 @@ from .model import Model, _n, linear, monthly_demand, monthly_egress_gb
 from .plan import Plan
 from .program import Program
 from .records import CapIndex
+from .result import Decisions
 from .service import (
     SHORTFALL_PENALTY_USD_PER_GPU_HOUR,
     define_demand,
@@ -68,14 +69,27 @@ def build(plan: Plan, catalog: Catalog, scenario: Scenario, *, elastic: bool = F
     return define_program(prepare(plan, catalog, scenario), elastic=elastic)
 
 
-def prepare(plan: Plan, catalog: Catalog, scenario: Scenario, *, lean: bool = False) -> Model:
+def prepare(plan: Plan, catalog: Catalog, scenario: Scenario, *, lean: bool = False,
+            held: Decisions | None = None) -> Model:
     """The first half of ``build``: the scenario's venues and what each workload could buy
     there, with an empty program. Enough to rule out a scenario that cannot work
     (``diagnosis.precheck``) before any variable is made. ``lean`` leaves out offers that
     cannot pay at these prices (``venues.offers_for``): for a program optimized once, never
-    for one whose first-stage decisions are held or that is moved to other prices."""
+    for one whose first-stage decisions are held or that is moved to other prices.
+
+    ``held``: the first-stage decisions the program will hold (``decisions.fix``). A pool of
+    reservations, savings plans or capacity blocks of which they take none then has no
+    capacity, whatever the prices: it is left out (its use and its reservations would all be
+    0). Quotes stay (a signed one is held whatever the decisions say)."""
     with _collector_paused():
-        return _prepare(plan, catalog, scenario, lean)
+        model = _prepare(plan, catalog, scenario, lean)
+    if held is not None:
+        taken = {(venue, gpu, term) for (venue, gpu, term, _, _), n in held.reservations if n}
+        for offers in model.offers.values():
+            offers.reserved_pools = {
+                pool for pool in offers.reserved_pools
+                if pool[2] == Purchase.QUOTE or (pool[0], pool[1], pool[2].value) in taken}
+    return model
 
 
 def define_program(model: Model, *, elastic: bool = False) -> Model:

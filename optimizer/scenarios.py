@@ -501,7 +501,7 @@ def committed_npv(plan: Plan, catalog: Catalog, scenario: Scenario, decisions: D
     use meets demand, or the decisions do not fit; ``Npv.unknown()`` when the solver stopped
     at its budget or time limit before it found any hourly use. ``time_limit`` defaults as
     ``tco compare``'s does (``default_time_limit``)."""
-    model = prepare(plan, catalog, scenario)
+    model = prepare(plan, catalog, scenario, held=decisions)
     if precheck(model):
         return None
     define_program(model)
@@ -542,7 +542,7 @@ def committed_npvs(plan: Plan, catalog: Catalog, scenario: Scenario, decisions: 
     ``catalog``), from one program: built once, its first-stage decisions held, and moved
     from one set of prices to the next in place (``reprice``), each hourly use solved from
     the last one's basis (``solve_held``)."""
-    model = prepare(plan, catalog, scenario)
+    model = prepare(plan, catalog, scenario, held=decisions)
     if precheck(model):
         return [None] * len(prices)
     define_program(model)

@@ -162,3 +162,25 @@ def test_blocks_stay_for_an_availability_target_a_quota_or_held_decisions(solver
     cloud = next(s for s in scenarios_for(plan) if s.name == booked.name)
     held = committed_npv(plan, SPOT_BLOCKS, cloud, booked.decisions, solver)
     assert held is not None and held.usd == pytest.approx(3_744.0, abs=0.01)
+
+
+def test_a_held_build_leaves_out_the_pools_the_decisions_take_nothing_from(solver):
+    # the decisions book no block: the block pool has no capacity and is not built, and the
+    # job runs on spot, 1,000 x 1.3 x 3 = 3,900; decisions that book five days keep it (3,756)
+    from tco.optimizer.build import prepare
+    from tco.optimizer.result import Decisions
+    from tco.optimizer.scenarios import committed_npv, scenarios_for
+
+    booked = run(plan_doc(spot_job(0.3)), SPOT_BLOCKS, solver).recommended
+    plan = plan_from_dict(plan_doc(spot_job(0.3))).plan
+    cloud = next(s for s in scenarios_for(plan) if s.name == booked.name)
+
+    def pools(held):
+        model = prepare(plan, SPOT_BLOCKS, cloud, held=held)
+        return {p[2].value for p in model.offers["job"].reserved_pools}
+    assert pools(None) == pools(booked.decisions) == {"capacity_block"}
+    assert pools(Decisions()) == set()
+    nothing = committed_npv(plan, SPOT_BLOCKS, cloud, Decisions(), solver)
+    assert nothing is not None and nothing.usd == pytest.approx(3_900.0, abs=0.01)
+    held = committed_npv(plan, SPOT_BLOCKS, cloud, booked.decisions, solver)
+    assert held is not None and held.usd == pytest.approx(3_756.0, abs=0.01)
