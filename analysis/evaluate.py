@@ -124,10 +124,12 @@ def at(plan: Plan, catalog: Catalog, values: Mapping[str, float]) -> tuple[Plan,
 
 def reoptimized(plan: Plan, catalog: Catalog, values: Mapping[str, float],
                 solver: SolverName | None, time_limit: float | None) -> Outcome:
-    """Every scenario solved again at ``values``; the recommendation."""
+    """The plan solved again at ``values``; the recommendation. Only the recommendation is
+    read, so a scenario that cannot be the cheapest is not solved past its relaxation
+    (``solve(cheapest_only=True)``)."""
     p, c = at(plan, catalog, values)
     result = solve(LoadedPlan(p, (), "<plan>"), c, solver=solver, time_limit=time_limit,
-                   workers=1)
+                   workers=1, cheapest_only=True)
     return outcome(p, result, values)
 
 

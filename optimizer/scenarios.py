@@ -82,7 +82,7 @@ def _single_venue_names(plan: Plan) -> set[str]:
 def solve(plan: LoadedPlan | Plan | PlanFile | dict[str, Any], catalog: Catalog | None = None, *,
           solver: str | None = None, time_limit: float | None = None,
           progress: Progress | None = None, today: dt.date | None = None,
-          workers: int | None = None) -> Result:
+          workers: int | None = None, cheapest_only: bool = False) -> Result:
     """Solve every scenario of ``plan`` against ``catalog`` (the bundled snapshot by default).
 
     Distinct scenarios are solved in parallel, ``workers`` at a time (default: one per core).
@@ -92,6 +92,13 @@ def solve(plan: LoadedPlan | Plan | PlanFile | dict[str, Any], catalog: Catalog 
     ``default_time_limit``). A scenario stopped by its budget or by the net keeps the best
     plan found and reports its gap; one stopped by the net says so (``time_limited``), and
     the result warns.
+
+    ``cheapest_only`` is for the analyses, which read only the recommendation: the widest
+    scenario is solved first, and a narrower one whose relaxation costs more than the widest
+    one's plan is not solved further (none of its plans can be the cheapest; it comes back
+    without a plan, saying so). The recommendation, its NPV, gap and decisions are the same
+    as without it. Ignored when the plan chooses by NPV after tax, which the relaxation does
+    not bound.
     """
     loaded = _loaded(plan)
     p = loaded.plan
@@ -112,19 +119,25 @@ def solve(plan: LoadedPlan | Plan | PlanFile | dict[str, Any], catalog: Catalog 
     distinct: dict[Key, Scenario] = {}
     for scenario in sorted(scenarios_for(p), key=lambda s: -_size(p, catalog, s)):
         distinct.setdefault(key(scenario), scenario)
+    above: float | None = None
+    widest = scenarios_for(p)[0]
+    if cheapest_only and p.finance.criterion != "after_tax" and all(
+            _within(s, widest) for s in distinct.values()):
+        # the widest first: a narrower scenario whose relaxation costs more than its plan
+        # cannot be the cheapest
+        first = distinct.pop(key(widest))
+        results[key(widest)] = _solve_one(p, catalog, first, solver_name, time_limit, progress)
+        wide = results[key(widest)]
+        above = wide.npv_usd if wide.feasible else None
     jobs = max(1, min(workers or os.cpu_count() or 1, len(distinct)))
     if jobs == 1:
         for k, scenario in distinct.items():
-            if progress:
-                progress("solving", scenario.name)
-            with _searching(progress, scenario.name):
-                results[k] = solve_scenario(p, catalog, scenario, solver_name, time_limit)
-            if progress:
-                progress("solved", _solved(results[k]))
+            results[k] = _solve_one(p, catalog, scenario, solver_name, time_limit, progress,
+                                    above)
     else:
         # scenarios are independent programs: solve them side by side, one per core
         results.update(_side_by_side(p, catalog, distinct, solver_name, time_limit, jobs,
-                                     progress))
+                                     progress, above))
     for scenario in scenarios_for(p):
         res = results[key(scenario)]
         out.append(res if res.name == scenario.name else _rename(res, scenario.name))
@@ -144,6 +157,19 @@ def solve(plan: LoadedPlan | Plan | PlanFile | dict[str, Any], catalog: Catalog 
                   (*loaded.warnings, *_warnings(p, catalog, today or dt.date.today()),
                    *_stopped_by_time(out)), trends, loaded.sizings, tuple(plan_inputs(p)),
                   p.finance.criterion, p.plan.fiscal_year_start)
+
+
+def _solve_one(plan: Plan, catalog: Catalog, scenario: Scenario, solver: SolverName,
+               time_limit: float | None, progress: Progress | None,
+               above: float | None = None) -> ScenarioResult:
+    """One scenario solved in this process, told to ``progress``."""
+    if progress:
+        progress("solving", scenario.name)
+    with _searching(progress, scenario.name):
+        res = solve_scenario(plan, catalog, scenario, solver, time_limit, above=above)
+    if progress:
+        progress("solved", _solved(res))
+    return res
 
 
 def _stopped_by_time(results: list[ScenarioResult]) -> list[str]:
@@ -188,17 +214,18 @@ def _search_line(name: str, found: float, bound: float) -> str:
     return f"{name}: best plan ${found:,.0f}, {within}"
 
 
-def _solve_told(queue: Any, name: str, *args: Any) -> ScenarioResult:
+def _solve_told(queue: Any, name: str, above: float | None, *args: Any) -> ScenarioResult:
     """``solve_scenario(*args)`` in a worker process, its searches told through ``queue``."""
     def seen(found: float, bound: float) -> None:
         queue.put((name, found, bound))
     with watching(seen):
-        return solve_scenario(*args)
+        return solve_scenario(*args, above=above)
 
 
 def _side_by_side(plan: Plan, catalog: Catalog, distinct: dict[Any, Scenario],
                   solver: SolverName, time_limit: float | None, jobs: int,
-                  progress: Progress | None) -> dict[Any, ScenarioResult]:
+                  progress: Progress | None, above: float | None = None,
+                  ) -> dict[Any, ScenarioResult]:
     """Each of ``distinct`` solved in a pool of ``jobs`` processes. With ``progress``, the
     workers tell how their searches go through a queue, read here while they work."""
     results: dict[Any, ScenarioResult] = {}
@@ -206,13 +233,13 @@ def _side_by_side(plan: Plan, catalog: Catalog, distinct: dict[Any, Scenario],
         pool = stack.enter_context(ProcessPoolExecutor(max_workers=jobs,
                                                        mp_context=process_context()))
         if progress is None:
-            futures = {pool.submit(solve_scenario, plan, catalog, s, solver, time_limit): k
-                       for k, s in distinct.items()}
+            futures = {pool.submit(solve_scenario, plan, catalog, s, solver, time_limit,
+                                   above=above): k for k, s in distinct.items()}
             for future in as_completed(futures):
                 results[futures[future]] = future.result()
             return results
         queue = stack.enter_context(process_context().Manager()).Queue()
-        futures = {pool.submit(_solve_told, queue, s.name, plan, catalog, s, solver,
+        futures = {pool.submit(_solve_told, queue, s.name, above, plan, catalog, s, solver,
                                time_limit): k for k, s in distinct.items()}
         progress("solving", ", ".join(s.name for s in distinct.values()))
         pending = set(futures)
@@ -365,13 +392,15 @@ def solve_scenario(plan: Plan, catalog: Catalog, scenario: Scenario,
                    time_limit: float | None = None, *, fixed: Decisions | None = None,
                    bound: float | None = None, target: float | None = None,
                    fixed_gap: float = 0.0,
-                   plan_values: tuple[tuple[str, float], ...] = ()) -> ScenarioResult:
+                   plan_values: tuple[tuple[str, float], ...] = (),
+                   above: float | None = None) -> ScenarioResult:
     """Build, solve and read back one scenario. With ``fixed``, those first-stage decisions
     are held and only the hourly use is optimized (to ``fixed_gap``, or until a plan of NPV
     ``target`` or less is found); ``bound`` is a lower bound on the scenario's plans known
     from elsewhere, against which the gap is measured. ``plan_values`` is a narrower
     scenario's plan (variable values by name), a plan of this program too: the answer is
-    never dearer than it."""
+    never dearer than it. ``above``: a plan of another scenario costs this much; when this
+    one's relaxation costs more, it is not solved further (``solve(cheapest_only=True)``)."""
     model = prepare(plan, catalog, scenario, lean=fixed is None)
     reason = precheck(model)
     if reason:
@@ -379,6 +408,10 @@ def solve_scenario(plan: Plan, catalog: Catalog, scenario: Scenario,
     define_program(model)
     if time_limit is None:
         time_limit = default_time_limit(model)
+    if above is not None and fixed is None:
+        dearer = _dearer_than(model, solver, time_limit, above)
+        if dearer is not None:
+            return ScenarioResult(scenario.name, False, dearer)
     if fixed is not None:
         try:
             fix(model, fixed)
@@ -401,6 +434,23 @@ def solve_scenario(plan: Plan, catalog: Catalog, scenario: Scenario,
                               f"{', time limit reached' if info.time_limited else ''})",
                               solver=info)
     return extract(model, info)
+
+
+def _dearer_than(model: Model, solver: SolverName, time_limit: float, above: float,
+                 ) -> str | None:
+    """Why no plan of ``model`` can cost less than ``above`` (its relaxation costs more, or
+    has no solution), or None when one might. The relaxation's basis stays for the solve."""
+    with safety_net(time_limit):
+        info = run(model.prob, solver, None, 0.0, relax=True)
+    if info.status == SolveStatus.INFEASIBLE:
+        return "no plan: its relaxation has none (not diagnosed further)"
+    if info.status != SolveStatus.OPTIMAL:
+        return None
+    least = model.prob.cost()
+    if least <= above + 1e-6 * max(1.0, abs(above)):
+        return None
+    return (f"not solved further: its relaxation costs ${least:,.0f}, more than a plan of a "
+            f"wider scenario (${above:,.0f}), so none of its plans is the cheapest")
 
 
 def _priced(model: Model, values: tuple[tuple[str, float], ...]) -> Start | None:

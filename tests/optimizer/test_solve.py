@@ -602,3 +602,67 @@ def test_rounding_leaves_indicators_used_in_part_to_the_solver(snapshot, monkeyp
     for var, value in free.values.items():
         if var.integer:
             assert value == pytest.approx(round(value), abs=1e-6)
+
+
+def _site_plan_now():
+    """``_site_plan`` with servers that arrive the month they are ordered: onprem-only has a
+    plan, dearer than the cloud's."""
+    from tco.optimizer.plan import plan_from_dict
+    from tests.conftest import catalog, offer, plan_doc
+
+    cat = catalog(offer("aws", "us-east-1", "g6.xlarge", "L4", 1, "on_demand", 10.0),
+                  offer("aws", "us-east-1", "g6.xlarge", "L4", 1, "reserved_1y", 6.0))
+    doc = plan_doc({"name": "svc", "kind": "inference", "gpu": "L4", "gpus": 3},
+                   onprem={"sites": [{"name": "dc", "location": "us-east"}],
+                           "servers": [{"name": "box", "gpu": "L4", "gpus": 8,
+                                        "price_usd": 900_000, "power_kw": 2.0,
+                                        "lead_time_months": 0}]})
+    return plan_from_dict(doc).plan, cat
+
+
+def test_cheapest_only_leaves_unsolved_only_what_cannot_be_cheapest():
+    # the site's one server costs $900,000, so hybrid's best plan is cloud-only's: 3 reserved
+    # g6.xlarge, 3 x 12 x 730 x $6 = $157,680. Every onprem-only plan pays for a server: its
+    # relaxation is above $157,680, so it is not solved further. cloud-only's relaxation is
+    # $157,680 too, not above hybrid's plan: it is solved.
+    from tco.optimizer import scenarios as sc
+
+    plan, cat = _site_plan_now()
+    full = sc.solve(plan, cat, workers=1)
+    quick = sc.solve(plan, cat, workers=1, cheapest_only=True)
+    assert quick.recommended_name == full.recommended_name == "hybrid"
+    assert quick.recommended.npv_usd == pytest.approx(157_680.0, abs=0.01)
+    assert quick.recommended.decisions == full.recommended.decisions
+    assert quick.scenario("cloud-only").npv_usd == pytest.approx(157_680.0, abs=0.01)
+    onprem = quick.scenario("onprem-only")
+    assert not onprem.feasible and "not solved further" in (onprem.reason or "")
+    # what the full solve finds for it confirms it could not be the cheapest
+    assert full.scenario("onprem-only").npv_usd > 400_000.0
+    assert not quick.unproven and quick.unsolved == ()
+    # side by side too
+    parallel = sc.solve(plan, cat, workers=2, cheapest_only=True)
+    assert parallel.scenario("cloud-only").npv_usd == pytest.approx(157_680.0, abs=0.01)
+    assert "not solved further" in (parallel.scenario("onprem-only").reason or "")
+
+
+def test_cheapest_only_does_not_diagnose_what_has_no_plan():
+    # servers arrive after three months: onprem-only has no plan, and its relaxation none
+    from tco.optimizer import scenarios as sc
+
+    plan, cat = _site_plan()
+    assert "short" in (sc.solve(plan, cat, workers=1).scenario("onprem-only").reason or "")
+    quick = sc.solve(plan, cat, workers=1, cheapest_only=True)
+    assert quick.scenario("onprem-only").reason.startswith("no plan")
+    assert quick.recommended.npv_usd == pytest.approx(157_680.0, abs=0.01)
+
+
+def test_cheapest_only_solves_everything_when_choosing_after_tax():
+    # after tax, a relaxation of NPV bounds nothing: every scenario is solved
+    from dataclasses import replace
+
+    from tco.optimizer import scenarios as sc
+
+    plan, cat = _site_plan_now()
+    taxed = replace(plan, finance=replace(plan.finance, criterion="after_tax", tax_rate=0.25))
+    quick = sc.solve(taxed, cat, workers=1, cheapest_only=True)
+    assert quick.scenario("onprem-only").npv_usd > 400_000.0
