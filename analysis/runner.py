@@ -23,7 +23,8 @@ from typing import Any, TypeVar
 from tco.optimizer.processes import process_context
 from tco.pricing.errors import TcoError
 
-__all__ = ["AnalysisError", "Failed", "Progress", "executor", "run", "telling_gaps"]
+__all__ = ["AnalysisError", "Failed", "Phases", "Progress", "executor", "run",
+           "telling_gaps"]
 
 T = TypeVar("T")
 Progress = Callable[[int, int], None]       # (tasks done, tasks in all)
@@ -156,6 +157,38 @@ def telling_gaps(progress: Progress | None) -> Progress | None:
     except (TypeError, ValueError):
         takes_gap = False
     return progress if takes_gap else None
+
+
+class Phases:
+    """One progress over several ``run`` calls, ``total`` tasks in all: ``part(before)`` is
+    the callback for a run that follows ``before`` tasks, and the widest gap told carries
+    over from one run to the next."""
+
+    def __init__(self, progress: Progress | None, total: int) -> None:
+        self.progress = progress
+        self.told = telling_gaps(progress)
+        self.total = total
+        self.widest: float | None = None
+
+    def part(self, before: int) -> Progress | None:
+        if self.progress is None:
+            return None
+        plain = self.progress
+        if self.told is None:
+            return lambda done, _: plain(before + done, self.total)
+        told = self.told
+
+        def with_gap(done: int, _: int, gap_usd: float | None = None) -> None:
+            if gap_usd is not None:
+                self.widest = gap_usd if self.widest is None else max(self.widest, gap_usd)
+            told(before + done, self.total, gap_usd=self.widest)  # type: ignore[call-arg]
+        return with_gap
+
+    def finish(self) -> None:
+        """Every task counted done (the runs left out had nothing to do)."""
+        callback = self.part(self.total)
+        if callback is not None:
+            callback(0, 0)
 
 
 def run(fn: Callable[..., T], tasks: Sequence[tuple[Any, ...]], pool: Executor | None = None,

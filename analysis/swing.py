@@ -17,7 +17,7 @@ from tco.pricing.models import Catalog
 
 from .evaluate import DEFAULT_GAP, Outcome, base_dict, committed, relevant, reoptimized, with_gap
 from .levers import Lever, Scale, lever, plan_levers
-from .runner import Failed, Progress, run, stopped_by_time
+from .runner import AnalysisError, Failed, Phases, Progress, run, stopped_by_time
 
 __all__ = ["SensitivityResult", "SensitivityRow", "sensitivity", "swing_values"]
 
@@ -135,19 +135,6 @@ class SensitivityResult:
                 "stopped_by_time_limit": self.stopped_by_time_limit}
 
 
-def _side(plan: Plan, catalog: Catalog, name: str, value: float, base: Outcome,
-          solver: SolverName | None, time_limit: float | None,
-          ) -> tuple[Outcome, Npv | None]:
-    """One side of one lever: re-optimized, and the base decisions committed."""
-    values = {name: value}
-    again = reoptimized(plan, catalog, values, solver, time_limit)
-    held = None
-    if base.recommended is not None and base.decisions is not None:
-        held = committed(plan, catalog, values, base.recommended, base.decisions, solver,
-                         time_limit)
-    return again, held
-
-
 @dataclass(frozen=True)
 class _Side:
     npv: Npv | None             # the best plan known there
@@ -202,22 +189,35 @@ def sensitivity(plan: LoadedPlan | Plan, catalog: Catalog, params: Sequence[str]
     catalog = relevant(p, catalog)
     name = SolverName(solver) if solver else None
     levers = [lever(x, p, "--param") for x in (params or plan_levers(p))]
-    base = reoptimized(p, catalog, {}, name, time_limit)
-    tasks = []
-    for lv in levers:
-        low, high = swing_values(lv, swing)
-        tasks += [(p, catalog, lv.name, low, base, name, time_limit),
-                  (p, catalog, lv.name, high, base, name, time_limit)]
-    results = run(_side, tasks, executor, progress)
+    sides = [{lv.name: value} for lv in levers for value in swing_values(lv, swing)]
+    # the base and every side re-optimized side by side (none needs another), then the base
+    # decisions committed at every side: the pool is never idle waiting for the base alone
+    phases = Phases(progress, 1 + 2 * len(sides))
+    again = run(reoptimized, [(p, catalog, {}, name, time_limit),
+                              *((p, catalog, values, name, time_limit) for values in sides)],
+                executor, phases.part(0))
+    base = again[0]
+    if isinstance(base, Failed):
+        raise AnalysisError(f"the plan could not be solved at its own values: {base.reason}")
+    held: list[Npv | None | Failed] = [None] * len(sides)
+    if base.recommended is not None and base.decisions is not None:
+        held = run(committed, [(p, catalog, values, base.recommended, base.decisions, name,
+                                time_limit) for values in sides],
+                   executor, phases.part(1 + len(sides)))
+    else:
+        phases.finish()
+    results = [(a, h) for a, h in zip(again[1:], held, strict=True)]
     rows, failed = [], []
     for k, lv in enumerate(levers):
-        lo, hi = results[2 * k], results[2 * k + 1]
-        if isinstance(lo, Failed) or isinstance(hi, Failed):
+        got = (*results[2 * k], *results[2 * k + 1])
+        again_lo, held_lo, again_hi, held_hi = got
+        if (isinstance(again_lo, Failed) or isinstance(again_hi, Failed)
+                or isinstance(held_lo, Failed) or isinstance(held_hi, Failed)):
             failed.append(lv.name)
             continue
+        lo, hi = (again_lo, held_lo), (again_hi, held_hi)
         low, high = swing_values(lv, swing)
         a, b = (_best(side, base, gap) for side in (lo, hi))
-        held_lo, held_hi = lo[1], hi[1]
         rows.append(SensitivityRow(
             lv.name, low, high, _usd(a.npv), _usd(b.npv), _usd(held_lo), _usd(held_hi),
             a.recommended, b.recommended, a.changes, b.changes,
