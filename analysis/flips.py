@@ -151,6 +151,15 @@ def _at(plan: Plan, catalog: Catalog, name: str, value: float, solver: SolverNam
     return reoptimized(plan, catalog, {name: value}, solver, time_limit)
 
 
+def _solve_at(plan: Plan, catalog: Catalog, name: str | None, value: float,
+              solver: SolverName | None, time_limit: float | None) -> Outcome:
+    """The plan re-optimized with lever ``name`` at ``value``; at its own values when
+    ``name`` is None (the base)."""
+    if name is None:
+        return reoptimized(plan, catalog, {}, solver, time_limit)
+    return _at(plan, catalog, name, value, solver, time_limit)
+
+
 def _held_at(plan: Plan, catalog: Catalog, name: str, value: float, decided: Outcome,
              solver: SolverName | None, time_limit: float | None) -> Npv | None:
     """``decided``'s first-stage decisions held at ``value``; None when they cannot serve."""
@@ -233,12 +242,16 @@ def breakeven(plan: LoadedPlan | Plan, catalog: Catalog, param: str,
         raise AnalysisError(f"--low ({lo:g}) must be above 0: {param} is a multiplier on a rate")
     name = SolverName(solver) if solver else None
     width = tolerance * (hi - lo)
-    base = reoptimized(p, catalog, {}, name, time_limit)
     grid = [lo + (hi - lo) * k / (points - 1) for k in range(points)]
     seen: dict[float, Outcome] = {}
     failed: list[float] = []
-    results = run(_at, [(p, catalog, lv.name, v, name, time_limit) for v in grid], executor,
-                  progress)
+    # the base beside the grid: none of these solves needs another
+    solved = run(_solve_at, [(p, catalog, None, 0.0, name, time_limit),
+                          *((p, catalog, lv.name, v, name, time_limit) for v in grid)],
+                 executor, progress)
+    base, results = solved[0], solved[1:]
+    if isinstance(base, Failed):
+        raise AnalysisError(f"the plan could not be solved at its own values: {base.reason}")
     for v, out in zip(grid, results, strict=True):
         if isinstance(out, Failed):
             failed.append(v)
