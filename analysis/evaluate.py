@@ -17,7 +17,7 @@ from tco.optimizer.gaps import Npv
 from tco.optimizer.plan import LoadedPlan, Plan
 from tco.optimizer.reprice import PriceFactors
 from tco.optimizer.result import UNPROVEN_GAP, Decisions, Result, ScenarioResult
-from tco.optimizer.scenarios import committed_npv, committed_npvs, scenarios_for, solve
+from tco.optimizer.scenarios import committed_npvs, committed_plan, scenarios_for, solve
 from tco.optimizer.solver import SolverName
 from tco.pricing.models import Catalog
 
@@ -25,7 +25,7 @@ from .levers import lever
 from .runner import AnalysisError
 
 __all__ = ["DEFAULT_GAP", "Outcome", "Signature", "at", "base_dict", "committed",
-           "committed_in_place", "outcome", "price_factors", "relevant", "reoptimized",
+           "committed_in_place", "committed_with_plan", "outcome", "price_factors", "relevant", "reoptimized",
            "signature", "with_gap"]
 
 # the relative gap every solve of an analysis is taken to (SPEC 16): ten times tighter than
@@ -123,13 +123,15 @@ def at(plan: Plan, catalog: Catalog, values: Mapping[str, float]) -> tuple[Plan,
 
 
 def reoptimized(plan: Plan, catalog: Catalog, values: Mapping[str, float],
-                solver: SolverName | None, time_limit: float | None) -> Outcome:
+                solver: SolverName | None, time_limit: float | None,
+                fleet_hint: tuple[tuple[str, float], ...] = ()) -> Outcome:
     """The plan solved again at ``values``; the recommendation. Only the recommendation is
     read, so a scenario that cannot be the cheapest is not solved past its relaxation
-    (``solve(cheapest_only=True)``)."""
+    (``solve(cheapest_only=True)``). ``fleet_hint``: a plan's values, whose fleet and
+    placements the widest scenario's warm start holds instead of solving for them."""
     p, c = at(plan, catalog, values)
     result = solve(LoadedPlan(p, (), "<plan>"), c, solver=solver, time_limit=time_limit,
-                   workers=1, cheapest_only=True)
+                   workers=1, cheapest_only=True, fleet_hint=fleet_hint)
     return outcome(p, result, values)
 
 
@@ -152,10 +154,19 @@ def committed(plan: Plan, catalog: Catalog, values: Mapping[str, float], scenari
     at ``values``, with its proof: they are held, the hourly use re-optimized to the plan's
     gap; None when no hourly use meets demand (or the decisions cannot be carried out under
     these inputs)."""
+    return committed_with_plan(plan, catalog, values, scenario, decisions, solver,
+                               time_limit)[0]
+
+
+def committed_with_plan(plan: Plan, catalog: Catalog, values: Mapping[str, float],
+                        scenario: str, decisions: Decisions, solver: SolverName | None,
+                        time_limit: float | None,
+                        ) -> tuple[Npv | None, tuple[tuple[str, float], ...]]:
+    """``committed``, and the plan's values by variable name (none without a plan)."""
     p, c = at(plan, catalog, values)
     chosen = next(s for s in scenarios_for(p) if s.name == scenario)
-    return committed_npv(p, c, chosen, decisions, SolverName(solver or p.plan.solver),
-                         time_limit)
+    return committed_plan(p, c, chosen, decisions, SolverName(solver or p.plan.solver),
+                          time_limit)
 
 
 def price_factors(plan: Plan, values: Mapping[str, float]) -> PriceFactors | None:

@@ -184,11 +184,6 @@ class Phases:
             told(before + done, self.total, gap_usd=self.widest)  # type: ignore[call-arg]
         return with_gap
 
-    def finish(self) -> None:
-        """Every task counted done (the runs left out had nothing to do)."""
-        callback = self.part(self.total)
-        if callback is not None:
-            callback(0, 0)
 
 
 def run(fn: Callable[..., T], tasks: Sequence[tuple[Any, ...]], pool: Executor | None = None,

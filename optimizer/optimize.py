@@ -89,7 +89,8 @@ def _tighten(model: Model, solver: SolverName) -> float:
     return seconds
 
 
-def optimize(model: Model, solver: SolverName, time_limit: float | None) -> SolveInfo:
+def optimize(model: Model, solver: SolverName, time_limit: float | None,
+             fleet_hint: dict[str, float] | None = None) -> SolveInfo:
     """Solve ``model`` to its plan's gap: the simple plan and the warm start first, then the
     full program if needed, and never a plan worse than the simple one.
 
@@ -97,16 +98,17 @@ def optimize(model: Model, solver: SolverName, time_limit: float | None) -> Solv
     machine; ``time_limit`` (seconds) is only the safety net over the whole solve, and the
     result says when it stopped a search (``SolveInfo.time_limited``). The reported gap is
     measured against the best bound known, the relaxation's or the full solve's
-    (``relative_gap``).
+    (``relative_gap``). ``fleet_hint``: see ``warmstart.warm_start``.
     """
     with safety_net(time_limit) as net:
-        info = _optimize(model, solver)
+        info = _optimize(model, solver, fleet_hint)
     return replace(info, time_limited=net.fired)
 
 
-def _optimize(model: Model, solver: SolverName) -> SolveInfo:
+def _optimize(model: Model, solver: SolverName,
+              fleet_hint: dict[str, float] | None = None) -> SolveInfo:
     gap = model.plan.plan.mip_gap
-    start = warm_start(model, solver)
+    start = warm_start(model, solver, fleet_hint)
     # the simple plans after the warm start: they are solved only when they could be cheaper
     simple = simple_plan(model, solver,
                          beaten_by=start.objective if start is not None else None)

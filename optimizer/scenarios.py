@@ -82,7 +82,8 @@ def _single_venue_names(plan: Plan) -> set[str]:
 def solve(plan: LoadedPlan | Plan | PlanFile | dict[str, Any], catalog: Catalog | None = None, *,
           solver: str | None = None, time_limit: float | None = None,
           progress: Progress | None = None, today: dt.date | None = None,
-          workers: int | None = None, cheapest_only: bool = False) -> Result:
+          workers: int | None = None, cheapest_only: bool = False,
+          fleet_hint: tuple[tuple[str, float], ...] = ()) -> Result:
     """Solve every scenario of ``plan`` against ``catalog`` (the bundled snapshot by default).
 
     Distinct scenarios are solved in parallel, ``workers`` at a time (default: one per core).
@@ -98,7 +99,9 @@ def solve(plan: LoadedPlan | Plan | PlanFile | dict[str, Any], catalog: Catalog 
     one's plan is not solved further (none of its plans can be the cheapest; it comes back
     without a plan, saying so). The recommendation, its NPV, gap and decisions are the same
     as without it. Ignored when the plan chooses by NPV after tax, which the relaxation does
-    not bound.
+    not bound. ``fleet_hint`` (with ``cheapest_only``): a plan's values by variable name,
+    whose fleet and placements the widest scenario's warm start holds instead of solving for
+    them (``warmstart.warm_start``).
     """
     loaded = _loaded(plan)
     p = loaded.plan
@@ -126,7 +129,8 @@ def solve(plan: LoadedPlan | Plan | PlanFile | dict[str, Any], catalog: Catalog 
         # the widest first: a narrower scenario whose relaxation costs more than its plan
         # cannot be the cheapest
         first = distinct.pop(key(widest))
-        results[key(widest)] = _solve_one(p, catalog, first, solver_name, time_limit, progress)
+        results[key(widest)] = _solve_one(p, catalog, first, solver_name, time_limit, progress,
+                                          fleet_hint=fleet_hint)
         wide = results[key(widest)]
         above = wide.npv_usd if wide.feasible else None
     jobs = max(1, min(workers or os.cpu_count() or 1, len(distinct)))
@@ -161,12 +165,14 @@ def solve(plan: LoadedPlan | Plan | PlanFile | dict[str, Any], catalog: Catalog 
 
 def _solve_one(plan: Plan, catalog: Catalog, scenario: Scenario, solver: SolverName,
                time_limit: float | None, progress: Progress | None,
-               above: float | None = None) -> ScenarioResult:
+               above: float | None = None,
+               fleet_hint: tuple[tuple[str, float], ...] = ()) -> ScenarioResult:
     """One scenario solved in this process, told to ``progress``."""
     if progress:
         progress("solving", scenario.name)
     with _searching(progress, scenario.name):
-        res = solve_scenario(plan, catalog, scenario, solver, time_limit, above=above)
+        res = solve_scenario(plan, catalog, scenario, solver, time_limit, above=above,
+                             fleet_hint=fleet_hint)
     if progress:
         progress("solved", _solved(res))
     return res
@@ -393,14 +399,17 @@ def solve_scenario(plan: Plan, catalog: Catalog, scenario: Scenario,
                    bound: float | None = None, target: float | None = None,
                    fixed_gap: float = 0.0,
                    plan_values: tuple[tuple[str, float], ...] = (),
-                   above: float | None = None) -> ScenarioResult:
+                   above: float | None = None,
+                   fleet_hint: tuple[tuple[str, float], ...] = ()) -> ScenarioResult:
     """Build, solve and read back one scenario. With ``fixed``, those first-stage decisions
     are held and only the hourly use is optimized (to ``fixed_gap``, or until a plan of NPV
     ``target`` or less is found); ``bound`` is a lower bound on the scenario's plans known
     from elsewhere, against which the gap is measured. ``plan_values`` is a narrower
     scenario's plan (variable values by name), a plan of this program too: the answer is
     never dearer than it. ``above``: a plan of another scenario costs this much; when this
-    one's relaxation costs more, it is not solved further (``solve(cheapest_only=True)``)."""
+    one's relaxation costs more, it is not solved further (``solve(cheapest_only=True)``).
+    ``fleet_hint``: a plan's values by variable name, whose fleet and placements the warm
+    start holds instead of solving for them (``warmstart.warm_start``)."""
     model = prepare(plan, catalog, scenario, lean=fixed is None)
     reason = precheck(model)
     if reason:
@@ -422,7 +431,7 @@ def solve_scenario(plan: Plan, catalog: Catalog, scenario: Scenario,
         if info.status.has_solution:
             info = _judged_against(model, info, bound)
     else:
-        info = optimize(model, solver, time_limit)
+        info = optimize(model, solver, time_limit, dict(fleet_hint) if fleet_hint else None)
     if info.status == SolveStatus.INFEASIBLE:
         why = ("its first-stage decisions (servers, retirements, reservations) leave demand "
                "unmet" if fixed is not None else diagnose(plan, catalog, scenario, solver,
@@ -545,29 +554,39 @@ def _with_gap(info: SolveInfo, objective: float, bound: float | None) -> SolveIn
 def committed_npv(plan: Plan, catalog: Catalog, scenario: Scenario, decisions: Decisions,
                   solver: SolverName = SolverName.HIGHS, time_limit: float | None = None,
                   gap: float | None = None) -> Npv | None:
+    """``committed_plan``'s NPV."""
+    return committed_plan(plan, catalog, scenario, decisions, solver, time_limit, gap)[0]
+
+
+def committed_plan(plan: Plan, catalog: Catalog, scenario: Scenario, decisions: Decisions,
+                   solver: SolverName = SolverName.HIGHS, time_limit: float | None = None,
+                   gap: float | None = None,
+                   ) -> tuple[Npv | None, tuple[tuple[str, float], ...]]:
     """The NPV of a plan whose first-stage decisions are ``decisions``, the hourly use
     re-optimized in ``scenario`` (to the plan's gap unless ``gap``), with its proof: the
     program's objective and how far it may be from the best hourly use. None when no hourly
     use meets demand, or the decisions do not fit; ``Npv.unknown()`` when the solver stopped
     at its budget or time limit before it found any hourly use. ``time_limit`` defaults as
-    ``tco compare``'s does (``default_time_limit``)."""
+    ``tco compare``'s does (``default_time_limit``). ``committed_plan`` also gives the plan's
+    values by variable name (none when there is no plan)."""
     model = prepare(plan, catalog, scenario, held=decisions)
     if precheck(model):
-        return None
+        return None, ()
     define_program(model)
     try:
         fix(model, decisions)
     except DecisionsError:
-        return None
+        return None, ()
     time_limit = default_time_limit(model) if time_limit is None else time_limit
     info = _solve_fixed(model, solver, time_limit,
                         plan.plan.mip_gap if gap is None else gap)
     if info.status == SolveStatus.NOT_SOLVED:
         # stopped without a plan: not proven infeasible
-        return replace(Npv.unknown(), time_limited=info.time_limited)
+        return replace(Npv.unknown(), time_limited=info.time_limited), ()
     if not info.status.has_solution:
-        return None
-    return Npv(model.prob.cost(), info.gap_usd, info.time_limited)
+        return None, ()
+    values = tuple((v.name, v.varValue) for v in model.prob.vars if v.varValue)
+    return Npv(model.prob.cost(), info.gap_usd, info.time_limited), values
 
 
 def solve_held(model: Model, solver: SolverName, time_limit: float | None,

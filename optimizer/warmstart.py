@@ -171,11 +171,17 @@ def _probe_placements(model: Model, solver: SolverName,
     return Probed(best, seconds, ruled_out)
 
 
-def warm_start(model: Model, solver: SolverName) -> Start | None:
+def warm_start(model: Model, solver: SolverName,
+               fleet_hint: dict[str, float] | None = None) -> Start | None:
     """A complete feasible assignment of ``model``'s variables, or None. Each whole-number
     step is bounded by nodes (``RESTRICTED_SHARE``, ``FLEET_SHARE`` of ``node_budget``), the
     relaxations not at all: the same steps on any machine, under the caller's
-    ``solver.safety_net``."""
+    ``solver.safety_net``.
+
+    ``fleet_hint`` (values by variable name, 0 for a name it lacks) stands in for step 5's
+    program: the fleet and placements of a plan known to be close (the base plan's, in an
+    analysis that moves one lever a little) are held instead, with no bound proved. The start
+    differs, never what is proven of the plan found."""
     groups = model.use.choices()
     picks = model.use.placements()
     reservations = model.reserved.reservations
@@ -290,7 +296,8 @@ def warm_start(model: Model, solver: SolverName) -> Start | None:
             # a bound on every plan
             for var in picks:
                 bound(var, 0.0, 1.0)
-            fleet = _fleet_first(model, solver, node_budget(model.prob, FLEET_SHARE))
+            fleet = (_fleet_first(model, solver, node_budget(model.prob, FLEET_SHARE))
+                     if fleet_hint is None else _hinted(model, fleet_hint))
         if fleet is None:
             undo(held)
         else:
@@ -415,6 +422,14 @@ def _fleet_first(model: Model, solver: SolverName, nodes: int
     if not info.status.has_solution:
         return None
     return [(v, float(round(v.varValue or 0.0))) for v in chosen], info.seconds, info.bound
+
+
+def _hinted(model: Model, hint: dict[str, float]
+            ) -> tuple[list[tuple[Var, float]], float, float | None]:
+    """``_fleet_first``'s answer taken from a plan's values: its servers ordered and kept and
+    its placements, in whole numbers; nothing spent, no bound."""
+    chosen = [*model.fleet.whole(), *model.use.placements()]
+    return [(v, float(round(hint.get(v.name, 0.0)))) for v in chosen], 0.0, None
 
 
 def _fractional(variables: list[Var]) -> bool:

@@ -376,10 +376,10 @@ def test_a_wider_scenario_left_without_a_plan_takes_the_narrower_one(monkeypatch
     plan, cat = _site_plan()
     real = sc.optimize
 
-    def stalls(model, solver, time_limit):
+    def stalls(model, solver, time_limit, fleet_hint=None):
         if model.scenario.name == "hybrid":
             return SolveInfo("highs", SolveStatus.NOT_SOLVED, 60.0, None)
-        return real(model, solver, time_limit)
+        return real(model, solver, time_limit, fleet_hint)
 
     monkeypatch.setattr(sc, "optimize", stalls)
     result = sc.solve(plan, cat, workers=1)
@@ -450,6 +450,37 @@ def test_the_fleet_is_settled_in_whole_servers_before_the_rest_is_rounded():
     assert start is not None
     assert [start.values[v] for v in again.fleet.whole()] == expected
     assert start.objective == pytest.approx(best, abs=0.01)
+
+
+def test_a_fleet_hint_stands_in_for_the_fleet_step_and_proves_the_same(monkeypatch):
+    # a hint of one server from 2027-01, kept all year, where the optimum orders two: the
+    # warm start holds the hint's fleet (no fleet-first program is solved) and builds its plan
+    # around it; the search from there still ends at the optimum, proven
+    from tco.optimizer import warmstart
+    from tco.optimizer.optimize import optimize
+
+    whole = _fraction_of_a_server()
+    run(whole.prob, "highs", None, 0.0)
+    best = whole.prob.cost()
+    hint = {"n_dc_box_2027-01_": 1.0, "keep_dc_box_ordered_0__2027-07_": 1.0,
+            "keep_dc_box_ordered_0__2027-10_": 1.0}
+
+    def not_solved(*args, **kwargs):
+        raise AssertionError("the fleet-first program is solved despite the hint")
+    monkeypatch.setattr(warmstart, "_fleet_first", not_solved)
+    model = _fraction_of_a_server()
+    start = warm_start(model, "highs", hint)
+    assert start is not None
+    assert {v.name: start.values[v] for v in model.fleet.whole()} == {
+        "n_dc_box_2027-01_": 1.0, "n_dc_box_2027-04_": 0.0, "n_dc_box_2027-07_": 0.0,
+        "keep_dc_box_ordered_0__2027-07_": 1.0, "keep_dc_box_ordered_0__2027-10_": 1.0,
+        "keep_dc_box_ordered_3__2027-10_": 0.0}
+    assert start.objective > best + 1.0
+    model = _fraction_of_a_server()
+    info = optimize(model, "highs", None, hint)
+    assert info.status.value == "optimal"
+    assert model.prob.cost() == pytest.approx(best, abs=0.01)
+    assert model.fleet.whole()[0].varValue == 2.0
 
 
 def test_the_relaxations_bound_outlives_a_warm_start_that_finds_no_plan(monkeypatch):
