@@ -19,6 +19,7 @@ from tco.optimizer.reprice import PriceFactors
 from tco.optimizer.result import UNPROVEN_GAP, Decisions, Result, ScenarioResult
 from tco.optimizer.scenarios import committed_npvs, committed_plan, scenarios_for, solve
 from tco.optimizer.solver import SolverName
+from tco.optimizer.warmstart import FleetHint
 from tco.pricing.models import Catalog
 
 from .levers import lever
@@ -124,11 +125,11 @@ def at(plan: Plan, catalog: Catalog, values: Mapping[str, float]) -> tuple[Plan,
 
 def reoptimized(plan: Plan, catalog: Catalog, values: Mapping[str, float],
                 solver: SolverName | None, time_limit: float | None,
-                fleet_hint: tuple[tuple[str, float], ...] = ()) -> Outcome:
+                fleet_hint: FleetHint | None = None) -> Outcome:
     """The plan solved again at ``values``; the recommendation. Only the recommendation is
     read, so a scenario that cannot be the cheapest is not solved past its relaxation
-    (``solve(cheapest_only=True)``). ``fleet_hint``: a plan's values, whose fleet and
-    placements the widest scenario's warm start holds instead of solving for them."""
+    (``solve(cheapest_only=True)``). ``fleet_hint``: a plan whose fleet and placements the
+    widest scenario's warm start may hold instead of solving for them."""
     p, c = at(plan, catalog, values)
     result = solve(LoadedPlan(p, (), "<plan>"), c, solver=solver, time_limit=time_limit,
                    workers=1, cheapest_only=True, fleet_hint=fleet_hint)

@@ -13,6 +13,7 @@ from typing import Any
 from tco.optimizer.gaps import Npv, joint_gap
 from tco.optimizer.plan import LoadedPlan, Plan
 from tco.optimizer.solver import SolverName
+from tco.optimizer.warmstart import FleetHint
 from tco.pricing.models import Catalog
 
 from .evaluate import (
@@ -151,10 +152,12 @@ def _side(plan: Plan, catalog: Catalog, values: dict[str, float], base: Outcome,
     one (a lever moved by a fifth rarely moves the fleet far; the plan found is proven
     within the gap all the same, docs/analysis.md)."""
     held: Npv | None = None
-    hint: tuple[tuple[str, float], ...] = ()
+    hint = None
     if base.recommended is not None and base.decisions is not None:
-        held, hint = committed_with_plan(plan, catalog, values, base.recommended,
-                                         base.decisions, solver, time_limit)
+        held, plan_values = committed_with_plan(plan, catalog, values, base.recommended,
+                                                base.decisions, solver, time_limit)
+        if held is not None and held.known and plan_values:
+            hint = FleetHint(dict(plan_values), held.usd)
     return reoptimized(plan, catalog, values, solver, time_limit, fleet_hint=hint), held
 
 

@@ -22,7 +22,7 @@ from .decisions import DecisionsError, fix, simple_decisions
 from .gaps import gap_usd, relative_gap, sure_target
 from .model import Model
 from .solver import SolveInfo, SolverName, SolveStatus, node_budget, run, safety_net
-from .warmstart import COVER_ROUNDS, RESTRICTED_GAP, Start, start_of, warm_start
+from .warmstart import COVER_ROUNDS, RESTRICTED_GAP, FleetHint, Start, start_of, warm_start
 
 __all__ = ["drop_unused_venues", "optimize", "simple_plan"]
 
@@ -90,7 +90,7 @@ def _tighten(model: Model, solver: SolverName) -> float:
 
 
 def optimize(model: Model, solver: SolverName, time_limit: float | None,
-             fleet_hint: dict[str, float] | None = None) -> SolveInfo:
+             fleet_hint: FleetHint | None = None) -> SolveInfo:
     """Solve ``model`` to its plan's gap: the simple plan and the warm start first, then the
     full program if needed, and never a plan worse than the simple one.
 
@@ -106,7 +106,7 @@ def optimize(model: Model, solver: SolverName, time_limit: float | None,
 
 
 def _optimize(model: Model, solver: SolverName,
-              fleet_hint: dict[str, float] | None = None) -> SolveInfo:
+              fleet_hint: FleetHint | None = None) -> SolveInfo:
     gap = model.plan.plan.mip_gap
     start = warm_start(model, solver, fleet_hint)
     # the simple plans after the warm start: they are solved only when they could be cheaper

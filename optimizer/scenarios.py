@@ -42,7 +42,7 @@ from .reprice import PriceFactors, reprice
 from .result import Decisions, Result, ScenarioResult
 from .solver import SolveInfo, SolverName, SolveStatus, run, safety_net, search, watching
 from .venues import Scenario
-from .warmstart import Start, start_of, warm_start
+from .warmstart import FleetHint, Start, start_of, warm_start
 
 Progress = Callable[[str, str], None]
 # the default safety net over a scenario's solve (its searches are bounded by nodes, not by
@@ -83,7 +83,7 @@ def solve(plan: LoadedPlan | Plan | PlanFile | dict[str, Any], catalog: Catalog 
           solver: str | None = None, time_limit: float | None = None,
           progress: Progress | None = None, today: dt.date | None = None,
           workers: int | None = None, cheapest_only: bool = False,
-          fleet_hint: tuple[tuple[str, float], ...] = ()) -> Result:
+          fleet_hint: FleetHint | None = None) -> Result:
     """Solve every scenario of ``plan`` against ``catalog`` (the bundled snapshot by default).
 
     Distinct scenarios are solved in parallel, ``workers`` at a time (default: one per core).
@@ -99,9 +99,9 @@ def solve(plan: LoadedPlan | Plan | PlanFile | dict[str, Any], catalog: Catalog 
     one's plan is not solved further (none of its plans can be the cheapest; it comes back
     without a plan, saying so). The recommendation, its NPV, gap and decisions are the same
     as without it. Ignored when the plan chooses by NPV after tax, which the relaxation does
-    not bound. ``fleet_hint`` (with ``cheapest_only``): a plan's values by variable name,
-    whose fleet and placements the widest scenario's warm start holds instead of solving for
-    them (``warmstart.warm_start``).
+    not bound. ``fleet_hint`` (with ``cheapest_only``): a plan whose fleet and placements the
+    widest scenario's warm start may hold instead of solving for them
+    (``warmstart.warm_start``).
     """
     loaded = _loaded(plan)
     p = loaded.plan
@@ -166,7 +166,7 @@ def solve(plan: LoadedPlan | Plan | PlanFile | dict[str, Any], catalog: Catalog 
 def _solve_one(plan: Plan, catalog: Catalog, scenario: Scenario, solver: SolverName,
                time_limit: float | None, progress: Progress | None,
                above: float | None = None,
-               fleet_hint: tuple[tuple[str, float], ...] = ()) -> ScenarioResult:
+               fleet_hint: FleetHint | None = None) -> ScenarioResult:
     """One scenario solved in this process, told to ``progress``."""
     if progress:
         progress("solving", scenario.name)
@@ -400,7 +400,7 @@ def solve_scenario(plan: Plan, catalog: Catalog, scenario: Scenario,
                    fixed_gap: float = 0.0,
                    plan_values: tuple[tuple[str, float], ...] = (),
                    above: float | None = None,
-                   fleet_hint: tuple[tuple[str, float], ...] = ()) -> ScenarioResult:
+                   fleet_hint: FleetHint | None = None) -> ScenarioResult:
     """Build, solve and read back one scenario. With ``fixed``, those first-stage decisions
     are held and only the hourly use is optimized (to ``fixed_gap``, or until a plan of NPV
     ``target`` or less is found); ``bound`` is a lower bound on the scenario's plans known
@@ -408,8 +408,8 @@ def solve_scenario(plan: Plan, catalog: Catalog, scenario: Scenario,
     scenario's plan (variable values by name), a plan of this program too: the answer is
     never dearer than it. ``above``: a plan of another scenario costs this much; when this
     one's relaxation costs more, it is not solved further (``solve(cheapest_only=True)``).
-    ``fleet_hint``: a plan's values by variable name, whose fleet and placements the warm
-    start holds instead of solving for them (``warmstart.warm_start``)."""
+    ``fleet_hint``: a plan whose fleet and placements the warm start may hold instead of
+    solving for them (``warmstart.warm_start``)."""
     model = prepare(plan, catalog, scenario, lean=fixed is None)
     reason = precheck(model)
     if reason:
@@ -431,7 +431,7 @@ def solve_scenario(plan: Plan, catalog: Catalog, scenario: Scenario,
         if info.status.has_solution:
             info = _judged_against(model, info, bound)
     else:
-        info = optimize(model, solver, time_limit, dict(fleet_hint) if fleet_hint else None)
+        info = optimize(model, solver, time_limit, fleet_hint)
     if info.status == SolveStatus.INFEASIBLE:
         why = ("its first-stage decisions (servers, retirements, reservations) leave demand "
                "unmet" if fixed is not None else diagnose(plan, catalog, scenario, solver,

@@ -84,6 +84,18 @@ RESTRICTED_SHARE = 0.25
 # solved again takes seconds, and probing left the rest of the warm start no time)
 PROBE_AT_MOST = 64
 PROBE_COLUMNS = 20_000
+# A fleet hint stands in for the fleet step only when its plan is within this of the
+# relaxation's bound (benchmarks/README.md, "Analyses solve only what can change their answer")
+HINT_WITHIN = 0.25
+
+
+@dataclass(frozen=True)
+class FleetHint:
+    """A plan known to be close to the one sought (the base decisions held at a lever value,
+    in an analysis): its values by variable name (0 for a name it lacks) and its NPV."""
+
+    values: dict[str, float]
+    npv: float
 
 
 @dataclass(frozen=True)
@@ -172,16 +184,16 @@ def _probe_placements(model: Model, solver: SolverName,
 
 
 def warm_start(model: Model, solver: SolverName,
-               fleet_hint: dict[str, float] | None = None) -> Start | None:
+               fleet_hint: FleetHint | None = None) -> Start | None:
     """A complete feasible assignment of ``model``'s variables, or None. Each whole-number
     step is bounded by nodes (``RESTRICTED_SHARE``, ``FLEET_SHARE`` of ``node_budget``), the
     relaxations not at all: the same steps on any machine, under the caller's
     ``solver.safety_net``.
 
-    ``fleet_hint`` (values by variable name, 0 for a name it lacks) stands in for step 5's
-    program: the fleet and placements of a plan known to be close (the base plan's, in an
-    analysis that moves one lever a little) are held instead, with no bound proved. The start
-    differs, never what is proven of the plan found."""
+    ``fleet_hint`` stands in for step 5's program when its NPV is within ``HINT_WITHIN`` of
+    the relaxation's bound: the fleet and placements of a plan known to be close (the base
+    decisions held, in an analysis that moves one lever a little) are held instead, with no
+    bound proved. The start differs, never what is proven of the plan found."""
     groups = model.use.choices()
     picks = model.use.placements()
     reservations = model.reserved.reservations
@@ -296,8 +308,10 @@ def warm_start(model: Model, solver: SolverName,
             # a bound on every plan
             for var in picks:
                 bound(var, 0.0, 1.0)
-            fleet = (_fleet_first(model, solver, node_budget(model.prob, FLEET_SHARE))
-                     if fleet_hint is None else _hinted(model, fleet_hint))
+            hinted = None if fleet_hint is None else relative_gap(fleet_hint.npv, lower_bound)
+            near = hinted is not None and hinted <= HINT_WITHIN
+            fleet = (_hinted(model, fleet_hint.values) if near and fleet_hint is not None
+                     else _fleet_first(model, solver, node_budget(model.prob, FLEET_SHARE)))
         if fleet is None:
             undo(held)
         else:

@@ -18,7 +18,7 @@ from tco.optimizer.optimize import optimize
 from tco.optimizer.program import EQ, GE, LE, Program, Var
 from tco.optimizer.scenarios import scenarios_for
 from tco.optimizer.solver import HighsSession, SolverName, run, to_pulp
-from tco.optimizer.warmstart import warm_start
+from tco.optimizer.warmstart import FleetHint, warm_start
 from tco.pricing import load_catalog
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
@@ -469,7 +469,7 @@ def test_a_fleet_hint_stands_in_for_the_fleet_step_and_proves_the_same(monkeypat
         raise AssertionError("the fleet-first program is solved despite the hint")
     monkeypatch.setattr(warmstart, "_fleet_first", not_solved)
     model = _fraction_of_a_server()
-    start = warm_start(model, "highs", hint)
+    start = warm_start(model, "highs", FleetHint(hint, best * 1.01))
     assert start is not None
     assert {v.name: start.values[v] for v in model.fleet.whole()} == {
         "n_dc_box_2027-01_": 1.0, "n_dc_box_2027-04_": 0.0, "n_dc_box_2027-07_": 0.0,
@@ -477,10 +477,34 @@ def test_a_fleet_hint_stands_in_for_the_fleet_step_and_proves_the_same(monkeypat
         "keep_dc_box_ordered_3__2027-10_": 0.0}
     assert start.objective > best + 1.0
     model = _fraction_of_a_server()
-    info = optimize(model, "highs", None, hint)
+    info = optimize(model, "highs", None, FleetHint(hint, best * 1.01))
     assert info.status.value == "optimal"
     assert model.prob.cost() == pytest.approx(best, abs=0.01)
     assert model.fleet.whole()[0].varValue == 2.0
+
+
+def test_a_fleet_hint_far_from_the_bound_is_not_taken(monkeypatch):
+    # a hint whose plan costs more than HINT_WITHIN over the relaxation's bound is a poor
+    # guess (the base decisions held where demand fell by a fifth): the fleet step runs
+    from tco.optimizer import warmstart
+
+    whole = _fraction_of_a_server()
+    run(whole.prob, "highs", None, 0.0)
+    best = whole.prob.cost()         # no plan is cheaper, so no bound is above it
+    calls = []
+    real = warmstart._fleet_first
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+    monkeypatch.setattr(warmstart, "_fleet_first", counted)
+    hint = {"n_dc_box_2027-01_": 1.0}
+    # (3b - bound) / 3b >= 2/3 over HINT_WITHIN whatever the bound; b itself is within it
+    far = 3 * best
+    start = warm_start(_fraction_of_a_server(), "highs", FleetHint(hint, far))
+    assert calls == [1] and start is not None
+    warm_start(_fraction_of_a_server(), "highs", FleetHint(hint, best))
+    assert calls == [1]
 
 
 def test_the_relaxations_bound_outlives_a_warm_start_that_finds_no_plan(monkeypatch):
