@@ -156,6 +156,22 @@ def test_progress_is_told_the_widest_gap_of_the_solves_done():
     assert told == [10.0, 30.0, 100.0]
 
 
+def test_phases_count_every_run_out_of_one_total_and_carry_the_widest_gap():
+    from tco.analysis.runner import Phases
+
+    told = []
+    phases = Phases(lambda done, total, gap_usd=None: told.append((done, total, gap_usd)), 5)
+    run(_task, [(1,), (3,)], None, phases.part(0))      # gaps 10, then 30
+    run(_task, [(4,), (2,), (9,)], None, phases.part(2))  # 96, 98, 90
+    assert told == [(1, 5, 10.0), (2, 5, 30.0), (3, 5, 96.0), (4, 5, 98.0), (5, 5, 98.0)]
+    plain = []
+    two = Phases(lambda done, total: plain.append((done, total)), 3)
+    run(_task, [(0,)], None, two.part(0))
+    run(_task, [(1,), (2,)], None, two.part(1))
+    assert plain == [(1, 3), (2, 3), (3, 3)]
+    assert Phases(None, 3).part(0) is None
+
+
 def test_a_progress_callback_of_two_arguments_still_works():
     told = []
     run(_task, [(k,) for k in range(3)], None, lambda done, total: told.append((done, total)))
