@@ -26,8 +26,8 @@ from .levers import lever
 from .runner import AnalysisError
 
 __all__ = ["DEFAULT_GAP", "Outcome", "Signature", "at", "base_dict", "committed",
-           "committed_in_place", "committed_with_plan", "outcome", "price_factors", "relevant", "reoptimized",
-           "signature", "with_gap"]
+           "committed_in_place", "committed_with_plan", "outcome", "price_factors",
+           "relevant", "reoptimized", "signature", "with_gap"]
 
 # the relative gap every solve of an analysis is taken to (SPEC 16): ten times tighter than
 # tco compare's, since analyses compare NPVs with each other

@@ -185,7 +185,6 @@ class Phases:
         return with_gap
 
 
-
 def run(fn: Callable[..., T], tasks: Sequence[tuple[Any, ...]], pool: Executor | None = None,
         progress: Progress | None = None) -> list[T | Failed]:
     """``fn(*task)`` for every task, in task order. With no ``pool`` they run here, one after
