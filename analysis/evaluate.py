@@ -9,7 +9,7 @@ may be. Analyses solve to a tighter gap than ``tco compare`` (``with_gap``)."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -27,7 +27,7 @@ from .runner import AnalysisError
 
 __all__ = ["DEFAULT_GAP", "Outcome", "Signature", "at", "base_dict", "committed",
            "committed_in_place", "committed_with_plan", "outcome", "price_factors",
-           "relevant", "reoptimized", "signature", "with_gap"]
+           "relevant", "reoptimized", "sample_moves", "signature", "with_gap"]
 
 # the relative gap every solve of an analysis is taken to (SPEC 16): ten times tighter than
 # tco compare's, since analyses compare NPVs with each other
@@ -197,10 +197,34 @@ def price_factors(plan: Plan, values: Mapping[str, float]) -> PriceFactors | Non
     return PriceFactors(cloud, spot, electricity, servers, resale)
 
 
-def committed_in_place(plan: Plan, catalog: Catalog, prices: list[PriceFactors],
-                       scenario: str, decisions: Decisions, solver: SolverName | None,
+def sample_moves(plan: Plan, catalog: Catalog, values: Mapping[str, float],
+                 ) -> tuple[PriceFactors, Plan] | None:
+    """``values`` as a move of a program built for ``plan``: factors on its prices
+    (``price_factors``) and the plan at the demand the demand levers among them set
+    (``demand``, ``demand.<workload>``, ``mfu``, ``throughput``; ``plan`` itself without
+    any). None when some lever changes anything else."""
+    factors = price_factors(plan, {k: x for k, x in values.items() if not _demand_lever(k)})
+    if factors is None:
+        return None
+    at_demand = plan
+    for name in sorted(k for k in values if _demand_lever(k)):
+        at_demand, _ = lever(name, plan).apply(at_demand, catalog, values[name])
+    return factors, at_demand
+
+
+def _demand_lever(name: str) -> bool:
+    return name in ("demand", "mfu", "throughput") or name.startswith("demand.")
+
+
+def committed_in_place(plan: Plan, catalog: Catalog, drawn: Sequence[Mapping[str, float]],
+                       moves: Sequence[tuple[PriceFactors, Plan]], scenario: str,
+                       decisions: Decisions, solver: SolverName | None,
                        time_limit: float | None) -> list[Npv | None]:
-    """``committed`` at several sets of price factors, from one program moved in place."""
+    """``committed`` at each of ``drawn`` (lever values; ``moves``: the same as
+    ``sample_moves``), from one program moved in place; a sample whose demand it cannot be
+    moved to (a month's demand at 0, a gang onto more nodes) is built for itself."""
     chosen = next(s for s in scenarios_for(plan) if s.name == scenario)
-    return committed_npvs(plan, catalog, chosen, decisions, prices,
-                          SolverName(solver or plan.plan.solver), time_limit)
+    return committed_npvs(plan, catalog, chosen, decisions, moves,
+                          SolverName(solver or plan.plan.solver), time_limit,
+                          fresh=lambda i: committed(plan, catalog, drawn[i], scenario, decisions,
+                                                    solver, time_limit))

@@ -34,8 +34,8 @@ from .evaluate import (
     committed,
     committed_in_place,
     outcome,
-    price_factors,
     relevant,
+    sample_moves,
     with_gap,
 )
 from .levers import uncertain
@@ -99,10 +99,10 @@ def _evaluate(plan: Plan, catalog: Catalog, chosen: Sequence[Candidate], seed: i
     priced nor proven infeasible: the sample failed)."""
     out: list[list[Npv | None] | None] = []
     drawn = [sample(plan.uncertainty, seed, i) for i in indices]
-    prices = [f for values in drawn if (f := price_factors(plan, values)) is not None]
-    if len(prices) == len(drawn):
-        # only prices vary: each candidate's program is built once and moved in place
-        columns = [committed_in_place(plan, catalog, prices, c.program or c.scenario,
+    moves = [f for values in drawn if (f := sample_moves(plan, catalog, values)) is not None]
+    if len(moves) == len(drawn):
+        # only prices and demand vary: each candidate's program is built once and moved
+        columns = [committed_in_place(plan, catalog, drawn, moves, c.program or c.scenario,
                                       c.decisions, solver, time_limit) for c in chosen]
         rows = [list(r) for r in zip(*columns, strict=True)] if columns else [[] for _ in drawn]
     else:

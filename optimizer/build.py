@@ -24,7 +24,7 @@ from .fleet import (
 from .model import Model, _n, linear, monthly_demand, monthly_egress_gb
 from .plan import Plan
 from .program import Program
-from .records import CapIndex
+from .records import CapIndex, DemandUses
 from .result import Decisions
 from .service import (
     SHORTFALL_PENALTY_USD_PER_GPU_HOUR,
@@ -70,7 +70,7 @@ def build(plan: Plan, catalog: Catalog, scenario: Scenario, *, elastic: bool = F
 
 
 def prepare(plan: Plan, catalog: Catalog, scenario: Scenario, *, lean: bool = False,
-            held: Decisions | None = None) -> Model:
+            held: Decisions | None = None, movable: bool = False) -> Model:
     """The first half of ``build``: the scenario's venues and what each workload could buy
     there, with an empty program. Enough to rule out a scenario that cannot work
     (``diagnosis.precheck``) before any variable is made. ``lean`` leaves out offers that
@@ -80,9 +80,15 @@ def prepare(plan: Plan, catalog: Catalog, scenario: Scenario, *, lean: bool = Fa
     ``held``: the first-stage decisions the program will hold (``decisions.fix``). A pool of
     reservations, savings plans or capacity blocks of which they take none then has no
     capacity, whatever the prices: it is left out (its use and its reservations would all be
-    0). Quotes stay (a signed one is held whatever the decisions say)."""
+    0). Quotes stay (a signed one is held whatever the decisions say).
+
+    ``movable``: the program will be moved to other demand in place (``redemand``). It keeps
+    every valid inequality whose use depends on the demand (rows a build at this demand
+    would leave out as redundant), and records where it reads the demand."""
     with _collector_paused():
-        model = _prepare(plan, catalog, scenario, lean)
+        model = _prepare(plan, catalog, scenario, lean and not movable)
+    if movable:
+        model.uses = DemandUses()
     if held is not None:
         taken = {(venue, gpu, term) for (venue, gpu, term, _, _), n in held.reservations if n}
         for offers in model.offers.values():
@@ -170,6 +176,8 @@ def _define(model: Model, elastic: bool) -> None:
     define_egress_tiers(model, [use.egress, service.egress])
     define_redundancy(model, index)
     define_objective(model)
+    if model.uses is not None:
+        model.uses.rows_built = len(model.prob.rows)
 
 
 def define_objective(model: Model) -> None:

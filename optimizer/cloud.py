@@ -100,8 +100,10 @@ def define_reservations(model: Model, cuts: Cuts) -> Reserved:
             var, offer, start = quotes[venue]
             for m in range(max(start, 0), min(start + offer.term_months, model.months)):
                 active[m].append((var, offer.gpu_count * HOURS_PER_MONTH))
+        bounded: list[tuple[Var, int, int, float]] = []    # whole units bounded by ``most``
         if daily:
-            _define_blocks(model, out, venue, gpu, sorted({c.month for c in caps}), most, active)
+            bounded += _define_blocks(model, out, venue, gpu, sorted({c.month for c in caps}),
+                                      most, active)
         for term in sorted(pool_terms[pool] - {Purchase.QUOTE, Purchase.CAPACITY_BLOCK}):
             for offer in model.pools[(venue, gpu, term)]:
                 monthly = usd_per_hour_paid(plan, offer) * HOURS_PER_MONTH
@@ -120,12 +122,16 @@ def define_reservations(model: Model, cuts: Cuts) -> Reserved:
                         0, math.ceil(peak / hours - 1e-9), integer=True)
                     key = (venue, gpu, term, offer.instance_type, start)
                     out.reservations[key] = (var, offer)
+                    bounded.append((var, start, term.term_months, hours))
                     paid = range(start, start + term.term_months)
                     model.add_monthly_cost("cloud_reserved", paid, var,
                                            monthly * plan.trends.cloud_factor(gpu, start),
                                            Tag("reservation", key))
                     for m in range(start, min(paid.stop, model.months)):
                         active[m].append((var, hours))
+        if model.uses is not None:
+            model.uses.pools.append((tuple((c.workload, c.month, c.factor) for c in caps),
+                                     tuple(bounded)))
         by_month: dict[int, list[Cap]] = defaultdict(list)
         for c in caps:
             by_month[c.month].append(c)
@@ -142,12 +148,15 @@ def define_reservations(model: Model, cuts: Cuts) -> Reserved:
 
 
 def _define_blocks(model: Model, out: Reserved, venue: str, gpu: str, months: list[int],
-                   most: list[float], active: dict[int, list[tuple[object, float]]]) -> None:
+                   most: list[float], active: dict[int, list[tuple[object, float]]]
+                   ) -> list[tuple[Var, int, int, float]]:
     """Capacity blocks ``b[venue,type,month]``: instance-days booked in a month (whole days),
     each paid ``24 × $/instance-hour`` at the month's list price whether used or not, and each
     holding ``24 × GPUs`` GPU-hours for the training jobs of that month; never more days than
-    the pool's users could fill that month."""
+    the pool's users could fill that month. Returns each block with its month, 1 (the months
+    it is active) and the GPU-hours it holds."""
     plan = model.plan
+    out_units: list[tuple[Var, int, int, float]] = []
     for offer in model.pools[(venue, gpu, Purchase.CAPACITY_BLOCK)]:
         daily = usd_per_hour_paid(plan, offer) * HOURS_PER_DAY
         hours = offer.gpu_count * HOURS_PER_DAY
@@ -161,6 +170,8 @@ def _define_blocks(model: Model, out: Reserved, venue: str, gpu: str, months: li
             model.add_cost("cloud_reserved", m, var, daily * plan.trends.cloud_factor(gpu, m),
                            Tag("reservation", key))
             active[m].append((var, hours))
+            out_units.append((var, m, 1, hours))
+    return out_units
 
 
 def _define_quotes(model: Model, out: Reserved) -> dict[str, tuple[Var, ComputePrice, int]]:

@@ -32,12 +32,17 @@ def bound_small_use(model: Model, cap: Cap, units: list[tuple[object, float]], f
     and using less of a unit costs nothing more, so some optimal plan satisfies this.
     """
     most = model.demand[cap.workload][cap.month] / cap.factor
-    if most <= 0 or not any(hours > most for _, hours in units):
+    uses = model.uses
+    # a movable program keeps the row where it says nothing at this demand
+    if most <= 0 or not units or (uses is None and not any(hours > most for _, hours in units)):
         return
-    model.constrain([(cap.var, 1.0), *((unit, -min(hours, most)) for unit, hours in units)],
-                    LE, 0.0,
-                    f"{family}_{model.safe(cap.workload)}_{model.safe(cap.venue)}_"
-                    f"{model.safe(what)}_{model.label(cap.month)}_")
+    row = model.constrain([(cap.var, 1.0), *((unit, -min(hours, most)) for unit, hours in units)],
+                          LE, 0.0,
+                          f"{family}_{model.safe(cap.workload)}_{model.safe(cap.venue)}_"
+                          f"{model.safe(what)}_{model.label(cap.month)}_")
+    if uses is not None:
+        uses.small_use.append((row, cap.var, cap.workload, cap.month, cap.factor, tuple(units),
+                               max(hours for _, hours in units)))
 
 
 def add_unit_covers(model: Model, tolerance: float = 1e-6) -> int:
@@ -118,9 +123,12 @@ def _servers_for(model: Model, fleet: Fleet, w: Workload, site: str, server: Ser
         if live is None or need <= 0:
             continue
         servers_needed = math.ceil(need / per_server - 1e-9)
-        if servers_needed > fleet.existing[(site, server.name)][m]:
-            model.constrain([(live, 1.0), (placed, -servers_needed)], GE, 0.0,
-                            _n(f"{name},{model.label(m)}]"))
+        # a movable program keeps the row where the site owns that many anyway
+        if model.uses is not None or servers_needed > fleet.existing[(site, server.name)][m]:
+            row = model.constrain([(live, 1.0), (placed, -servers_needed)], GE, 0.0,
+                                  _n(f"{name},{model.label(m)}]"))
+            if model.uses is not None:
+                model.uses.whole.append((row, placed, w.name, m, per_server))  # type: ignore[arg-type]
 
 
 def _gang_whole_servers(model: Model, fleet: Fleet, use: VenueUse) -> None:
@@ -189,9 +197,11 @@ def define_site_shortfall_rounding(model: Model, fleet: Fleet, use: VenueUse,
                 terms: list[tuple[object, float]] = [(u, 1.0) for u in dict.fromkeys(uses)]
                 terms += [(f, 1.0) for f in fleets]
                 terms += [(c.var, c.factor / most) for v in others for c in per_venue[(v, m)]]
-                cuts.shortfall.append((
-                    linear(terms), math.ceil(need / most - 1e-9),
-                    _n(f"site_shortfall[{w.name},{site_name},{model.label(m)}]")))
+                expr, name = linear(terms), _n(f"site_shortfall[{w.name},{site_name},"
+                                               f"{model.label(m)}]")
+                cuts.shortfall.append((expr, math.ceil(need / most - 1e-9), name))
+                if model.uses is not None:
+                    model.uses.shortfall.append((expr, name, w.name, m, most))
                 cuts.site_months.append(SiteMonth(
                     f"{model.safe(w.name)}_{model.safe(site_name)}_{model.label(m)}_", need,
                     tuple((f, w.speeds[z.gpu] * onprem.capacity_gpu_hours_per_month(z))

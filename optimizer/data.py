@@ -56,8 +56,9 @@ def define_single_venue_and_storage(model: Model, index: CapIndex) -> VenueUse:
                 use: Var = picks[v]
             else:
                 use = model.prob.binary(f"use_{at}")
-            model.constrain([*terms_of(caps), (use, -need)], LE, 0.0,
-                            f"venue_use_{at}")
+            row = model.constrain([*terms_of(caps), (use, -need)], LE, 0.0, f"venue_use_{at}")
+            if model.uses is not None:
+                model.uses.coefs.append((row, use, w.name, m, -1.0))
             out.uses[(w.name, v, m)] = use
             if gb > 0:
                 venue = model.venues[v]
@@ -131,9 +132,11 @@ def define_gangs(model: Model, index: CapIndex, use: VenueUse) -> None:
             for (v, gpu), items in sorted(groups.items()):
                 g = options[(v, gpu)]
                 for m, caps in items:
-                    model.constrain([*terms_of(caps), (g, -model.demand[w.name][m])], LE, 0.0,
-                                    f"gang_{wn}_{model.safe(v)}_{model.safe(gpu)}_"
-                                    f"{model.label(m)}_")
+                    row = model.constrain([*terms_of(caps), (g, -model.demand[w.name][m])],
+                                          LE, 0.0, f"gang_{wn}_{model.safe(v)}_"
+                                          f"{model.safe(gpu)}_{model.label(m)}_")
+                    if model.uses is not None:
+                        model.uses.coefs.append((row, g, w.name, m, -1.0))
             if w.single_venue:
                 for v in sorted({v for v, _ in options}):
                     pick = use.picks.get((w.name, v))

@@ -32,6 +32,7 @@ from .records import (
     Cap,
     CapIndex,
     Cuts,
+    DemandUses,
     Fleet,
     Limit,
     Reserved,
@@ -142,6 +143,8 @@ class Model:
     limits: list[Limit] = field(default_factory=list)
     # the relaxation's cost once the warm start has solved it: no plan costs less
     relaxed_bound: float | None = None
+    # where the program reads the demand: a movable build's only (``redemand``)
+    uses: DemandUses | None = None
     _labels: list[str] = field(default_factory=list, init=False, repr=False)
     _discounts: list[float] = field(default_factory=list, init=False, repr=False)
     _safe: dict[str, str] = field(default_factory=dict, init=False, repr=False)

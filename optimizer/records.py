@@ -17,9 +17,9 @@ from .onprem import Retired
 from .plan import Server
 from .program import Expr, Row, Var
 
-__all__ = ["Cap", "CapIndex", "CohortPlan", "Cuts", "EgressTerms", "Fleet", "Limit",
-           "ReservationKey", "Reserved", "Service", "SiteMonth", "Tiered", "UnitGroup",
-           "VenueUse"]
+__all__ = ["Cap", "CapIndex", "CohortPlan", "Cuts", "DemandUses", "EgressTerms", "Fleet",
+           "Limit", "ReservationKey", "Reserved", "Service", "SiteMonth", "Tiered",
+           "UnitGroup", "VenueUse"]
 
 ReservationKey = tuple[str, str, Purchase, str, int]   # venue, gpu, term, instance type, start
 # (venue, month) -> [(GB expression, most GB it can be, what it is)]: a provider-region's
@@ -222,3 +222,43 @@ class Cuts:
     # read when the fleet is held (``cuts.held_cuts``), never rows of their own
     site_months: list[SiteMonth] = field(default_factory=list)
     covers: int = 0
+
+
+@dataclass
+class DemandUses:
+    """Where a movable program (``build.prepare(movable=True)``) reads each workload's
+    monthly demand, so that ``redemand.move_demand`` can move it to other demand in place.
+    Each entry names the workload and month whose demand D (reference GPU-hours) it reads."""
+
+    # ``var.upBound = a × D``
+    bounds: list[tuple[Var, str, int, float]] = field(default_factory=list)
+    # ``row.constant = a × D`` (the need on a row's right side)
+    constants: list[tuple[Row, str, int, float]] = field(default_factory=list)
+    # ``row.expr[var] = a × D`` (a big-M: an indicator times the need)
+    coefs: list[tuple[Row, Var, str, int, float]] = field(default_factory=list)
+    # ``cuts.bound_small_use``: the row, its capacity variable, that variable's workload,
+    # month and factor, the units (a variable or an expression of them) with their GPU-hours
+    # (``cap − Σ min(hours, D / factor) × unit ≤ 0``), and the most GPU-hours of one unit
+    small_use: list[tuple[Row, Var, str, int, float, tuple[tuple[object, float], ...],
+                          float]] = field(default_factory=list)
+    # ``cuts._servers_for``: ``row.expr[placed] = −ceil(D / per-server GPU-hours)``
+    whole: list[tuple[Row, Var, str, int, float]] = field(default_factory=list)
+    # a pool's capacity variables (workload, month, factor) and its whole units (variable,
+    # first month, months it is active, GPU-hours it holds per month or day): each unit's
+    # upper bound is what the pool's users could fill in the busiest month it is active
+    pools: list[tuple[tuple[tuple[str, int, float], ...],
+                      tuple[tuple[Var, int, int, float], ...]]] = field(default_factory=list)
+    # a workload's served GPU-hours ``serve[w,v,m]``: every coefficient it has outside the rows
+    # of ``serving`` (its egress in GB) is egress GB / D times a price or 1
+    serve: list[tuple[Var, str, int]] = field(default_factory=list)
+    serving: set[int] = field(default_factory=set)
+    # those coefficients, read on the first move (``redemand``): in a row, or in a ledger
+    # entry (its index, and the variable within its expression), each as k × GB / D
+    egress_rows: list[tuple[Row, Var, str, int, float]] = field(default_factory=list)
+    egress_flows: list[tuple[int, Var, str, int, float]] = field(default_factory=list)
+    egress_read: bool = False
+    # the site-shortfall candidates: expression, name, workload, month, GPU-hours of the most
+    # a server delivers (right side ``ceil(D / most)``)
+    shortfall: list[tuple[Expr, str, str, int, float]] = field(default_factory=list)
+    # rows the build made; any after them are cuts a solve added, which assume the demand
+    rows_built: int = 0

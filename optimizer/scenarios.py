@@ -38,6 +38,7 @@ from .optimize import drop_unused_venues, optimize
 from .plan import LoadedPlan, Plan, plan_from_dict, plan_inputs
 from .planfile import PlanFile
 from .processes import process_context
+from .redemand import movable, move_demand
 from .reprice import PriceFactors, reprice
 from .result import Decisions, Result, ScenarioResult
 from .solver import SolveInfo, SolverName, SolveStatus, run, safety_net, search, watching
@@ -604,25 +605,38 @@ def solve_held(model: Model, solver: SolverName, time_limit: float | None,
 
 
 def committed_npvs(plan: Plan, catalog: Catalog, scenario: Scenario, decisions: Decisions,
-                   prices: Sequence[PriceFactors], solver: SolverName = SolverName.HIGHS,
-                   time_limit: float | None = None,
-                   gap: float | None = None) -> list[Npv | None]:
-    """``committed_npv`` at each of ``prices`` (factors on the prices of ``plan`` and
-    ``catalog``), from one program: built once, its first-stage decisions held, and moved
-    from one set of prices to the next in place (``reprice``), each hourly use solved from
-    the last one's basis (``solve_held``)."""
-    model = prepare(plan, catalog, scenario, held=decisions)
+                   samples: Sequence[tuple[PriceFactors, Plan]],
+                   solver: SolverName = SolverName.HIGHS, time_limit: float | None = None,
+                   gap: float | None = None,
+                   fresh: Callable[[int], Npv | None] | None = None) -> list[Npv | None]:
+    """``committed_npv`` in each of ``samples``: factors on the prices of ``plan`` and
+    ``catalog``, and the plan at the sample's demand (``plan`` itself, or ``plan`` with other
+    demand: ``redemand.movable``). From one program: built once, its first-stage decisions
+    held, and moved from one sample to the next in place (``reprice``, ``move_demand``), each
+    hourly use solved from the last one's basis (``solve_held``). A sample whose plan the
+    program cannot move to is solved by ``fresh(i)`` (its index; required then)."""
+    moving = any(p is not plan for _, p in samples)
+    model = prepare(plan, catalog, scenario, held=decisions, movable=moving)
     if precheck(model):
-        return [None] * len(prices)
+        return [None] * len(samples)
     define_program(model)
     try:
-        fix(model, decisions)
+        restore = fix(model, decisions)
     except DecisionsError:
-        return [None] * len(prices)
+        return [None] * len(samples)
     time_limit = default_time_limit(model) if time_limit is None else time_limit
     held = PriceFactors()
     out: list[Npv | None] = []
-    for factors in prices:
+    for i, (factors, at) in enumerate(samples):
+        if at is not model.plan:
+            if not movable(model, at):
+                if fresh is None:
+                    raise ValueError("committed_npvs: a sample's plan cannot be moved to")
+                out.append(fresh(i))
+                continue
+            restore()
+            move_demand(model, at)
+            restore = fix(model, decisions)
         reprice(model, factors.over(held))
         held = factors
         info = solve_held(model, solver, time_limit, plan.plan.mip_gap if gap is None else gap)

@@ -43,16 +43,22 @@ def define_demand(model: Model) -> None:
     constraint asks one variable for more, and more never costs less, so some optimal plan
     meets the bound; given as a bound, it lets the solver derive far stronger cuts."""
     by: dict[tuple[str, int], list] = {}
+    uses = model.uses
     for c in model.caps:
         by.setdefault((c.workload, c.month), []).append(c)
         c.var.upBound = model.demand[c.workload][c.month] / c.factor
+        if uses is not None:
+            uses.bounds.append((c.var, c.workload, c.month, 1 / c.factor))
     for w in model.plan.workloads:
         prefix = _n(f"demand[{w.name},")
         for m in workload_months(model.plan, w):
             if model.demand[w.name][m] <= 0:
                 continue
-            model.constrain([*terms_of(by.get((w.name, m), [])), (model.need(w.name, m), -1.0)],
-                            GE, 0.0, f"{prefix}{model.label(m)}_")
+            row = model.constrain([*terms_of(by.get((w.name, m), [])),
+                                   (model.need(w.name, m), -1.0)],
+                                  GE, 0.0, f"{prefix}{model.label(m)}_")
+            if uses is not None:
+                uses.constants.append((row, w.name, m, -1.0))
 
 
 def define_latency_and_egress(model: Model, index: CapIndex) -> Service:
@@ -64,6 +70,7 @@ def define_latency_and_egress(model: Model, index: CapIndex) -> Service:
     plan = model.plan
     out = Service()
     egress: EgressTerms = {}
+    uses = model.uses
     for w in plan.workloads:
         per_venue = index.of(w.name)
         if not per_venue:
@@ -89,11 +96,18 @@ def define_latency_and_egress(model: Model, index: CapIndex) -> Service:
                     s = model.prob.var(f"serve_{at}", 0, model.demand[w.name][m])
                     serve_vars[v] = s
                     out.serve[(w.name, v, m)] = s
-                    model.constrain([(s, 1.0), *terms_of(caps, -1.0)], LE, 0.0,
-                                    f"serve_cap_{at}")
-                model.constrain([*((s, 1.0) for s in serve_vars.values()), (need, -1.0)],
-                                EQ, 0.0,
-                                f"serve_all_{model.safe(w.name)}_{model.label(m)}_")
+                    row = model.constrain([(s, 1.0), *terms_of(caps, -1.0)], LE, 0.0,
+                                          f"serve_cap_{at}")
+                    if uses is not None:
+                        uses.bounds.append((s, w.name, m, 1.0))
+                        uses.serve.append((s, w.name, m))
+                        uses.serving.add(id(row))
+                row = model.constrain([*((s, 1.0) for s in serve_vars.values()), (need, -1.0)],
+                                      EQ, 0.0,
+                                      f"serve_all_{model.safe(w.name)}_{model.label(m)}_")
+                if uses is not None:
+                    uses.constants.append((row, w.name, m, -1.0))
+                    uses.serving.add(id(row))
                 gb_per_hour = model.egress_gb[w.name][m] / model.demand[w.name][m]
                 for v, s in serve_vars.items():
                     venue = model.venues[v]
@@ -125,10 +139,13 @@ def _define_latency(model: Model, w: Workload, m: int, reach: dict[str, set[str]
                 continue
             share = sum(users[u] for u in subset)
             # in a fixed order: a set of names iterates in an order that varies by process
-            model.constrain([*((terms[v], 1.0) for v in sorted(within) if v in terms),
-                             (need, -share)],
-                            GE, 0.0,
-                            _n(f"latency[{w.name},{'+'.join(subset)},{model.label(m)}]"))
+            row = model.constrain([*((terms[v], 1.0) for v in sorted(within) if v in terms),
+                                   (need, -share)],
+                                  GE, 0.0,
+                                  _n(f"latency[{w.name},{'+'.join(subset)},{model.label(m)}]"))
+            if model.uses is not None:
+                model.uses.constants.append((row, w.name, m, -share))
+                model.uses.serving.add(id(row))
 
 
 def redundancy_level(w: Workload, domain_availability: list[float]) -> int:
@@ -171,5 +188,8 @@ def define_redundancy(model: Model, index: CapIndex) -> None:
             for lost in losses:
                 keep = [c for d in domains if d not in lost for c in per_venue.get((d, m), [])
                         if c.purchase != Purchase.SPOT]
-                model.constrain([*terms_of(keep), (need, -1.0)], GE, 0.0,
-                                _n(f"survive[{w.name},{'+'.join(lost)},{model.label(m)}]"))
+                row = model.constrain([*terms_of(keep), (need, -1.0)], GE, 0.0,
+                                      _n(f"survive[{w.name},{'+'.join(lost)},"
+                                         f"{model.label(m)}]"))
+                if model.uses is not None:
+                    model.uses.constants.append((row, w.name, m, -1.0))

@@ -281,6 +281,22 @@ class HighsSession:
                                   cost)
         self.highs.changeObjectiveOffset(prob.objective.constant or 0.0)
 
+    def change_rows(self, rows: list[Row], coefs: list[tuple[Row, Var]]) -> None:
+        """Take ``rows``' bounds and the coefficients ``coefs`` (a row and a variable) from
+        the program, in place: the same rows and columns, other numbers; the basis stays."""
+        import highspy
+
+        if not rows and not coefs:
+            return
+        at = {id(r): i for i, r in enumerate(self.constraints)}
+        h = self.highs
+        for row, var in coefs:
+            h.changeCoeff(at[id(row)], self.index[var], row.expr[var])
+        inf = highspy.kHighsInf
+        for r in rows:
+            h.changeRowBounds(at[id(r)], -inf if r.sense == LE else -r.constant,
+                              inf if r.sense == GE else -r.constant)
+
     def add_rows(self, constraints: list[Row]) -> None:
         """Append rows added to the program since the session was made; the basis and
         everything else stay."""

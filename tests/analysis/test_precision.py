@@ -212,7 +212,7 @@ def test_a_risk_sample_with_an_unsolved_committed_solve_is_counted_as_failed(mon
         return real(plan, catalog, values, scenario, decisions, solver, time_limit)
     monkeypatch.setattr(montecarlo, "committed", stopped)
     # a solve per sample (not one program moved from price to price)
-    monkeypatch.setattr(montecarlo, "price_factors", lambda plan, values: None)
+    monkeypatch.setattr(montecarlo, "sample_moves", lambda plan, catalog, values: None)
     p = plan({"electricity": {"dist": "uniform", "low": 0.5, "high": 2.5}})
     res = montecarlo.risk(p, CLOUD, samples=20, seed=3)
     drawn = [montecarlo.sample(p.plan.uncertainty, 3, i)["electricity"] for i in range(20)]

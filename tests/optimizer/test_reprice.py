@@ -159,7 +159,7 @@ def test_risk_over_prices_alone_moves_one_program_and_agrees_with_fresh_builds(m
     assert programs == [4] * (3 * len(moved.candidates))
     calls = []
     real = montecarlo.committed
-    monkeypatch.setattr(montecarlo, "price_factors", lambda plan, values: None)
+    monkeypatch.setattr(montecarlo, "sample_moves", lambda plan, catalog, values: None)
     monkeypatch.setattr(montecarlo, "committed",
                         lambda *a, **k: calls.append(1) or real(*a, **k))
     fresh = risk(one_box(UNIFORM), CLOUD, samples=12, seed=4)

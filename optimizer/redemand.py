@@ -1,0 +1,175 @@
+"""A built program moved to other demand in place: the demand levers of SPEC 12 (``demand``,
+``demand.<workload>``, ``mfu``, ``throughput``) without a new build.
+
+A workload's monthly demand D (reference GPU-hours) enters a program in a few ways, each
+recorded by a movable build (``build.prepare(movable=True)``, ``records.DemandUses``):
+
+- linearly: the need on the right of the demand, serving, latency and survival rows; the
+  upper bound of each capacity and serving variable; the big-M of a venue-use or gang
+  indicator;
+- as D / its own GPU-hours in the valid inequalities for whole units: the bound on a
+  workload's use of reserved instances or servers (``min(hours, D / factor)``), the whole
+  servers a placed workload needs (``ceil(D / per server)``), the site-shortfall candidates,
+  and the most reservations or blocks a pool's users could fill;
+- as egress GB / D: a served GPU-hour's egress, in the egress tiers and their costs.
+
+Rows, columns and their order do not move, as long as the months with demand stay the same
+and no gang changes between one node and several (``movable``): a movable build keeps the
+valid inequalities that say nothing at its demand, so a build at any demand has the same
+rows. The cuts a solve added past the build (unit covers, site-shortfall rows) assume the
+demand they were found at: a move drops them. The tests build each example at lever values
+and compare the program with the moved one, coefficient by coefficient.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import replace
+
+from .build import define_objective
+from .model import Model, linear, monthly_demand, monthly_egress_gb
+from .plan import Plan
+from .program import Expr, Row, Var
+from .solver import HighsSession
+
+__all__ = ["movable", "move_demand"]
+
+
+def movable(model: Model, plan: Plan) -> bool:
+    """Whether ``model``'s program, built movable for ``model.plan``, can move to ``plan`` in
+    place: the same plan but for its workloads' demand, the same months with demand, and no
+    gang that runs on one node in one and on several in the other."""
+    if model.uses is None:
+        return False
+    old = model.plan
+    if [w.name for w in plan.workloads] != [w.name for w in old.workloads]:
+        return False
+    same = replace(plan, workloads=tuple(
+        replace(w, gpus=o.gpus, gpu_hours=o.gpu_hours)
+        for w, o in zip(plan.workloads, old.workloads, strict=True)))
+    if same != old:
+        return False
+    for w, o in zip(plan.workloads, old.workloads, strict=True):
+        before = model.demand[w.name]
+        after = monthly_demand(plan, w)
+        if any((a > 0) != (b > 0) for a, b in zip(before, after, strict=True)):
+            return False
+        if any(plan.multi_node(w, g) != old.multi_node(o, g) for g in w.speeds):
+            return False
+    return True
+
+
+def move_demand(model: Model, plan: Plan) -> None:
+    """Move ``model``'s program to the demand of ``plan`` in place (``movable`` must hold):
+    its rows, bounds and costs, and the solver's copy of them. ``model.plan`` becomes
+    ``plan``."""
+    uses = model.uses
+    if uses is None or not movable(model, plan):
+        raise ValueError("move_demand: the program cannot move to this plan in place")
+    prob = model.prob
+    prob.drop(prob.rows[uses.rows_built:])     # cuts found at the old demand
+    model.cuts.covers = 0
+    model.relaxed_bound = None
+    _read_egress(model)
+    before = model.demand
+    demand = {w.name: monthly_demand(plan, w) for w in plan.workloads}
+    model.demand = demand
+    model.egress_gb = {w.name: monthly_egress_gb(plan, w) for w in plan.workloads}
+    model.plan = plan
+
+    rows: dict[int, Row] = {}
+    coefs: dict[tuple[int, int], tuple[Row, Var]] = {}
+
+    def coef(row: Row, var: Var, x: float) -> None:
+        row.expr[var] = x
+        coefs[(id(row), id(var))] = (row, var)
+
+    for var, w, m, a in uses.bounds:
+        var.upBound = a * demand[w][m]
+    for row, w, m, a in uses.constants:
+        row.constant = a * demand[w][m]
+        rows[id(row)] = row
+    for row, var, w, m, a in uses.coefs:
+        coef(row, var, a * demand[w][m])
+    for row, cap, w, m, factor, units, top in uses.small_use:
+        most, was = demand[w][m] / factor, before[w][m] / factor
+        if most >= top and was >= top:
+            continue            # every unit's full GPU-hours, before and after
+        if all(type(unit) is Var for unit, _ in units):
+            for unit, hours in units:
+                if hours > most or hours > was:
+                    coef(row, unit, -min(hours, most))  # type: ignore[arg-type]
+            continue
+        expr = linear([(cap, 1.0), *((unit, -min(hours, most)) for unit, hours in units)])
+        row.expr.update(expr)
+        row.constant = expr.constant
+        rows[id(row)] = row
+        for var in expr:
+            coefs[(id(row), id(var))] = (row, var)
+    for row, placed, w, m, per_server in uses.whole:
+        servers = -float(math.ceil(demand[w][m] / per_server - 1e-9))
+        if row.expr[placed] != servers:
+            coef(row, placed, servers)
+    for caps, whole in uses.pools:
+        need: dict[int, float] = defaultdict(float)
+        for w, m, factor in caps:
+            need[m] += demand[w][m] / factor
+        for var, start, span, hours in whole:
+            peak = max((need.get(m, 0.0) for m in range(start, start + span)), default=0.0)
+            var.upBound = math.ceil(peak / hours - 1e-9)
+    model.cuts.shortfall = [(expr, math.ceil(demand[w][m] / most - 1e-9), name)
+                            for expr, name, w, m, most in uses.shortfall]
+    model.cuts.site_months = [
+        replace(c, need=demand[w][m])
+        for c, (_, _, w, m, _) in zip(model.cuts.site_months, uses.shortfall, strict=True)]
+    if uses.egress_rows or uses.egress_flows:
+        per_hour = {(w, m): model.egress_gb[w][m] / demand[w][m] for _, w, m in uses.serve}
+        for row, var, w, m, k in uses.egress_rows:
+            coef(row, var, k * per_hour[(w, m)])
+        flows = model.ledger.flows
+        for i, var, w, m, k in uses.egress_flows:
+            category, month, term, _, tag = flows[i]
+            if isinstance(term, Expr):
+                term[var] = k * per_hour[(w, m)]
+            else:
+                flows[i] = (category, month, term, k * per_hour[(w, m)], tag)
+        define_objective(model)
+    session = prob.highs
+    if isinstance(session, HighsSession):
+        session.change_rows(list(rows.values()), list(coefs.values()))
+        if uses.egress_flows:
+            session.set_costs(prob)
+
+
+def _read_egress(model: Model) -> None:
+    """Find, once, the egress coefficients of the serving variables in the program as built:
+    in a row outside their serving rows, or in a ledger entry; each over egress GB / D at the
+    demand it was built at."""
+    uses = model.uses
+    assert uses is not None
+    if uses.egress_read:
+        return
+    uses.egress_read = True
+    serve = {id(var): (w, m) for var, w, m in uses.serve}
+    per_hour = {(w, m): model.egress_gb[w][m] / model.demand[w][m] for _, w, m in uses.serve}
+
+    def scaled(var: object, c: float) -> tuple[str, int, float] | None:
+        hit = serve.get(id(var))
+        if hit is None or not per_hour[hit]:
+            return None
+        return hit[0], hit[1], c / per_hour[hit]
+
+    for row in model.prob.rows[:uses.rows_built]:
+        if id(row) not in uses.serving:
+            for var, c in row.expr.items():
+                if (found := scaled(var, c)) is not None:
+                    uses.egress_rows.append((row, var, *found))
+    for i, (_, _, term, c, _) in enumerate(model.ledger.flows):
+        if isinstance(term, Var):
+            if (found := scaled(term, c)) is not None:
+                uses.egress_flows.append((i, term, *found))
+        elif isinstance(term, Expr):
+            for var, a in term.items():
+                if (found := scaled(var, a)) is not None:
+                    uses.egress_flows.append((i, var, *found))

@@ -1,0 +1,222 @@
+"""A program moved to other demand in place is the program a build at that demand makes."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from tco.optimizer import load_plan
+from tco.optimizer.build import define_program, prepare
+from tco.optimizer.redemand import movable, move_demand
+from tco.optimizer.scenarios import scenarios_for
+from tco.pricing.snapshot import load_snapshot
+from tests.optimizer.test_reprice import at, dump, same_program
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def movable_build(plan, catalog, scenario, **kw):
+    return define_program(prepare(plan, catalog, scenario, movable=True, **kw))
+
+
+def same_moved_program(moved, fresh):
+    """``same_program``, with the bounds compared to within rounding (a bound the build
+    computes as D / factor, the move as D × (1 / factor))."""
+    columns, columns2 = dump(moved)[0], dump(fresh)[0]
+    assert [(n, i) for n, _, _, i in columns] == [(n, i) for n, _, _, i in columns2]
+    for (name, low, up, _), (_, low2, up2, _) in zip(columns, columns2, strict=True):
+        assert low == pytest.approx(low2, rel=1e-12, abs=1e-12), name
+        assert up == pytest.approx(up2, rel=1e-12, abs=1e-12), name
+    for v, w in zip(moved.prob.vars, fresh.prob.vars, strict=True):
+        v.lowBound, v.upBound = w.lowBound, w.upBound
+    same_program(moved, fresh)
+    assert moved.demand == fresh.demand
+
+
+CASES = [
+    ("research-lab", {"demand": 1.3}),            # whole-server rows, site-shortfall candidates
+    ("research-lab", {"demand": 0.45}),           # reserved units larger than a month's need
+    ("research-lab", {"demand.experiments": 1.7}),
+    ("llm-platform", {"demand": 0.6}),            # egress in the tier rows
+    ("gpu-clouds", {"demand": 1.25}),             # egress in the rows and the costs
+    ("inference-startup", {"demand": 0.7}),       # latency rows, egress
+    ("enterprise-70b", {"demand": 1.2}),          # a gang's big-M rows
+    ("enterprise-70b", {"mfu": 1.15, "throughput": 0.8}),
+    ("model-team", {"throughput": 1.3, "demand.pretrain-70b": 0.9}),
+]
+
+
+@pytest.mark.parametrize("example,values", CASES, ids=lambda c: str(c))
+def test_a_program_moved_to_other_demand_is_the_program_built_at_it(example, values):
+    plan = load_plan(EXAMPLES / f"{example}.toml").plan
+    catalog = load_snapshot()
+    for scenario in scenarios_for(plan)[:2]:
+        moved = movable_build(plan, catalog, scenario)
+        p, c = at(plan, catalog, values)
+        assert movable(moved, p)
+        move_demand(moved, p)
+        assert moved.plan is p
+        same_moved_program(moved, movable_build(p, c, scenario))
+
+
+def test_moving_back_and_forth_lands_on_the_program_built_there():
+    plan = load_plan(EXAMPLES / "gpu-clouds.toml").plan
+    catalog = load_snapshot()
+    scenario = scenarios_for(plan)[0]
+    moved = movable_build(plan, catalog, scenario)
+    for x in (1.4, 0.5, 1.0, 0.8):
+        move_demand(moved, at(plan, catalog, {"demand": x})[0])
+    p, c = at(plan, catalog, {"demand": 0.8})
+    same_moved_program(moved, movable_build(p, c, scenario))
+
+
+def test_cuts_a_solve_added_at_the_old_demand_are_dropped():
+    # the research lab's hybrid program solved (the warm start adds unit covers and
+    # site-shortfall rows, found at its demand), then moved: the rows are the build's again
+    from tco.optimizer.solver import SolverName
+    from tco.optimizer.warmstart import warm_start
+
+    plan = load_plan(EXAMPLES / "research-lab.toml").plan
+    catalog = load_snapshot()
+    scenario = scenarios_for(plan)[0]
+    moved = movable_build(plan, catalog, scenario)
+    built = len(moved.prob.rows)
+    warm_start(moved, SolverName.HIGHS)
+    assert len(moved.prob.rows) > built
+    assert len(moved.cuts.shortfall) < len(moved.uses.shortfall)
+    p, c = at(plan, catalog, {"demand": 1.2})
+    move_demand(moved, p)
+    assert len(moved.prob.rows) == built
+    fresh = movable_build(p, c, scenario)
+    same_moved_program(moved, fresh)
+    assert [(n, r) for _, r, n in moved.cuts.shortfall] == [
+        (n, r) for _, r, n in fresh.cuts.shortfall]
+    assert [s.need for s in moved.cuts.site_months] == [s.need for s in fresh.cuts.site_months]
+
+
+def test_a_solved_program_moved_in_place_solves_as_a_fresh_build():
+    # the solver's copy moves too: the relaxation of the moved session, from its old basis,
+    # is the relaxation of a fresh build at that demand
+    from tco.optimizer.solver import run
+
+    plan = load_plan(EXAMPLES / "inference-startup.toml").plan
+    catalog = load_snapshot()
+    scenario = scenarios_for(plan)[0]
+    moved = movable_build(plan, catalog, scenario)
+    run(moved.prob, relax=True)
+    session = moved.prob.highs
+    p, c = at(plan, catalog, {"demand": 1.35})
+    move_demand(moved, p)
+    relaxed = run(moved.prob, relax=True)
+    assert moved.prob.highs is session
+    fresh = movable_build(p, c, scenario)
+    built = run(fresh.prob, relax=True)
+    assert relaxed.bound == pytest.approx(built.bound, rel=1e-9)
+
+
+def test_not_movable_when_a_month_loses_its_demand_or_anything_else_changes():
+    plan = load_plan(EXAMPLES / "research-lab.toml").plan
+    catalog = load_snapshot()
+    model = movable_build(plan, catalog, scenarios_for(plan)[0])
+    assert movable(model, at(plan, catalog, {"demand": 2.0})[0])
+    assert not movable(model, at(plan, catalog, {"demand.experiments": 0.0})[0])
+    assert not movable(model, at(plan, catalog, {"electricity": 1.1})[0])
+    assert not movable(model, replace(plan, workloads=plan.workloads[:-1]))
+    unrecorded = define_program(prepare(plan, catalog, scenarios_for(plan)[0]))
+    assert not movable(unrecorded, plan)
+    with pytest.raises(ValueError, match="cannot move"):
+        move_demand(model, at(plan, catalog, {"electricity": 1.1})[0])
+
+
+def test_not_movable_when_a_gang_changes_between_one_node_and_several():
+    # enterprise-70b's pretraining run is a gang; at a tenth of its GPU-hours a month it fits
+    # on one node of a class where it needs several as written
+    plan = load_plan(EXAMPLES / "enterprise-70b.toml").plan
+    catalog = load_snapshot()
+    gang = next(w for w in plan.workloads if w.gang)
+    model = movable_build(plan, catalog, scenarios_for(plan)[0])
+    small = at(plan, catalog, {f"demand.{gang.name}": 0.01})[0]
+    small_gang = next(w for w in small.workloads if w.gang)
+    assert any(plan.multi_node(gang, g) != small.multi_node(small_gang, g) for g in gang.speeds)
+    assert not movable(model, small)
+
+
+def test_a_movable_build_has_the_optimum_of_a_plain_one():
+    # the rows a movable build keeps are valid inequalities: the same plan, to the gap
+    from tco.optimizer.optimize import optimize
+    from tco.optimizer.solver import SolverName
+
+    plan = load_plan(EXAMPLES / "research-lab.toml").plan
+    catalog = load_snapshot()
+    scenario = next(s for s in scenarios_for(plan) if s.name == "onprem-only")
+    plain = define_program(prepare(plan, catalog, scenario))
+    kept = movable_build(plan, catalog, scenario)
+    assert len(kept.prob.rows) > len(plain.prob.rows)
+    a = optimize(plain, SolverName.HIGHS, None)
+    b = optimize(kept, SolverName.HIGHS, None)
+    assert a.status.has_solution and b.status.has_solution
+    gap = max(a.gap_usd or 0.0, b.gap_usd or 0.0)
+    assert plain.prob.cost() == pytest.approx(kept.prob.cost(), abs=gap + 1e-6 * plain.prob.cost())
+
+
+DEMAND = {"demand": {"dist": "uniform", "low": 0.4, "high": 1.6},
+          "cloud_prices": {"dist": "uniform", "low": 0.5, "high": 1.5}}
+
+
+def test_risk_over_demand_moves_one_program_and_agrees_with_fresh_builds(monkeypatch):
+    # the closed-form plan with its demand and cloud prices uncertain: below the server's
+    # capacity it idles, above it the cloud takes the rest; every sample of a task priced from
+    # one program per candidate, and the same numbers from a build per sample
+    from tco.analysis import montecarlo, risk
+    from tests.analysis.test_closed_form import CLOUD
+    from tests.analysis.test_closed_form import plan as one_box
+
+    programs = []
+    in_place = montecarlo.committed_in_place
+    monkeypatch.setattr(montecarlo, "committed_in_place",
+                        lambda *a, **k: programs.append(len(a[2])) or in_place(*a, **k))
+    moved = risk(one_box(DEMAND), CLOUD, samples=12, seed=4)
+    assert programs == [4] * (3 * len(moved.candidates))
+    monkeypatch.setattr(montecarlo, "sample_moves", lambda plan, catalog, values: None)
+    fresh = risk(one_box(DEMAND), CLOUD, samples=12, seed=4)
+    drawn = [montecarlo.sample(one_box(DEMAND).plan.uncertainty, 4, i)["demand"]
+             for i in range(12)]
+    assert min(drawn) < 1.0 < max(drawn)
+    for a, b in zip(moved.npvs, fresh.npvs, strict=True):
+        for x, y in zip(a, b, strict=True):
+            assert (x is None) == (y is None)
+            if x is not None:
+                assert x.usd == pytest.approx(y.usd, rel=1e-9)
+    assert moved.recommended == fresh.recommended
+
+
+def test_a_sample_the_program_cannot_move_to_is_built_for_itself():
+    # a sample with no demand at all leaves the program's months without rows: it is solved
+    # by the caller's fresh build, and the samples around it still from the moved program
+    from tco.analysis.evaluate import committed, sample_moves
+    from tco.optimizer.reprice import PriceFactors
+    from tco.optimizer.scenarios import committed_npvs, solve
+    from tests.analysis.test_closed_form import CLOUD
+    from tests.analysis.test_closed_form import plan as one_box
+
+    p = one_box().plan
+    base = solve(p, CLOUD)
+    decisions = base.scenario("hybrid").decisions
+    drawn = [{"demand": 1.3}, {"demand": 0.0}, {"demand": 0.7, "cloud_prices": 1.2}]
+    moves = [sample_moves(p, CLOUD, values) for values in drawn]
+    assert all(m is not None for m in moves)
+    asked = []
+
+    def fresh(i):
+        asked.append(i)
+        return committed(p, CLOUD, drawn[i], "hybrid", decisions, None, None)
+    hybrid = next(s for s in scenarios_for(p) if s.name == "hybrid")
+    out = committed_npvs(p, CLOUD, hybrid, decisions, moves, fresh=fresh)
+    assert asked == [1]
+    for values, npv in zip(drawn, out, strict=True):
+        alone = committed(p, CLOUD, values, "hybrid", decisions, None, None)
+        assert npv is not None and alone is not None
+        assert npv.usd == pytest.approx(alone.usd, rel=1e-9)
+    assert isinstance(moves[2][0], PriceFactors) and moves[2][0].cloud == {"aws": 1.2}
