@@ -57,8 +57,15 @@ __all__ = [
     "stats",
 ]
 
-# samples per task: a task carries the plan and catalog once for all of them
-CHUNK = 4
+# samples per task: a task carries the plan and catalog once for all of them, and builds each
+# candidate's program once for them (``committed_in_place``): about twenty tasks, of 4 to 25
+# samples, fixed by the number of samples alone (the results do not depend on the executor)
+CHUNKS, CHUNK_LEAST, CHUNK_MOST = 20, 4, 25
+
+
+def chunk_size(samples: int) -> int:
+    """Samples per task for a run of ``samples``."""
+    return max(CHUNK_LEAST, min(CHUNK_MOST, samples // CHUNKS))
 ROBUST = "robust"         # the name of the robust candidate (``--optimize``)
 
 
@@ -342,15 +349,16 @@ def risk(plan: LoadedPlan | Plan, catalog: Catalog, samples: int = 200, seed: in
                                          at_base.usd if at_base and at_base.known else None,
                                          widest)]
         seed += 1       # every candidate is evaluated on samples the program did not see
-    chunks = [list(range(k, min(k + CHUNK, samples))) for k in range(0, samples, CHUNK)]
+    size = chunk_size(samples)
+    chunks = [list(range(k, min(k + size, samples))) for k in range(0, samples, size)]
 
     told = telling_gaps(progress)
 
     def chunk_progress(done: int, total: int, gap_usd: float | None = None) -> None:
         if told is not None:
-            told(min(samples, done * CHUNK), samples, gap_usd=gap_usd)  # type: ignore[call-arg]
+            told(min(samples, done * size), samples, gap_usd=gap_usd)  # type: ignore[call-arg]
         elif progress:
-            progress(min(samples, done * CHUNK), samples)
+            progress(min(samples, done * size), samples)
     results = run(_evaluate, [(p, catalog, tuple(chosen), seed, c, name, time_limit)
                               for c in chunks], executor, chunk_progress)
     rows: list[tuple[Npv | None, ...]] = []

@@ -226,7 +226,7 @@ class HighsSession:
         lp.num_row_ = len(lower)
         lp.col_cost_ = cost
         lp.offset_ = prob.objective.constant or 0.0
-        lp.col_lower_, lp.col_upper_ = self._bounds()
+        lp.col_lower_, lp.col_upper_ = self.lower, self.upper = self._bounds()
         lp.row_lower_ = lower
         lp.row_upper_ = upper
         lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
@@ -235,6 +235,8 @@ class HighsSession:
         lp.a_matrix_.value_ = rows_val
         self.highs = _quiet_highs()
         self.highs.passModel(lp)
+        self.kinds = np.zeros(n, dtype=np.uint8)     # every column continuous
+        self.options: dict[str, bool | int | float | str] = {}
         self.registered = len(prob.vars)
         self.watched = False
 
@@ -313,6 +315,14 @@ class HighsSession:
             self.highs.deleteRows(len(at), np.array(at, dtype=np.int32))
             self.constraints = [r for r in self.constraints if id(r) not in gone]
 
+    def _options(self, options: dict[str, bool | int | float | str]) -> None:
+        """Set the options whose values differ from the ones last set."""
+        last = self.options
+        for name, value in options.items():
+            if name not in last or last[name] != value or type(last[name]) is not type(value):
+                self.highs.setOptionValue(name, value)
+                last[name] = value
+
     def _bounds(self) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
         import highspy
         import numpy as np
@@ -333,31 +343,34 @@ class HighsSession:
 
         h = self.highs
         n = len(self.vars)
-        every = np.arange(n, dtype=np.int32)
+        # bounds, integrality and options are sent only where they changed since the last
+        # run: a committed solve runs a small program ten times, and sending all of them
+        # each time took about a third of its time
         lower, upper = self._bounds()
-        h.changeColsBounds(n, every, lower, upper)
+        moved = np.flatnonzero((lower != self.lower) | (upper != self.upper)).astype(np.int32)
+        if len(moved):
+            h.changeColsBounds(len(moved), moved, lower[moved], upper[moved])
+            self.lower, self.upper = lower, upper
         integer = np.array([v.integer for v in self.vars], dtype=bool)
         kinds = np.where(integer & (not relax), highspy.HighsVarType.kInteger.value,
                          highspy.HighsVarType.kContinuous.value).astype(np.uint8)
-        h.changeColsIntegrality(n, every, kinds)
-        h.setOptionValue("output_flag", msg)
-        h.setOptionValue("threads", THREADS)
-        h.setOptionValue("random_seed", SEED)
-        # relaxations of these programs solve about twice as fast without presolve
-        h.setOptionValue("presolve", "off" if relax or not presolve else "choose")
-        h.setOptionValue("mip_max_nodes", highspy.kHighsIInf if nodes is None else nodes)
-        h.setOptionValue("mip_rel_gap", gap)
-        h.setOptionValue("mip_abs_gap", 1e-6)
+        if not np.array_equal(kinds, self.kinds):
+            h.changeColsIntegrality(n, np.arange(n, dtype=np.int32), kinds)
+            self.kinds = kinds
+        lp = relax or not integer.any()
         # HiGHS's simplex measures its time limit on the instance's run clock, which adds up
         # over every run of the session (its MIP solver measures from the start of the run):
         # an LP after a 6 s solve with 6 s allowed would stop at once, unsolved
-        lp = relax or not any(v.integer for v in self.vars)
         offset = h.getRunTime() if lp else 0.0
         time_limit = _limit(time_limit)
-        h.setOptionValue("time_limit", float("inf") if time_limit is None
-                         else offset + float(time_limit))
-        h.setOptionValue("objective_target", -highspy.kHighsInf if target is None or relax
-                         else target)
+        self._options({
+            "output_flag": msg, "threads": THREADS, "random_seed": SEED,
+            # relaxations of these programs solve about twice as fast without presolve
+            "presolve": "off" if relax or not presolve else "choose",
+            "mip_max_nodes": highspy.kHighsIInf if nodes is None else nodes,
+            "mip_rel_gap": gap, "mip_abs_gap": 1e-6,
+            "time_limit": float("inf") if time_limit is None else offset + float(time_limit),
+            "objective_target": -highspy.kHighsInf if target is None or relax else target})
         if start and not relax:
             index = self.index
             known = [(index[v], x) for v, x in start.items() if v in index]
@@ -367,6 +380,7 @@ class HighsSession:
             h.cbMipImprovingSolution.subscribe(_tell_watchers)
             h.cbMipLogging.subscribe(_tell_watchers)
             self.watched = True
+            self.options.pop("output_flag", None)   # turned off by the subscription
         started = time.perf_counter()
         h.run()
         seconds = time.perf_counter() - started
