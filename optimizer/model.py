@@ -177,6 +177,12 @@ class Model:
         short = self.short.get((workload, month))
         return demand if short is None else linear([(demand, 1.0), (short, -1.0)])
 
+    def rediscount(self, plan: Plan) -> None:
+        """Take ``plan`` as the model's plan, its discount factors made again from its rate."""
+        if plan.plan.discount_rate != self.plan.plan.discount_rate:
+            self._discounts = []
+        self.plan = plan
+
     def discount(self, month: int) -> float:
         """``(1 + discount_rate) ** (-month / 12)``, made once per month."""
         factors = self._discounts

@@ -1,5 +1,8 @@
-"""A built program moved to other demand in place: the demand levers of SPEC 12 (``demand``,
-``demand.<workload>``, ``mfu``, ``throughput``) without a new build.
+"""A built program moved to another plan in place: the demand levers of SPEC 12 (``demand``,
+``demand.<workload>``, ``mfu``, ``throughput``) and the discount rate, without a new build.
+
+The discount rate enters the objective alone: every cost is a ledger entry paid in a month,
+discounted when the objective is made from the ledger.
 
 A workload's monthly demand D (reference GPU-hours) enters a program in a few ways, each
 recorded by a movable build (``build.prepare(movable=True)``, ``records.DemandUses``):
@@ -33,22 +36,27 @@ from .plan import Plan
 from .program import Expr, Row, Var
 from .solver import HighsSession
 
-__all__ = ["movable", "move_demand"]
+__all__ = ["demand_differs", "movable", "move_demand", "move_plan"]
 
 
 def movable(model: Model, plan: Plan) -> bool:
-    """Whether ``model``'s program, built movable for ``model.plan``, can move to ``plan`` in
-    place: the same plan but for its workloads' demand, the same months with demand, and no
-    gang that runs on one node in one and on several in the other."""
-    if model.uses is None:
-        return False
+    """Whether ``model``'s program can move to ``plan`` in place: the same plan but for its
+    discount rate and its workloads' demand; where the demand differs, a program built
+    movable, the same months with demand, and no gang that runs on one node in one and on
+    several in the other."""
     old = model.plan
+    if plan is old:
+        return True
     if [w.name for w in plan.workloads] != [w.name for w in old.workloads]:
         return False
-    same = replace(plan, workloads=tuple(
-        replace(w, gpus=o.gpus, gpu_hours=o.gpu_hours)
-        for w, o in zip(plan.workloads, old.workloads, strict=True)))
+    same = replace(plan, plan=replace(plan.plan, discount_rate=old.plan.discount_rate),
+                   workloads=tuple(replace(w, gpus=o.gpus, gpu_hours=o.gpu_hours)
+                                   for w, o in zip(plan.workloads, old.workloads, strict=True)))
     if same != old:
+        return False
+    if not demand_differs(old, plan):
+        return True
+    if model.uses is None:
         return False
     for w, o in zip(plan.workloads, old.workloads, strict=True):
         before = model.demand[w.name]
@@ -60,13 +68,38 @@ def movable(model: Model, plan: Plan) -> bool:
     return True
 
 
-def move_demand(model: Model, plan: Plan) -> None:
-    """Move ``model``'s program to the demand of ``plan`` in place (``movable`` must hold):
-    its rows, bounds and costs, and the solver's copy of them. ``model.plan`` becomes
-    ``plan``."""
+def demand_differs(old: Plan, plan: Plan) -> bool:
+    """Whether some workload of ``plan`` has other GPUs or GPU-hours than in ``old`` (the
+    same workloads, in the same order)."""
+    return any((w.gpus, w.gpu_hours) != (o.gpus, o.gpu_hours)
+               for w, o in zip(plan.workloads, old.workloads, strict=True))
+
+
+def move_plan(model: Model, plan: Plan) -> None:
+    """Move ``model``'s program to ``plan`` in place (``movable`` must hold): its rows,
+    bounds and costs, and the solver's copy of them; ``model.plan`` becomes ``plan``. Another
+    discount rate moves the objective alone (every cost is a ledger entry discounted by its
+    month); other demand, what reads it (``move_demand``)."""
+    if not movable(model, plan):
+        raise ValueError("move_plan: the program cannot move to this plan in place")
+    costs = plan.plan.discount_rate != model.plan.plan.discount_rate
+    if demand_differs(model.plan, plan):
+        costs = move_demand(model, plan) or costs
+    model.rediscount(plan)
+    if costs:
+        define_objective(model)
+        session = model.prob.highs
+        if isinstance(session, HighsSession):
+            session.set_costs(model.prob)
+
+
+def move_demand(model: Model, plan: Plan) -> bool:
+    """Move ``model``'s program (built movable) to the demand of ``plan`` in place: its
+    rows, bounds and the egress in its ledger, and the solver's copy of the rows and bounds.
+    Returns whether the ledger moved (its objective is then to be made again)."""
     uses = model.uses
-    if uses is None or not movable(model, plan):
-        raise ValueError("move_demand: the program cannot move to this plan in place")
+    if uses is None:
+        raise ValueError("move_demand: the program was not built movable")
     prob = model.prob
     prob.drop(prob.rows[uses.rows_built:])     # cuts found at the old demand
     model.cuts.covers = 0
@@ -76,7 +109,6 @@ def move_demand(model: Model, plan: Plan) -> None:
     demand = {w.name: monthly_demand(plan, w) for w in plan.workloads}
     model.demand = demand
     model.egress_gb = {w.name: monthly_egress_gb(plan, w) for w in plan.workloads}
-    model.plan = plan
 
     rows: dict[int, Row] = {}
     coefs: dict[tuple[int, int], tuple[Row, Var]] = {}
@@ -134,12 +166,10 @@ def move_demand(model: Model, plan: Plan) -> None:
                 term[var] = k * per_hour[(w, m)]
             else:
                 flows[i] = (category, month, term, k * per_hour[(w, m)], tag)
-        define_objective(model)
     session = prob.highs
     if isinstance(session, HighsSession):
         session.change_rows(list(rows.values()), list(coefs.values()))
-        if uses.egress_flows:
-            session.set_costs(prob)
+    return bool(uses.egress_flows)
 
 
 def _read_egress(model: Model) -> None:

@@ -38,7 +38,7 @@ from .optimize import drop_unused_venues, optimize
 from .plan import LoadedPlan, Plan, plan_from_dict, plan_inputs
 from .planfile import PlanFile
 from .processes import process_context
-from .redemand import movable, move_demand
+from .redemand import demand_differs, movable, move_plan
 from .reprice import PriceFactors, reprice
 from .result import Decisions, Result, ScenarioResult
 from .solver import SolveInfo, SolverName, SolveStatus, run, safety_net, search, watching
@@ -610,12 +610,13 @@ def committed_npvs(plan: Plan, catalog: Catalog, scenario: Scenario, decisions: 
                    gap: float | None = None,
                    fresh: Callable[[int], Npv | None] | None = None) -> list[Npv | None]:
     """``committed_npv`` in each of ``samples``: factors on the prices of ``plan`` and
-    ``catalog``, and the plan at the sample's demand (``plan`` itself, or ``plan`` with other
-    demand: ``redemand.movable``). From one program: built once, its first-stage decisions
-    held, and moved from one sample to the next in place (``reprice``, ``move_demand``), each
+    ``catalog``, and the plan at the sample's demand and discount rate (``plan`` itself, or
+    ``plan`` with others: ``redemand.movable``). From one program: built once, its first-stage
+    decisions held, and moved from one sample to the next in place (``reprice``,
+    ``move_plan``), each
     hourly use solved from the last one's basis (``solve_held``). A sample whose plan the
     program cannot move to is solved by ``fresh(i)`` (its index; required then)."""
-    moving = any(p is not plan for _, p in samples)
+    moving = any(demand_differs(plan, p) for _, p in samples)
     model = prepare(plan, catalog, scenario, held=decisions, movable=moving)
     if precheck(model):
         return [None] * len(samples)
@@ -635,7 +636,7 @@ def committed_npvs(plan: Plan, catalog: Catalog, scenario: Scenario, decisions: 
                 out.append(fresh(i))
                 continue
             restore()
-            move_demand(model, at)
+            move_plan(model, at)
             restore = fix(model, decisions)
         reprice(model, factors.over(held))
         held = factors

@@ -9,7 +9,7 @@ import pytest
 
 from tco.optimizer import load_plan
 from tco.optimizer.build import define_program, prepare
-from tco.optimizer.redemand import movable, move_demand
+from tco.optimizer.redemand import movable, move_plan
 from tco.optimizer.scenarios import scenarios_for
 from tco.pricing.snapshot import load_snapshot
 from tests.optimizer.test_reprice import at, dump, same_program
@@ -45,18 +45,21 @@ CASES = [
     ("enterprise-70b", {"demand": 1.2}),          # a gang's big-M rows
     ("enterprise-70b", {"mfu": 1.15, "throughput": 0.8}),
     ("model-team", {"throughput": 1.3, "demand.pretrain-70b": 0.9}),
+    ("four-year-fleet", {"discount_rate": 0.12}),        # the objective alone
+    ("llm-platform", {"discount_rate": 0.02, "demand": 1.1}),
 ]
 
 
 @pytest.mark.parametrize("example,values", CASES, ids=lambda c: str(c))
-def test_a_program_moved_to_other_demand_is_the_program_built_at_it(example, values):
+def test_a_program_moved_to_other_demand_or_discount_rate_is_the_program_built_at_it(
+        example, values):
     plan = load_plan(EXAMPLES / f"{example}.toml").plan
     catalog = load_snapshot()
     for scenario in scenarios_for(plan)[:2]:
         moved = movable_build(plan, catalog, scenario)
         p, c = at(plan, catalog, values)
         assert movable(moved, p)
-        move_demand(moved, p)
+        move_plan(moved, p)
         assert moved.plan is p
         same_moved_program(moved, movable_build(p, c, scenario))
 
@@ -67,7 +70,7 @@ def test_moving_back_and_forth_lands_on_the_program_built_there():
     scenario = scenarios_for(plan)[0]
     moved = movable_build(plan, catalog, scenario)
     for x in (1.4, 0.5, 1.0, 0.8):
-        move_demand(moved, at(plan, catalog, {"demand": x})[0])
+        move_plan(moved, at(plan, catalog, {"demand": x})[0])
     p, c = at(plan, catalog, {"demand": 0.8})
     same_moved_program(moved, movable_build(p, c, scenario))
 
@@ -87,7 +90,7 @@ def test_cuts_a_solve_added_at_the_old_demand_are_dropped():
     assert len(moved.prob.rows) > built
     assert len(moved.cuts.shortfall) < len(moved.uses.shortfall)
     p, c = at(plan, catalog, {"demand": 1.2})
-    move_demand(moved, p)
+    move_plan(moved, p)
     assert len(moved.prob.rows) == built
     fresh = movable_build(p, c, scenario)
     same_moved_program(moved, fresh)
@@ -108,7 +111,7 @@ def test_a_solved_program_moved_in_place_solves_as_a_fresh_build():
     run(moved.prob, relax=True)
     session = moved.prob.highs
     p, c = at(plan, catalog, {"demand": 1.35})
-    move_demand(moved, p)
+    move_plan(moved, p)
     relaxed = run(moved.prob, relax=True)
     assert moved.prob.highs is session
     fresh = movable_build(p, c, scenario)
@@ -123,11 +126,14 @@ def test_not_movable_when_a_month_loses_its_demand_or_anything_else_changes():
     assert movable(model, at(plan, catalog, {"demand": 2.0})[0])
     assert not movable(model, at(plan, catalog, {"demand.experiments": 0.0})[0])
     assert not movable(model, at(plan, catalog, {"electricity": 1.1})[0])
+    assert not movable(model, at(plan, catalog, {"utilization": 0.9})[0])
     assert not movable(model, replace(plan, workloads=plan.workloads[:-1]))
     unrecorded = define_program(prepare(plan, catalog, scenarios_for(plan)[0]))
-    assert not movable(unrecorded, plan)
+    assert not movable(unrecorded, at(plan, catalog, {"demand": 1.1})[0])
+    # the discount rate moves the objective of any program
+    assert movable(unrecorded, at(plan, catalog, {"discount_rate": 0.03})[0])
     with pytest.raises(ValueError, match="cannot move"):
-        move_demand(model, at(plan, catalog, {"electricity": 1.1})[0])
+        move_plan(model, at(plan, catalog, {"electricity": 1.1})[0])
 
 
 def test_not_movable_when_a_gang_changes_between_one_node_and_several():
@@ -162,13 +168,15 @@ def test_a_movable_build_has_the_optimum_of_a_plain_one():
 
 
 DEMAND = {"demand": {"dist": "uniform", "low": 0.4, "high": 1.6},
-          "cloud_prices": {"dist": "uniform", "low": 0.5, "high": 1.5}}
+          "cloud_prices": {"dist": "uniform", "low": 0.5, "high": 1.5},
+          "discount_rate": {"dist": "uniform", "low": 0.02, "high": 0.15}}
 
 
 def test_risk_over_demand_moves_one_program_and_agrees_with_fresh_builds(monkeypatch):
-    # the closed-form plan with its demand and cloud prices uncertain: below the server's
-    # capacity it idles, above it the cloud takes the rest; every sample of a task priced from
-    # one program per candidate, and the same numbers from a build per sample
+    # the closed-form plan with its demand, cloud prices and discount rate uncertain: below
+    # the server's capacity it idles, above it the cloud takes the rest; every sample of a
+    # task priced from one program per candidate, and the same numbers from a build per
+    # sample
     from tco.analysis import montecarlo, risk
     from tests.analysis.test_closed_form import CLOUD
     from tests.analysis.test_closed_form import plan as one_box
