@@ -200,9 +200,10 @@ def price_factors(plan: Plan, values: Mapping[str, float]) -> PriceFactors | Non
 def sample_moves(plan: Plan, catalog: Catalog, values: Mapping[str, float],
                  ) -> tuple[PriceFactors, Plan] | None:
     """``values`` as a move of a program built for ``plan``: factors on its prices
-    (``price_factors``) and the plan at the demand and discount rate the other levers among
-    them set (``demand``, ``demand.<workload>``, ``mfu``, ``throughput``, ``discount_rate``;
-    ``plan`` itself without any). None when some lever changes anything else."""
+    (``price_factors``) and the plan at the demand, utilization and discount rate the other
+    levers among them set (``demand``, ``demand.<workload>``, ``mfu``, ``throughput``,
+    ``utilization``, ``discount_rate``; ``plan`` itself without any). None when some lever
+    changes anything else."""
     factors = price_factors(plan, {k: x for k, x in values.items() if not _demand_lever(k)})
     if factors is None:
         return None
@@ -213,8 +214,10 @@ def sample_moves(plan: Plan, catalog: Catalog, values: Mapping[str, float],
 
 
 def _demand_lever(name: str) -> bool:
-    """A lever a program moves to by ``redemand.move_plan``: demand and the discount rate."""
-    return name in ("demand", "mfu", "throughput", "discount_rate") or name.startswith("demand.")
+    """A lever a program moves to by ``redemand.move_plan``: demand, utilization and the
+    discount rate."""
+    return name in ("demand", "mfu", "throughput", "utilization", "discount_rate") or (
+        name.startswith("demand."))
 
 
 def committed_in_place(plan: Plan, catalog: Catalog, drawn: Sequence[Mapping[str, float]],

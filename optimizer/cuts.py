@@ -21,7 +21,7 @@ __all__ = ["add_held_cuts", "add_shortfall_cuts", "add_unit_covers", "bound_smal
 
 
 def bound_small_use(model: Model, cap: Cap, units: list[tuple[object, float]], family: str,
-                     what: str) -> None:
+                     what: str, server: str | None = None) -> None:
     """``cap ≤ Σ min(need, unit GPU-hours) × units``: a valid inequality for whole units.
 
     ``units`` are whole reserved instances or servers, each with the GPU-hours it holds a
@@ -30,6 +30,7 @@ def bound_small_use(model: Model, cap: Cap, units: list[tuple[object, float]], f
     must raise to prove a plan within the gap) rent the fraction it uses. Optimal plans are
     unaffected: no constraint ever asks one capacity variable for more than the month's need,
     and using less of a unit costs nothing more, so some optimal plan satisfies this.
+    ``server``: the server type of an owned unit (its GPU-hours are that type's capacity).
     """
     most = model.demand[cap.workload][cap.month] / cap.factor
     uses = model.uses
@@ -42,7 +43,7 @@ def bound_small_use(model: Model, cap: Cap, units: list[tuple[object, float]], f
                           f"{model.safe(what)}_{model.label(cap.month)}_")
     if uses is not None:
         uses.small_use.append((row, cap.var, cap.workload, cap.month, cap.factor, tuple(units),
-                               max(hours for _, hours in units)))
+                               max(hours for _, hours in units), server))
 
 
 def add_unit_covers(model: Model, tolerance: float = 1e-6) -> int:
@@ -128,7 +129,8 @@ def _servers_for(model: Model, fleet: Fleet, w: Workload, site: str, server: Ser
             row = model.constrain([(live, 1.0), (placed, -servers_needed)], GE, 0.0,
                                   _n(f"{name},{model.label(m)}]"))
             if model.uses is not None:
-                model.uses.whole.append((row, placed, w.name, m, per_server))  # type: ignore[arg-type]
+                model.uses.whole.append((row, placed, w.name, m,  # type: ignore[arg-type]
+                                         w.speeds[server.gpu], server.name))
 
 
 def _gang_whole_servers(model: Model, fleet: Fleet, use: VenueUse) -> None:
@@ -201,7 +203,9 @@ def define_site_shortfall_rounding(model: Model, fleet: Fleet, use: VenueUse,
                                                f"{model.label(m)}]")
                 cuts.shortfall.append((expr, math.ceil(need / most - 1e-9), name))
                 if model.uses is not None:
-                    model.uses.shortfall.append((expr, name, w.name, m, most))
+                    model.uses.shortfall.append((
+                        expr, name, w.name, m, tuple((z.name, w.speeds[z.gpu]) for z in servers),
+                        tuple((c.var, c.factor) for v in others for c in per_venue[(v, m)])))
                 cuts.site_months.append(SiteMonth(
                     f"{model.safe(w.name)}_{model.safe(site_name)}_{model.label(m)}_", need,
                     tuple((f, w.speeds[z.gpu] * onprem.capacity_gpu_hours_per_month(z))

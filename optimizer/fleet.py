@@ -293,15 +293,18 @@ def define_onprem_capacity(model: Model, fleet: Fleet, cuts: Cuts) -> list[Cap]:
         assert c.server is not None
         bound_small_use(model, c, [(fleet.live[(c.venue, c.server.name, c.month)],
                                     onprem.capacity_gpu_hours_per_month(c.server))],
-                        "owned_use", c.server.name)
+                        "owned_use", c.server.name, server=c.server.name)
     for (site_name, server_name, m), used in sorted(usage.items()):
         server = plan.server(server_name)
         per_server = onprem.capacity_gpu_hours_per_month(server)
         live = fleet.live[(site_name, server_name, m)]
         name = f"{site_name},{server_name},{model.label(m)}"
-        model.constrain([*((c.var, 1.0) for c in used), (live, -per_server)],
-                        LE, 0.0, _n(f"owned_capacity[{name}]"))
-        cuts.unit_groups.append(UnitGroup(name, used, [(live, per_server)]))
+        row = model.constrain([*((c.var, 1.0) for c in used), (live, -per_server)],
+                              LE, 0.0, _n(f"owned_capacity[{name}]"))
+        group = UnitGroup(name, used, [(live, per_server)])
+        cuts.unit_groups.append(group)
+        if model.uses is not None:
+            model.uses.owned.append((row, live, group, server_name))
     return caps
 
 

@@ -238,11 +238,16 @@ class DemandUses:
     coefs: list[tuple[Row, Var, str, int, float]] = field(default_factory=list)
     # ``cuts.bound_small_use``: the row, its capacity variable, that variable's workload,
     # month and factor, the units (a variable or an expression of them) with their GPU-hours
-    # (``cap − Σ min(hours, D / factor) × unit ≤ 0``), and the most GPU-hours of one unit
-    small_use: list[tuple[Row, Var, str, int, float, tuple[tuple[object, float], ...],
-                          float]] = field(default_factory=list)
-    # ``cuts._servers_for``: ``row.expr[placed] = −ceil(D / per-server GPU-hours)``
-    whole: list[tuple[Row, Var, str, int, float]] = field(default_factory=list)
+    # (``cap − Σ min(hours, D / factor) × unit ≤ 0``), the most GPU-hours of one unit, and the
+    # server type of an owned unit (whose GPU-hours are its capacity: ``max_utilization``)
+    small_use: list[tuple[Row, Var, str, int, float, tuple[tuple[object, float], ...], float,
+                          str | None]] = field(default_factory=list)
+    # ``cuts._servers_for``: ``row.expr[placed] = −ceil(D / (speed × server capacity))``, as
+    # (row, placed, workload, month, speed, server type)
+    whole: list[tuple[Row, Var, str, int, float, str]] = field(default_factory=list)
+    # an owned capacity row (``use − capacity × live ≤ 0``), its live servers (a variable or
+    # an expression), its unit group and its server type
+    owned: list[tuple[Row, object, UnitGroup, str]] = field(default_factory=list)
     # a pool's capacity variables (workload, month, factor) and its whole units (variable,
     # first month, months it is active, GPU-hours it holds per month or day): each unit's
     # upper bound is what the pool's users could fill in the busiest month it is active
@@ -257,8 +262,11 @@ class DemandUses:
     egress_rows: list[tuple[Row, Var, str, int, float]] = field(default_factory=list)
     egress_flows: list[tuple[int, Var, str, int, float]] = field(default_factory=list)
     egress_read: bool = False
-    # the site-shortfall candidates: expression, name, workload, month, GPU-hours of the most
-    # a server delivers (right side ``ceil(D / most)``)
-    shortfall: list[tuple[Expr, str, str, int, float]] = field(default_factory=list)
+    # the site-shortfall candidates: expression, name, workload, month, the server types
+    # with the workload's speed on each (``most``: the most reference GPU-hours one of them
+    # delivers; right side ``ceil(D / most)``), and the deliveries elsewhere with their
+    # factors (``expr[var] = factor / most``)
+    shortfall: list[tuple[Expr, str, str, int, tuple[tuple[str, float], ...],
+                          tuple[tuple[Var, float], ...]]] = field(default_factory=list)
     # rows the build made; any after them are cuts a solve added, which assume the demand
     rows_built: int = 0

@@ -32,29 +32,36 @@ from dataclasses import replace
 
 from .build import define_objective
 from .model import Model, linear, monthly_demand, monthly_egress_gb
+from .onprem import capacity_gpu_hours_per_month
 from .plan import Plan
 from .program import Expr, Row, Var
+from .records import SiteMonth
 from .solver import HighsSession
 
-__all__ = ["demand_differs", "movable", "move_demand", "move_plan"]
+__all__ = ["demand_differs", "movable", "move_demand", "move_plan", "utilization_differs"]
 
 
 def movable(model: Model, plan: Plan) -> bool:
     """Whether ``model``'s program can move to ``plan`` in place: the same plan but for its
-    discount rate and its workloads' demand; where the demand differs, a program built
-    movable, the same months with demand, and no gang that runs on one node in one and on
-    several in the other."""
+    discount rate, its workloads' demand and its servers' ``max_utilization``; where demand
+    or utilization differs, a program built movable, the same months with demand, and no
+    gang that runs on one node in one and on several in the other."""
     old = model.plan
     if plan is old:
         return True
-    if [w.name for w in plan.workloads] != [w.name for w in old.workloads]:
+    if [w.name for w in plan.workloads] != [w.name for w in old.workloads] or [
+            z.name for z in plan.onprem.servers] != [z.name for z in old.onprem.servers]:
         return False
-    same = replace(plan, plan=replace(plan.plan, discount_rate=old.plan.discount_rate),
-                   workloads=tuple(replace(w, gpus=o.gpus, gpu_hours=o.gpu_hours)
-                                   for w, o in zip(plan.workloads, old.workloads, strict=True)))
+    same = replace(
+        plan, plan=replace(plan.plan, discount_rate=old.plan.discount_rate),
+        workloads=tuple(replace(w, gpus=o.gpus, gpu_hours=o.gpu_hours)
+                        for w, o in zip(plan.workloads, old.workloads, strict=True)),
+        onprem=replace(plan.onprem, servers=tuple(
+            replace(z, max_utilization=o.max_utilization)
+            for z, o in zip(plan.onprem.servers, old.onprem.servers, strict=True))))
     if same != old:
         return False
-    if not demand_differs(old, plan):
+    if not (demand_differs(old, plan) or utilization_differs(old, plan)):
         return True
     if model.uses is None:
         return False
@@ -75,15 +82,22 @@ def demand_differs(old: Plan, plan: Plan) -> bool:
                for w, o in zip(plan.workloads, old.workloads, strict=True))
 
 
+def utilization_differs(old: Plan, plan: Plan) -> bool:
+    """Whether some server type of ``plan`` has another ``max_utilization`` than in
+    ``old`` (the same types, in the same order)."""
+    return any(z.max_utilization != o.max_utilization
+               for z, o in zip(plan.onprem.servers, old.onprem.servers, strict=True))
+
+
 def move_plan(model: Model, plan: Plan) -> None:
     """Move ``model``'s program to ``plan`` in place (``movable`` must hold): its rows,
     bounds and costs, and the solver's copy of them; ``model.plan`` becomes ``plan``. Another
     discount rate moves the objective alone (every cost is a ledger entry discounted by its
-    month); other demand, what reads it (``move_demand``)."""
+    month); other demand or utilization, what reads them (``move_demand``)."""
     if not movable(model, plan):
         raise ValueError("move_plan: the program cannot move to this plan in place")
     costs = plan.plan.discount_rate != model.plan.plan.discount_rate
-    if demand_differs(model.plan, plan):
+    if demand_differs(model.plan, plan) or utilization_differs(model.plan, plan):
         costs = move_demand(model, plan) or costs
     model.rediscount(plan)
     if costs:
@@ -94,9 +108,10 @@ def move_plan(model: Model, plan: Plan) -> None:
 
 
 def move_demand(model: Model, plan: Plan) -> bool:
-    """Move ``model``'s program (built movable) to the demand of ``plan`` in place: its
-    rows, bounds and the egress in its ledger, and the solver's copy of the rows and bounds.
-    Returns whether the ledger moved (its objective is then to be made again)."""
+    """Move ``model``'s program (built movable) to the demand and server utilization of
+    ``plan`` in place: its rows, bounds and the egress in its ledger, and the solver's copy
+    of the rows and bounds. Returns whether the ledger moved (its objective is then to be
+    made again)."""
     uses = model.uses
     if uses is None:
         raise ValueError("move_demand: the program was not built movable")
@@ -109,6 +124,13 @@ def move_demand(model: Model, plan: Plan) -> bool:
     demand = {w.name: monthly_demand(plan, w) for w in plan.workloads}
     model.demand = demand
     model.egress_gb = {w.name: monthly_egress_gb(plan, w) for w in plan.workloads}
+    was = {z.name: capacity_gpu_hours_per_month(z) for z in model.plan.onprem.servers}
+    capacity = {z.name: capacity_gpu_hours_per_month(z) for z in plan.onprem.servers}
+    if capacity != was:
+        servers = {z.name: z for z in plan.onprem.servers}
+        for held in model.caps:
+            if held.server is not None:
+                held.server = servers[held.server.name]
 
     rows: dict[int, Row] = {}
     coefs: dict[tuple[int, int], tuple[Row, Var]] = {}
@@ -117,6 +139,14 @@ def move_demand(model: Model, plan: Plan) -> bool:
         row.expr[var] = x
         coefs[(id(row), id(var))] = (row, var)
 
+    def terms(row: Row, expr: Expr) -> None:
+        """``expr`` (the row's terms, a few of them moved) as the row."""
+        row.expr.update(expr)
+        row.constant = expr.constant
+        rows[id(row)] = row
+        for var in expr:
+            coefs[(id(row), id(var))] = (row, var)
+
     for var, w, m, a in uses.bounds:
         var.upBound = a * demand[w][m]
     for row, w, m, a in uses.constants:
@@ -124,25 +154,28 @@ def move_demand(model: Model, plan: Plan) -> bool:
         rows[id(row)] = row
     for row, var, w, m, a in uses.coefs:
         coef(row, var, a * demand[w][m])
-    for row, cap, w, m, factor, units, top in uses.small_use:
-        most, was = demand[w][m] / factor, before[w][m] / factor
-        if most >= top and was >= top:
-            continue            # every unit's full GPU-hours, before and after
-        if all(type(unit) is Var for unit, _ in units):
-            for unit, hours in units:
-                if hours > most or hours > was:
-                    coef(row, unit, -min(hours, most))  # type: ignore[arg-type]
+    for row, cap, w, m, factor, units, top, server in uses.small_use:
+        most, most_was = demand[w][m] / factor, before[w][m] / factor
+        if server is not None:
+            ((unit, _),) = units
+            if min(capacity[server], most) != min(was[server], most_was):
+                terms(row, linear([(cap, 1.0), (unit, -min(capacity[server], most))]))
             continue
-        expr = linear([(cap, 1.0), *((unit, -min(hours, most)) for unit, hours in units)])
-        row.expr.update(expr)
-        row.constant = expr.constant
-        rows[id(row)] = row
-        for var in expr:
-            coefs[(id(row), id(var))] = (row, var)
-    for row, placed, w, m, per_server in uses.whole:
-        servers = -float(math.ceil(demand[w][m] / per_server - 1e-9))
-        if row.expr[placed] != servers:
-            coef(row, placed, servers)
+        if most >= top and most_was >= top:
+            continue            # every unit's full GPU-hours, before and after
+        for unit, hours in units:
+            if hours > most or hours > most_was:
+                coef(row, unit, -min(hours, most))  # type: ignore[arg-type]
+    for row, placed, w, m, speed, server in uses.whole:
+        count = -float(math.ceil(demand[w][m] / (speed * capacity[server]) - 1e-9))
+        if row.expr[placed] != count:
+            coef(row, placed, count)
+    for row, live, group, server in uses.owned:
+        if capacity[server] != was[server]:
+            group.units = [(live, capacity[server])]
+            terms(row, linear([*((v, c) for v, c in row.expr.items() if v is not live
+                                 and not (isinstance(live, Expr) and v in live)),
+                               (live, -capacity[server])]))
     for caps, whole in uses.pools:
         need: dict[int, float] = defaultdict(float)
         for w, m, factor in caps:
@@ -150,11 +183,19 @@ def move_demand(model: Model, plan: Plan) -> bool:
         for var, start, span, hours in whole:
             peak = max((need.get(m, 0.0) for m in range(start, start + span)), default=0.0)
             var.upBound = math.ceil(peak / hours - 1e-9)
-    model.cuts.shortfall = [(expr, math.ceil(demand[w][m] / most - 1e-9), name)
-                            for expr, name, w, m, most in uses.shortfall]
-    model.cuts.site_months = [
-        replace(c, need=demand[w][m])
-        for c, (_, _, w, m, _) in zip(model.cuts.site_months, uses.shortfall, strict=True)]
+    shortfall: list[tuple[Expr, float, str]] = []
+    site_months: list[SiteMonth] = []
+    for (expr, name, w, m, servers_, others), c in zip(uses.shortfall, model.cuts.site_months,
+                                                      strict=True):
+        most = max(speed * capacity[z] for z, speed in servers_)
+        if most != max(speed * was[z] for z, speed in servers_):
+            for var, factor in others:
+                expr[var] = factor / most
+        shortfall.append((expr, math.ceil(demand[w][m] / most - 1e-9), name))
+        site_months.append(replace(c, need=demand[w][m], fleets=tuple(
+            (f, speed * capacity[z]) for (f, _), (z, speed) in zip(c.fleets, servers_,
+                                                                   strict=True))))
+    model.cuts.shortfall, model.cuts.site_months = shortfall, site_months
     if uses.egress_rows or uses.egress_flows:
         per_hour = {(w, m): model.egress_gb[w][m] / demand[w][m] for _, w, m in uses.serve}
         for row, var, w, m, k in uses.egress_rows:

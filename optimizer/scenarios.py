@@ -38,7 +38,7 @@ from .optimize import drop_unused_venues, optimize
 from .plan import LoadedPlan, Plan, plan_from_dict, plan_inputs
 from .planfile import PlanFile
 from .processes import process_context
-from .redemand import demand_differs, movable, move_plan
+from .redemand import demand_differs, movable, move_plan, utilization_differs
 from .reprice import PriceFactors, reprice
 from .result import Decisions, Result, ScenarioResult
 from .solver import SolveInfo, SolverName, SolveStatus, run, safety_net, search, watching
@@ -616,7 +616,7 @@ def committed_npvs(plan: Plan, catalog: Catalog, scenario: Scenario, decisions: 
     ``move_plan``), each
     hourly use solved from the last one's basis (``solve_held``). A sample whose plan the
     program cannot move to is solved by ``fresh(i)`` (its index; required then)."""
-    moving = any(demand_differs(plan, p) for _, p in samples)
+    moving = any(demand_differs(plan, p) or utilization_differs(plan, p) for _, p in samples)
     model = prepare(plan, catalog, scenario, held=decisions, movable=moving)
     if precheck(model):
         return [None] * len(samples)

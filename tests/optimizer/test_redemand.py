@@ -33,6 +33,28 @@ def same_moved_program(moved, fresh):
         v.lowBound, v.upBound = w.lowBound, w.upBound
     same_program(moved, fresh)
     assert moved.demand == fresh.demand
+    same_cuts(moved, fresh)
+
+
+def same_cuts(moved, fresh):
+    """The candidates a solve may add and what they read: the same in both."""
+    def named(expr):
+        return {v.name: c for v, c in expr.items()}
+    a, b = moved.cuts, fresh.cuts
+    assert [g.name for g in a.unit_groups] == [g.name for g in b.unit_groups]
+    for g, h in zip(a.unit_groups, b.unit_groups, strict=True):
+        assert [u for _, u in g.units] == pytest.approx([u for _, u in h.units], rel=1e-12)
+    assert [(n, r) for _, r, n in a.shortfall] == [(n, r) for _, r, n in b.shortfall]
+    for (e, _, n), (f, _, _) in zip(a.shortfall, b.shortfall, strict=True):
+        x, y = named(e), named(f)
+        assert x.keys() == y.keys(), n
+        for k in x:
+            assert x[k] == pytest.approx(y[k], rel=1e-12), (n, k)
+    assert len(a.site_months) == len(b.site_months)
+    for c, d in zip(a.site_months, b.site_months, strict=True):
+        assert (c.name, c.exact) == (d.name, d.exact)
+        assert c.need == pytest.approx(d.need, rel=1e-12)
+        assert [x for _, x in c.fleets] == pytest.approx([x for _, x in d.fleets], rel=1e-12)
 
 
 CASES = [
@@ -46,12 +68,15 @@ CASES = [
     ("enterprise-70b", {"mfu": 1.15, "throughput": 0.8}),
     ("model-team", {"throughput": 1.3, "demand.pretrain-70b": 0.9}),
     ("four-year-fleet", {"discount_rate": 0.12}),        # the objective alone
+    ("research-lab", {"utilization": 0.8}),              # owned capacity, whole servers
+    ("four-year-fleet", {"utilization": 1.3, "demand": 1.1}),   # capped at 1
+    ("enterprise-70b", {"utilization": 0.7, "mfu": 0.9}),
     ("llm-platform", {"discount_rate": 0.02, "demand": 1.1}),
 ]
 
 
 @pytest.mark.parametrize("example,values", CASES, ids=lambda c: str(c))
-def test_a_program_moved_to_other_demand_or_discount_rate_is_the_program_built_at_it(
+def test_a_program_moved_to_other_demand_utilization_or_discount_is_the_program_built_there(
         example, values):
     plan = load_plan(EXAMPLES / f"{example}.toml").plan
     catalog = load_snapshot()
@@ -126,10 +151,12 @@ def test_not_movable_when_a_month_loses_its_demand_or_anything_else_changes():
     assert movable(model, at(plan, catalog, {"demand": 2.0})[0])
     assert not movable(model, at(plan, catalog, {"demand.experiments": 0.0})[0])
     assert not movable(model, at(plan, catalog, {"electricity": 1.1})[0])
-    assert not movable(model, at(plan, catalog, {"utilization": 0.9})[0])
+    assert movable(model, at(plan, catalog, {"utilization": 0.9})[0])
+    assert not movable(model, at(plan, catalog, {"server_prices": 0.9})[0])
     assert not movable(model, replace(plan, workloads=plan.workloads[:-1]))
     unrecorded = define_program(prepare(plan, catalog, scenarios_for(plan)[0]))
     assert not movable(unrecorded, at(plan, catalog, {"demand": 1.1})[0])
+    assert not movable(unrecorded, at(plan, catalog, {"utilization": 0.9})[0])
     # the discount rate moves the objective of any program
     assert movable(unrecorded, at(plan, catalog, {"discount_rate": 0.03})[0])
     with pytest.raises(ValueError, match="cannot move"):
@@ -168,12 +195,14 @@ def test_a_movable_build_has_the_optimum_of_a_plain_one():
 
 
 DEMAND = {"demand": {"dist": "uniform", "low": 0.4, "high": 1.6},
+          "utilization": {"dist": "uniform", "low": 0.6, "high": 1.0},
           "cloud_prices": {"dist": "uniform", "low": 0.5, "high": 1.5},
           "discount_rate": {"dist": "uniform", "low": 0.02, "high": 0.15}}
 
 
 def test_risk_over_demand_moves_one_program_and_agrees_with_fresh_builds(monkeypatch):
-    # the closed-form plan with its demand, cloud prices and discount rate uncertain: below
+    # the closed-form plan with its demand, utilization, cloud prices and discount rate
+    # uncertain: below
     # the server's capacity it idles, above it the cloud takes the rest; every sample of a
     # task priced from one program per candidate, and the same numbers from a build per
     # sample
