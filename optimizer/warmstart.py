@@ -358,14 +358,18 @@ def warm_start(model: Model, solver: SolverName,
             elif not model.venues[venue].is_site:
                 bound(use, 0.0, 0.0)
                 closed.append(use)
-        # tiered prices: keep each total in the tier the relaxation reached
+        # tiered prices: keep each total at least in the tier the relaxation reached. It may
+        # climb higher: whole venues store and send more than fractions of them did, and a
+        # total held below its tier's end made large restricted programs infeasible (a
+        # cloud-only plan of 100 workloads over 60 months then searched the full program
+        # for 200 s; benchmarks/README.md)
         tier_ids = {id(full) for _, _, fulls in model.tiers.groups for full in fulls}
         for seg, starts, fulls in model.tiers.groups:
             total = sum(s.varValue or 0.0 for s in seg)
             for k, full in enumerate(fulls):
-                value = 1.0 if total >= starts[k + 1] - _EPS else 0.0
-                bound(full, value, value)
-                closed.append(full)
+                if total >= starts[k + 1] - _EPS:
+                    bound(full, 1.0, 1.0)
+                    closed.append(full)
         # stop as soon as a plan is within the requested gap of the relaxation's bound
         info = run(model.prob, solver, None, restricted, target=target, nodes=restricted_nodes)
         seconds += info.seconds
