@@ -200,24 +200,19 @@ def price_factors(plan: Plan, values: Mapping[str, float]) -> PriceFactors | Non
 def sample_moves(plan: Plan, catalog: Catalog, values: Mapping[str, float],
                  ) -> tuple[PriceFactors, Plan] | None:
     """``values`` as a move of a program built for ``plan``: factors on its prices
-    (``price_factors``) and the plan at the demand, utilization and discount rate the other
-    levers among them set (``demand``, ``demand.<workload>``, ``mfu``, ``throughput``,
-    ``utilization``, ``discount_rate``; ``plan`` itself without any). None when some lever
-    changes anything else."""
-    factors = price_factors(plan, {k: x for k, x in values.items() if not _demand_lever(k)})
+    (``price_factors``) and the plan with every other lever set (``plan`` itself without
+    any), which ``redemand.movable`` decides on. None when some lever changes the catalog
+    otherwise."""
+    prices = {k: x for k, x in values.items() if price_factors(plan, {k: x}) is not None}
+    factors = price_factors(plan, prices)
     if factors is None:
         return None
-    at_demand = plan
-    for name in sorted(k for k in values if _demand_lever(k)):
-        at_demand, _ = lever(name, plan).apply(at_demand, catalog, values[name])
-    return factors, at_demand
-
-
-def _demand_lever(name: str) -> bool:
-    """A lever a program moves to by ``redemand.move_plan``: demand, utilization and the
-    discount rate."""
-    return name in ("demand", "mfu", "throughput", "utilization", "discount_rate") or (
-        name.startswith("demand."))
+    moved = plan
+    for name in sorted(k for k in values if k not in prices):
+        moved, c = lever(name, plan).apply(moved, catalog, values[name])
+        if c is not catalog:
+            return None
+    return factors, moved
 
 
 def committed_in_place(plan: Plan, catalog: Catalog, drawn: Sequence[Mapping[str, float]],
@@ -225,8 +220,9 @@ def committed_in_place(plan: Plan, catalog: Catalog, drawn: Sequence[Mapping[str
                        decisions: Decisions, solver: SolverName | None,
                        time_limit: float | None) -> list[Npv | None]:
     """``committed`` at each of ``drawn`` (lever values; ``moves``: the same as
-    ``sample_moves``), from one program moved in place; a sample whose demand it cannot be
-    moved to (a month's demand at 0, a gang onto more nodes) is built for itself."""
+    ``sample_moves``), from one program moved in place; a sample it cannot be moved to (a
+    month's demand at 0, a gang onto more nodes, a key path the moves do not cover) is built
+    for itself."""
     chosen = next(s for s in scenarios_for(plan) if s.name == scenario)
     return committed_npvs(plan, catalog, chosen, decisions, moves,
                           SolverName(solver or plan.plan.solver), time_limit,

@@ -1,5 +1,6 @@
 """A built program moved to another plan in place: the demand levers of SPEC 12 (``demand``,
-``demand.<workload>``, ``mfu``, ``throughput``) and the discount rate, without a new build.
+``demand.<workload>``, ``mfu``, ``throughput``), ``utilization``, the discount rate and the
+trends, without a new build.
 
 The discount rate enters the objective alone: every cost is a ledger entry paid in a month,
 discounted when the objective is made from the ledger.
@@ -36,6 +37,7 @@ from .onprem import capacity_gpu_hours_per_month
 from .plan import Plan
 from .program import Expr, Row, Var
 from .records import SiteMonth
+from .reprice import retrend
 from .solver import HighsSession
 
 __all__ = ["demand_differs", "movable", "move_demand", "move_plan", "utilization_differs"]
@@ -43,7 +45,7 @@ __all__ = ["demand_differs", "movable", "move_demand", "move_plan", "utilization
 
 def movable(model: Model, plan: Plan) -> bool:
     """Whether ``model``'s program can move to ``plan`` in place: the same plan but for its
-    discount rate, its workloads' demand and its servers' ``max_utilization``; where demand
+    discount rate, trends, workloads' demand and servers' ``max_utilization``; where demand
     or utilization differs, a program built movable, the same months with demand, and no
     gang that runs on one node in one and on several in the other."""
     old = model.plan
@@ -53,7 +55,7 @@ def movable(model: Model, plan: Plan) -> bool:
             z.name for z in plan.onprem.servers] != [z.name for z in old.onprem.servers]:
         return False
     same = replace(
-        plan, plan=replace(plan.plan, discount_rate=old.plan.discount_rate),
+        plan, plan=replace(plan.plan, discount_rate=old.plan.discount_rate), trends=old.trends,
         workloads=tuple(replace(w, gpus=o.gpus, gpu_hours=o.gpu_hours)
                         for w, o in zip(plan.workloads, old.workloads, strict=True)),
         onprem=replace(plan.onprem, servers=tuple(
@@ -93,16 +95,23 @@ def move_plan(model: Model, plan: Plan) -> None:
     """Move ``model``'s program to ``plan`` in place (``movable`` must hold): its rows,
     bounds and costs, and the solver's copy of them; ``model.plan`` becomes ``plan``. Another
     discount rate moves the objective alone (every cost is a ledger entry discounted by its
-    month); other demand or utilization, what reads them (``move_demand``)."""
+    month); other trends, the ledger's entries and the capex budget (``reprice.retrend``);
+    other demand or utilization, what reads them (``move_demand``)."""
     if not movable(model, plan):
         raise ValueError("move_plan: the program cannot move to this plan in place")
     costs = plan.plan.discount_rate != model.plan.plan.discount_rate
+    moved: list[tuple[Row, Var]] = []
+    if plan.trends != model.plan.trends:
+        moved = retrend(model, plan.trends)
+        costs = True
     if demand_differs(model.plan, plan) or utilization_differs(model.plan, plan):
         costs = move_demand(model, plan) or costs
     model.rediscount(plan)
+    session = model.prob.highs
+    if isinstance(session, HighsSession):
+        session.change_rows([], moved)
     if costs:
         define_objective(model)
-        session = model.prob.highs
         if isinstance(session, HighsSession):
             session.set_costs(model.prob)
 

@@ -32,9 +32,11 @@ from tco.pricing.models import Purchase
 from .build import define_objective
 from .ledger import Category, Tag
 from .model import Model
+from .plan import Trends
+from .program import Row, Var
 from .records import Cap
 
-__all__ = ["PriceFactors", "entry_factor", "reprice"]
+__all__ = ["PriceFactors", "entry_factor", "reprice", "retrend"]
 
 
 @dataclass(frozen=True)
@@ -106,3 +108,78 @@ def reprice(model: Model, f: PriceFactors) -> None:
 
 def _scaled(coef: float | tuple[float, ...], x: float) -> float | tuple[float, ...]:
     return tuple(c * x for c in coef) if isinstance(coef, tuple) else coef * x
+
+
+def retrend(model: Model, trends: Trends) -> list[tuple[Row, Var]]:
+    """Move ``model``'s ledger from the trends of its plan (SPEC 11) to ``trends``, in place,
+    and the capex budget row with it; returns the row coefficients moved. The objective is the
+    caller's to make again (``define_objective``), and the plan's to replace.
+
+    A trend multiplies a price by ``(1 + rate) ** (month / 12)`` for the month the price is
+    set in, so each entry moves by the new factor over the old one in that month: an hour of
+    cloud compute in its own month, a reservation or block in the month it starts (it locks
+    its price), used and idle energy in their month, a server's price, its maintenance and a
+    loan on it in the month it was ordered (a lease's payments are its own, only the price it
+    replaces moves), and a sale or the value held at the end in the month of the sale."""
+    old = model.plan.trends
+    cohorts = {(c.cohort.site, c.cohort.server.name, c.cohort.key): c.cohort
+               for c in model.fleet.cohorts}
+    financed = {key: kind for key, (_, kind) in model.fleet.financed.items()}
+
+    def cloud(gpu: str, m: int) -> float:
+        return trends.cloud_factor(gpu, m) / old.cloud_factor(gpu, m)
+
+    def servers(m: int) -> float:
+        return trends.server_factor(m) / old.server_factor(m)
+
+    def factor(category: str, month: int, tag: object) -> float:
+        if category == Category.CLOUD_COMPUTE:
+            assert isinstance(tag, Cap)
+            return cloud(tag.gpu, tag.month)
+        if category == Category.CLOUD_RESERVED:
+            assert isinstance(tag, Tag) and tag.kind == "reservation"
+            _, gpu, term, _, start = tag.key
+            return 1.0 if term == Purchase.QUOTE else cloud(str(gpu), int(start))  # type: ignore[call-overload]
+        if category == Category.ENERGY:
+            return trends.electricity_factor(month) / old.electricity_factor(month)
+        if category == Category.RESIDUAL_CREDIT:
+            return servers(month)
+        if not isinstance(tag, Tag):
+            return 1.0
+        if category == Category.ONPREM_CAPEX and tag.kind == "order":
+            return servers(int(tag.key[2]))  # type: ignore[call-overload]
+        if category == Category.ONPREM_CAPEX and tag.kind == "financing":
+            site, server, order = tag.key
+            ordered = int(order)  # type: ignore[call-overload]
+            if financed.get((str(site), str(server), ordered)) == "lease":
+                arrival = model.fleet.orders[(str(site), str(server), ordered)][1].arrival
+                return servers(ordered) if month == arrival else 1.0
+            return servers(ordered)
+        if category == Category.MAINTENANCE and tag.kind == "fleet":
+            cohort = cohorts.get(tag.key)  # type: ignore[arg-type]
+            return 1.0 if cohort is None or cohort.order is None else servers(cohort.order)
+        return 1.0
+
+    ledger = model.ledger
+    ledger.flows = [(c, m, t, coef * factor(c, m, tag), tag)
+                    for c, m, t, coef, tag in ledger.flows]
+    recurring = []
+    for c, months, t, coef, tag in ledger.recurring:
+        each = [factor(c, m, tag) for m in months]
+        if all(x == each[0] for x in each):
+            recurring.append((c, months, t, _scaled(coef, each[0]), tag))
+        else:
+            per = coef if isinstance(coef, tuple) else (coef,) * len(months)
+            recurring.append((c, months, t, tuple(a * x for a, x in zip(per, each, strict=True)),
+                              tag))
+    ledger.recurring = recurring
+    moved: list[tuple[Row, Var]] = []
+    orders = {id(var): order for (_, _, order), (var, _) in model.fleet.orders.items()}
+    orders.update({id(var): order for (_, _, order), (var, _) in model.fleet.financed.items()})
+    for row in model.prob.rows:
+        if row.name == "capex_budget":
+            for var in row.expr:
+                if id(var) in orders:
+                    row.expr[var] *= servers(orders[id(var)])
+                    moved.append((row, var))
+    return moved

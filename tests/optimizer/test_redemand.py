@@ -71,12 +71,17 @@ CASES = [
     ("research-lab", {"utilization": 0.8}),              # owned capacity, whole servers
     ("four-year-fleet", {"utilization": 1.3, "demand": 1.1}),   # capped at 1
     ("enterprise-70b", {"utilization": 0.7, "mfu": 0.9}),
+    ("four-year-fleet", {"trends.cloud": -0.1, "trends.servers": 0.05,
+                         "trends.electricity": 0.04}),            # from trends already set
+    ("research-lab", {"trends.servers": -0.15, "trends.electricity": 0.03, "demand": 0.9}),
+    ("gpu-clouds", {"trends.cloud_by_gpu.H100": -0.2}),
+    ("llm-platform", {"trends.cloud": -0.08}),           # reservations lock their start's
     ("llm-platform", {"discount_rate": 0.02, "demand": 1.1}),
 ]
 
 
 @pytest.mark.parametrize("example,values", CASES, ids=lambda c: str(c))
-def test_a_program_moved_to_other_demand_utilization_or_discount_is_the_program_built_there(
+def test_a_program_moved_to_other_demand_utilization_discount_or_trends_is_the_one_built_there(
         example, values):
     plan = load_plan(EXAMPLES / f"{example}.toml").plan
     catalog = load_snapshot()
@@ -197,12 +202,13 @@ def test_a_movable_build_has_the_optimum_of_a_plain_one():
 DEMAND = {"demand": {"dist": "uniform", "low": 0.4, "high": 1.6},
           "utilization": {"dist": "uniform", "low": 0.6, "high": 1.0},
           "cloud_prices": {"dist": "uniform", "low": 0.5, "high": 1.5},
-          "discount_rate": {"dist": "uniform", "low": 0.02, "high": 0.15}}
+          "discount_rate": {"dist": "uniform", "low": 0.02, "high": 0.15},
+          "trends.servers": {"dist": "uniform", "low": -0.3, "high": 0.1}}
 
 
 def test_risk_over_demand_moves_one_program_and_agrees_with_fresh_builds(monkeypatch):
-    # the closed-form plan with its demand, utilization, cloud prices and discount rate
-    # uncertain: below
+    # the closed-form plan with its demand, utilization, cloud prices, discount rate and
+    # server price trend uncertain: below
     # the server's capacity it idles, above it the cloud takes the rest; every sample of a
     # task priced from one program per candidate, and the same numbers from a build per
     # sample
@@ -257,3 +263,23 @@ def test_a_sample_the_program_cannot_move_to_is_built_for_itself():
         assert npv is not None and alone is not None
         assert npv.usd == pytest.approx(alone.usd, rel=1e-9)
     assert isinstance(moves[2][0], PriceFactors) and moves[2][0].cloud == {"aws": 1.2}
+
+
+@pytest.mark.parametrize("financing", [
+    {"kind": "lease", "months": 6, "usd_per_month": 1_400.0, "buyout_usd": 50_000.0},
+    {"kind": "loan", "rate": 0.06, "months": 24, "down_fraction": 0.2}])
+def test_leases_loans_and_the_capex_budget_move_with_the_server_trend(financing):
+    # a lease's own payments and buyout do not follow the trend; the price it replaces,
+    # a loan, maintenance, sales and the capex budget row do
+    from tests.analysis.test_closed_form import CLOUD
+    from tests.optimizer.test_finance import financed_box
+
+    # two years, orders at months 0 and 12: the second order's price moves
+    plan = financed_box(financing, months=24, capex_budget_usd=300_000.0).plan
+    scenario = scenarios_for(plan)[0]
+    moved = define_program(prepare(plan, CLOUD, scenario))
+    assert {order for _, _, order in moved.fleet.orders} == {0, 12}
+    p, c = at(plan, CLOUD, {"trends.servers": -0.2, "trends.electricity": 0.05})
+    assert movable(moved, p)
+    move_plan(moved, p)
+    same_program(moved, define_program(prepare(p, c, scenario)))
