@@ -283,3 +283,22 @@ def test_leases_loans_and_the_capex_budget_move_with_the_server_trend(financing)
     assert movable(moved, p)
     move_plan(moved, p)
     same_program(moved, define_program(prepare(p, c, scenario)))
+
+
+def test_a_key_path_moves_the_program_when_it_changes_only_what_the_moves_cover():
+    from tco.analysis.evaluate import sample_moves
+
+    plan = load_plan(EXAMPLES / "inference-startup.toml").plan
+    catalog = load_snapshot()
+    scenario = scenarios_for(plan)[0]
+    gpus = plan.workloads[0].gpus
+    factors, p = sample_moves(plan, catalog, {"workloads[0].gpus": gpus * 1.5,
+                                              "cloud_prices": 0.9})
+    assert factors.cloud and set(factors.cloud.values()) == {0.9}
+    moved = movable_build(plan, catalog, scenario)
+    assert movable(moved, p)
+    move_plan(moved, p)
+    fresh = movable_build(*at(plan, catalog, {"workloads[0].gpus": gpus * 1.5}), scenario)
+    same_moved_program(moved, fresh)
+    _, q = sample_moves(plan, catalog, {"workloads[0].egress_tb_per_month": 3.0})
+    assert not movable(moved, q)
