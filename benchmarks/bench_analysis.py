@@ -20,6 +20,8 @@ import sys
 import time
 from pathlib import Path
 
+from command import TCO  # type: ignore[import-not-found]
+
 ROOT = Path(__file__).resolve().parents[1]
 PLAN = ROOT / "examples" / "research-lab.toml"
 
@@ -33,7 +35,7 @@ def loop_seconds() -> float:
 
 def tco(*args: str) -> tuple[float, dict]:
     started = time.perf_counter()
-    proc = subprocess.run(["tco", *args, str(PLAN), "--offline", "--format", "json"],
+    proc = subprocess.run([TCO, *args, str(PLAN), "--offline", "--format", "json"],
                           capture_output=True, text=True, check=False)
     seconds = time.perf_counter() - started
     if proc.returncode != 0:

@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from command import TCO  # type: ignore[import-not-found]
 from generate_plan import generate  # type: ignore[import-not-found]
 
 
@@ -41,7 +42,7 @@ def _without_seconds(node: Any) -> Any:
 
 def _compare(plan: Path) -> tuple[float, dict[str, Any], int]:
     started = time.perf_counter()
-    proc = subprocess.run(["tco", "compare", str(plan), "--offline", "--format", "json"],
+    proc = subprocess.run([TCO, "compare", str(plan), "--offline", "--format", "json"],
                           capture_output=True, text=True, check=False)
     seconds = time.perf_counter() - started
     if proc.returncode not in (0, 4):

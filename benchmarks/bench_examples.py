@@ -16,6 +16,8 @@ import sys
 import time
 from pathlib import Path
 
+from command import TCO  # type: ignore[import-not-found]
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -28,7 +30,7 @@ def main() -> int:
         doc = {}
         for _ in range(args.repeat):
             started = time.perf_counter()
-            proc = subprocess.run(["tco", "compare", str(plan), "--offline", "--format", "json"],
+            proc = subprocess.run([TCO, "compare", str(plan), "--offline", "--format", "json"],
                                   capture_output=True, text=True, check=False)
             times.append(time.perf_counter() - started)
             if proc.returncode != 0:
@@ -41,7 +43,7 @@ def main() -> int:
               f"(min {min(times):.2f}, max {max(times):.2f}; {len(times)} runs)  "
               f"recommended {doc['recommended']}; solves: {solves}")
     started = time.perf_counter()
-    subprocess.run(["tco", "--help"], capture_output=True, check=True)
+    subprocess.run([TCO, "--help"], capture_output=True, check=True)
     print(f"{'tco --help (start-up)':28s} {time.perf_counter() - started:6.2f} s")
     return 0
 

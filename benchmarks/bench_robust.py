@@ -21,6 +21,7 @@ import sys
 import time
 
 from bench_analysis import PLAN, loop_seconds
+from command import TCO  # type: ignore[import-not-found]
 
 
 def program(sizes: list[int], criterion: str) -> None:
@@ -62,7 +63,7 @@ def risk(samples: int, per_program: int | None, workers: int | None) -> None:
              *(["--workers", str(workers)] if workers else [])]
     print(f"loop {loop_seconds():.2f} s")
     started = time.perf_counter()
-    proc = subprocess.run(["tco", "risk", str(PLAN), "--offline", "--format", "json",
+    proc = subprocess.run([TCO, "risk", str(PLAN), "--offline", "--format", "json",
                            "--optimize", "--samples", str(samples), *extra],
                           capture_output=True, text=True, check=False)
     seconds = time.perf_counter() - started
