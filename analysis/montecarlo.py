@@ -17,12 +17,20 @@ import math
 from collections.abc import Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, cast
 
 from tco.optimizer.gaps import Npv
 from tco.optimizer.plan import LoadedPlan, Plan
-from tco.optimizer.result import Decisions
-from tco.optimizer.scenarios import scenarios_for, solve
+from tco.optimizer.result import Decisions, Result, ScenarioResult
+from tco.optimizer.scenarios import (
+    Key,
+    assemble,
+    distinct_scenarios,
+    scenario_key,
+    scenarios_for,
+    solve,
+    solve_scenario,
+)
 from tco.optimizer.solver import SolverName
 from tco.pricing.models import Catalog
 
@@ -40,7 +48,7 @@ from .evaluate import (
 )
 from .levers import uncertain
 from .robust import PER_PROGRAM, RobustSearch, criterion_of, reoptimized_npvs, search_robust
-from .runner import AnalysisError, Failed, Progress, run, stopped_by_time, telling_gaps
+from .runner import AnalysisError, Failed, Progress, Task, flow, stopped_by_time, telling_gaps
 from .sampling import sample
 
 __all__ = [
@@ -57,10 +65,11 @@ __all__ = [
     "stats",
 ]
 
-# samples per task: a task carries the plan and catalog once for all of them, and builds each
-# candidate's program once for them (``committed_in_place``): about twenty tasks, of 4 to 25
-# samples, fixed by the number of samples alone (the results do not depend on the executor)
-CHUNKS, CHUNK_LEAST, CHUNK_MOST = 20, 4, 25
+# samples per task: a task prices one candidate in a chunk of samples, carries the plan and
+# catalog once for all of them and builds the candidate's program once for them
+# (``committed_in_place``): about ten tasks per candidate, of 4 to 25 samples, fixed by the
+# number of samples alone (the results do not depend on the executor)
+CHUNKS, CHUNK_LEAST, CHUNK_MOST = 10, 4, 25
 
 
 def chunk_size(samples: int) -> int:
@@ -86,6 +95,12 @@ def candidates(plan: Plan, catalog: Catalog, solver: SolverName | None = None,
     identical ones merged, each with its scenario's NPV; and the base solve in brief."""
     result = solve(LoadedPlan(plan, (), "<plan>"), catalog, solver=solver,
                    time_limit=time_limit, workers=1)
+    return _candidates_of(result), outcome(plan, result)
+
+
+def _candidates_of(result: Result) -> list[Candidate]:
+    """``result``'s feasible scenarios as candidates, those with identical decisions merged
+    into the first of them."""
     out: list[Candidate] = []
     for s in result.scenarios:
         if not s.feasible or s.decisions is None:
@@ -95,29 +110,151 @@ def candidates(plan: Plan, catalog: Catalog, solver: SolverName | None = None,
             out.append(Candidate(s.name, (), s.decisions, s.npv_usd))
         else:
             out[out.index(same)] = replace(same, same_as=(*same.same_as, s.name))
-    return out, outcome(plan, result)
+    return out
 
 
-def _evaluate(plan: Plan, catalog: Catalog, chosen: Sequence[Candidate], seed: int,
-              indices: Sequence[int], solver: SolverName | None,
-              time_limit: float | None) -> list[list[Npv | None] | None]:
-    """Every candidate's committed NPV, with its proof, in each of the samples ``indices``;
-    None for a sample in which a solve stopped at its time limit without any plan (neither
-    priced nor proven infeasible: the sample failed)."""
-    out: list[list[Npv | None] | None] = []
+def _chunk(plan: Plan, catalog: Catalog, program: str, decisions: Decisions, seed: int,
+           indices: Sequence[int], solver: SolverName | None,
+           time_limit: float | None) -> list[Npv | None]:
+    """The committed NPV of ``decisions`` (priced in scenario ``program``), with its proof,
+    in each of the samples ``indices``. When every sample moves only what a program can be
+    moved by, the program is built once and moved from sample to sample."""
     drawn = [sample(plan.uncertainty, seed, i) for i in indices]
     moves = [f for values in drawn if (f := sample_moves(plan, catalog, values)) is not None]
     if len(moves) == len(drawn):
-        # only prices and demand vary: each candidate's program is built once and moved
-        columns = [committed_in_place(plan, catalog, drawn, moves, c.program or c.scenario,
-                                      c.decisions, solver, time_limit) for c in chosen]
-        rows = [list(r) for r in zip(*columns, strict=True)] if columns else [[] for _ in drawn]
-    else:
-        rows = [[committed(plan, catalog, values, c.program or c.scenario, c.decisions,
-                           solver, time_limit) for c in chosen] for values in drawn]
-    for row in rows:
-        out.append(None if any(x is not None and not x.known for x in row) else row)
+        return committed_in_place(plan, catalog, drawn, moves, program, decisions, solver,
+                                  time_limit)
+    return [committed(plan, catalog, values, program, decisions, solver, time_limit)
+            for values in drawn]
+
+
+# each candidate's NPVs in each chunk of samples, by (program, decisions, chunk)
+Priced = dict[tuple[str, Decisions, int], "list[Npv | None] | Failed"]
+
+
+class _Told:
+    """Progress in samples: a chunk of samples is done when every candidate (once they are
+    known: ``known``) is priced in it; with the widest gap of the solves done."""
+
+    def __init__(self, progress: Progress | None, chunks: list[list[int]]) -> None:
+        self.progress = progress
+        self.told = telling_gaps(progress)
+        self.chunks = chunks
+        self.chosen: list[Candidate] | None = None
+        self.widest: float | None = None
+        self.done = 0
+
+    def known(self, chosen: list[Candidate], priced: Priced) -> None:
+        self.chosen = chosen
+        self.tell(priced)
+
+    def priced(self, values: list[Npv | None] | Failed, priced: Priced) -> None:
+        if not isinstance(values, Failed):
+            for x in values:
+                if x is not None and x.gap_usd is not None:
+                    self.widest = (x.gap_usd if self.widest is None
+                                   else max(self.widest, x.gap_usd))
+        self.tell(priced)
+
+    def tell(self, priced: Priced) -> None:
+        if self.progress is None or self.chosen is None:
+            return
+        chosen = self.chosen
+        done = sum(len(c) for k, c in enumerate(self.chunks)
+                   if all((x.program or x.scenario, x.decisions, k) in priced for x in chosen))
+        if done == self.done and done:
+            return
+        self.done = done
+        total = sum(len(c) for c in self.chunks)
+        if self.told is not None:
+            self.told(done, total, gap_usd=self.widest)  # type: ignore[call-arg]
+        else:
+            self.progress(done, total)
+
+
+def _price_tasks(plan: Plan, catalog: Catalog, chosen: Sequence[Candidate], seed: int,
+                 chunks: list[list[int]], solver: SolverName | None, time_limit: float | None,
+                 sent: set[tuple[str, Decisions]]) -> list[Task]:
+    """A task per chunk of samples for each candidate of ``chosen`` not in ``sent`` yet."""
+    out: list[Task] = []
+    for c in chosen:
+        program = c.program or c.scenario
+        if (program, c.decisions) in sent:
+            continue
+        sent.add((program, c.decisions))
+        out += [Task(("price", program, c.decisions, k), _chunk,
+                     (plan, catalog, program, c.decisions, seed, tuple(indices), solver,
+                      time_limit)) for k, indices in enumerate(chunks)]
     return out
+
+
+def _priced(plan: Plan, catalog: Catalog, chosen: list[Candidate], seed: int,
+            chunks: list[list[int]], executor: Executor | None, solver: SolverName | None,
+            time_limit: float | None, progress: Progress | None) -> Priced:
+    """Every candidate of ``chosen`` priced in every chunk of samples."""
+    priced: Priced = {}
+    told = _Told(progress, chunks)
+    told.known(chosen, priced)
+
+    def then(task: Task, value: Any) -> tuple[Task, ...]:
+        priced[cast(tuple[str, Decisions, int], cast(tuple[Any, ...], task.key)[1:])] = value
+        told.priced(value, priced)
+        return ()
+    flow(_price_tasks(plan, catalog, chosen, seed, chunks, solver, time_limit, set()), then,
+         executor)
+    return priced
+
+
+def _solved_and_priced(plan: Plan, catalog: Catalog, seed: int, chunks: list[list[int]],
+                       executor: Executor | None, solver: SolverName | None,
+                       time_limit: float | None, progress: Progress | None
+                       ) -> tuple[list[Candidate], Outcome, Priced]:
+    """``candidates`` and ``_priced`` in one flow of tasks: each scenario's base solve is a
+    task, and the narrower scenarios' candidates are priced while the widest one (the
+    longest solve) is still solving. A narrower candidate is final once every narrower
+    scenario is solved: only the widest can still take it over (when their decisions turn
+    out the same), and then what was priced for it is not used. The candidates, their NPVs
+    and the base are those of ``candidates``, whatever runs the tasks."""
+    loaded = LoadedPlan(plan, (), "<plan>")
+    name = SolverName(solver or plan.plan.solver)
+    distinct = distinct_scenarios(plan, catalog)
+    widest = scenario_key(plan, scenarios_for(plan)[0])
+    narrow = [k for k in distinct if k != widest]
+    raw: dict[Key, ScenarioResult] = {}
+    priced: Priced = {}
+    sent: set[tuple[str, Decisions]] = set()
+    told = _Told(progress, chunks)
+    found: list[tuple[list[Candidate], Outcome]] = []
+
+    def then(task: Task, value: Any) -> list[Task]:
+        key = cast(tuple[Any, ...], task.key)
+        if key[0] == "price":
+            priced[key[1:]] = value
+            told.priced(value, priced)
+            return []
+        program: Key = key[1]
+        if isinstance(value, Failed):
+            raise AnalysisError(f"the base solve of {distinct[program].name} failed: "
+                                f"{value.reason}")
+        raw[program] = value
+        if len(raw) == len(distinct):
+            result = assemble(loaded, catalog, raw, name, time_limit)
+            chosen = _candidates_of(result)
+            found.append((chosen, outcome(plan, result)))
+            told.known(chosen, priced)
+            return _price_tasks(plan, catalog, chosen, seed, chunks, solver, time_limit, sent)
+        if program != widest and all(k in raw for k in narrow):
+            # the widest is still solving: price the narrower candidates meanwhile
+            narrower = assemble(loaded, catalog, {k: raw[k] for k in narrow}, name,
+                                time_limit)
+            return _price_tasks(plan, catalog, _candidates_of(narrower), seed, chunks,
+                                solver, time_limit, sent)
+        return []
+
+    flow([Task(("solve", k), solve_scenario, (plan, catalog, s, name, time_limit), long=True)
+          for k, s in distinct.items()], then, executor)
+    chosen, base = found[0]
+    return chosen, base, priced
 
 
 @dataclass(frozen=True)
@@ -332,47 +469,48 @@ def risk(plan: LoadedPlan | Plan, catalog: Catalog, samples: int = 200, seed: in
     uncertain(p)
     chosen_criterion = Criterion(criterion)
     name = SolverName(solver) if solver else None
-    chosen, base = candidates(p, catalog, name, time_limit)
-    if not chosen:
-        return RiskResult(p.plan.name, samples, seed, chosen_criterion, None, None, (), (),
-                          base=base, gap=gap)
-    robust: RobustSearch | None = None
-    if optimize:
-        found = search_robust(p, catalog, samples, seed, chosen_criterion,
-                              [(c.scenario, c.decisions) for c in chosen], executor, name,
-                              time_limit, progress, per_program)
-        if found is not None:
-            decisions, robust = found
-            widest = scenarios_for(p)[0].name
-            at_base = committed(p, catalog, {}, widest, decisions, name, time_limit)
-            chosen = [*chosen, Candidate(ROBUST, (), decisions,
-                                         at_base.usd if at_base and at_base.known else None,
-                                         widest)]
-        seed += 1       # every candidate is evaluated on samples the program did not see
     size = chunk_size(samples)
     chunks = [list(range(k, min(k + size, samples))) for k in range(0, samples, size)]
-
-    told = telling_gaps(progress)
-
-    def chunk_progress(done: int, total: int, gap_usd: float | None = None) -> None:
-        if told is not None:
-            told(min(samples, done * size), samples, gap_usd=gap_usd)  # type: ignore[call-arg]
-        elif progress:
-            progress(min(samples, done * size), samples)
-    results = run(_evaluate, [(p, catalog, tuple(chosen), seed, c, name, time_limit)
-                              for c in chunks], executor, chunk_progress)
+    robust: RobustSearch | None = None
+    if not optimize:
+        chosen, base, priced = _solved_and_priced(p, catalog, seed, chunks, executor, name,
+                                                  time_limit, progress)
+    else:
+        chosen, base = candidates(p, catalog, name, time_limit)
+        if chosen:
+            found = search_robust(p, catalog, samples, seed, chosen_criterion,
+                                  [(c.scenario, c.decisions) for c in chosen], executor, name,
+                                  time_limit, progress, per_program)
+            if found is not None:
+                decisions, robust = found
+                widest = scenarios_for(p)[0].name
+                at_base = committed(p, catalog, {}, widest, decisions, name, time_limit)
+                chosen = [*chosen, Candidate(ROBUST, (), decisions,
+                                             at_base.usd if at_base and at_base.known else None,
+                                             widest)]
+        seed += 1       # every candidate is evaluated on samples the program did not see
+        priced = _priced(p, catalog, chosen, seed, chunks, executor, name, time_limit,
+                         progress) if chosen else {}
+    if not chosen:
+        return RiskResult(p.plan.name, samples, seed - (1 if optimize else 0),
+                          chosen_criterion, None, None, (), (), base=base, gap=gap)
     rows: list[tuple[Npv | None, ...]] = []
     drawn: list[tuple[int, tuple[tuple[str, float], ...]]] = []
     failed: list[int] = []
-    for c, out in zip(chunks, results, strict=True):
-        if isinstance(out, Failed):
+    used: list[list[Npv | None]] = []
+    for k, c in enumerate(chunks):
+        pieces = [priced[(x.program or x.scenario, x.decisions, k)] for x in chosen]
+        columns = [column for column in pieces if not isinstance(column, Failed)]
+        if len(columns) < len(pieces):
             failed += c
             continue
-        for i, r in zip(c, out, strict=True):
-            if r is None:
+        used += columns
+        for j, i in enumerate(c):
+            row = tuple(column[j] for column in columns)
+            if any(x is not None and not x.known for x in row):
                 failed.append(i)
             else:
-                rows.append(tuple(r))
+                rows.append(row)
                 drawn.append((i, tuple(sample(p.uncertainty, seed, i).items())))
     per = stats(chosen, rows, p) if rows else []
     best = min(per, key=lambda s: _score(s, chosen_criterion)) if per else None
@@ -380,7 +518,7 @@ def risk(plan: LoadedPlan | Plan, catalog: Catalog, samples: int = 200, seed: in
         else None
     result = RiskResult(p.plan.name, samples, seed - (1 if optimize else 0), chosen_criterion,
                         recommended, base.npv_usd, tuple(per), tuple(rows), tuple(failed),
-                        base, gap, tuple(drawn), stopped_by_time(base, results))
+                        base, gap, tuple(drawn), stopped_by_time(base, used))
     if not optimize:
         return result
     return _valued(result, p, catalog, seed, robust, executor, name, time_limit, progress)

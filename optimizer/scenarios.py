@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, as_completed, wait
 from contextlib import contextmanager
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 from tco.pricing.catalog import load_catalog
@@ -107,22 +108,10 @@ def solve(plan: LoadedPlan | Plan | PlanFile | dict[str, Any], catalog: Catalog 
     loaded = _loaded(plan)
     p = loaded.plan
     catalog = catalog if catalog is not None else load_catalog(offline=True)
-    missing = [prov.value for prov in p.cloud.providers
-               if not any(r.provider == prov.value for r in catalog.compute)]
-    if missing:
-        raise NoPriceSourceError(
-            f"no prices for provider(s) {', '.join(missing)} in the catalog in use; remove them "
-            f"from cloud.providers or use a catalog that has them")
     solver_name = SolverName(solver or p.plan.solver)
-    Key = tuple[tuple[str, ...], bool, tuple[str, ...]]
     results: dict[Key, ScenarioResult] = {}
-    out: list[ScenarioResult] = []
-    def key(s: Scenario) -> Key:
-        # scenarios that may use the same venues and quotes are one program
-        return (s.providers, s.sites and bool(p.onprem.sites), s.quotes)
-    distinct: dict[Key, Scenario] = {}
-    for scenario in sorted(scenarios_for(p), key=lambda s: -_size(p, catalog, s)):
-        distinct.setdefault(key(scenario), scenario)
+    distinct = distinct_scenarios(p, catalog)
+    key = partial(scenario_key, p)
     above: float | None = None
     widest = scenarios_for(p)[0]
     if cheapest_only and p.finance.criterion != "after_tax" and all(
@@ -143,13 +132,53 @@ def solve(plan: LoadedPlan | Plan | PlanFile | dict[str, Any], catalog: Catalog 
         # scenarios are independent programs: solve them side by side, one per core
         results.update(_side_by_side(p, catalog, distinct, solver_name, time_limit, jobs,
                                      progress, above))
+    return assemble(loaded, catalog, results, solver_name, time_limit, progress, today)
+
+
+# scenarios that may use the same venues and quotes are one program: (providers, whether it
+# has the plan's sites, quotes)
+Key = tuple[tuple[str, ...], bool, tuple[str, ...]]
+
+
+def scenario_key(plan: Plan, scenario: Scenario) -> Key:
+    """The program ``scenario`` is solved as: scenarios with the same key are one program."""
+    return (scenario.providers, scenario.sites and bool(plan.onprem.sites), scenario.quotes)
+
+
+def distinct_scenarios(plan: Plan, catalog: Catalog) -> dict[Key, Scenario]:
+    """The distinct programs among ``plan``'s scenarios, each as its first scenario, the
+    largest first (so that small ones fill in around them when solved side by side). Raises
+    ``NoPriceSourceError`` when a provider the plan names has no prices in ``catalog``."""
+    missing = [prov.value for prov in plan.cloud.providers
+               if not any(r.provider == prov.value for r in catalog.compute)]
+    if missing:
+        raise NoPriceSourceError(
+            f"no prices for provider(s) {', '.join(missing)} in the catalog in use; remove them "
+            f"from cloud.providers or use a catalog that has them")
+    distinct: dict[Key, Scenario] = {}
+    for scenario in sorted(scenarios_for(plan), key=lambda s: -_size(plan, catalog, s)):
+        distinct.setdefault(scenario_key(plan, scenario), scenario)
+    return distinct
+
+
+def assemble(loaded: LoadedPlan, catalog: Catalog, results: dict[Key, ScenarioResult],
+             solver: SolverName, time_limit: float | None, progress: Progress | None = None,
+             today: dt.date | None = None) -> Result:
+    """The result of ``solve`` from each distinct program's own solve (``solve_scenario``, by
+    ``scenario_key``): every scenario named, no wider one dearer than a narrower one
+    (``_never_dearer_than_a_subset``, which may solve again), savings, budgets and the
+    recommendation. Scenarios whose program is not in ``results`` are left out."""
+    p = loaded.plan
+    out: list[ScenarioResult] = []
     for scenario in scenarios_for(p):
-        res = results[key(scenario)]
-        out.append(res if res.name == scenario.name else _rename(res, scenario.name))
-    out = _never_dearer_than_a_subset(p, catalog, out, solver_name, time_limit, progress)
+        res = results.get(scenario_key(p, scenario))
+        if res is not None:
+            out.append(res if res.name == scenario.name else _rename(res, scenario.name))
+    out = _never_dearer_than_a_subset(p, catalog, out, solver, time_limit, progress)
     out = [_with_books(p, s) for s in _with_savings(p, out)]
     after_tax = p.finance.criterion == "after_tax"
     feasible = [s for s in out if s.feasible and s.npv_usd is not None]
+
     def chosen_by(s: ScenarioResult) -> float:
         value = s.after_tax_npv_usd if after_tax else s.npv_usd
         return math.inf if value is None else value

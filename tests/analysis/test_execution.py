@@ -6,12 +6,26 @@ from __future__ import annotations
 
 import json
 import os
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import pytest
 
-from tco.analysis import AnalysisError, alternatives, breakeven, executor, risk, sensitivity
-from tco.analysis.runner import Failed, run
+from tco.analysis import (
+    AnalysisError,
+    alternatives,
+    breakeven,
+    executor,
+    montecarlo,
+    risk,
+    sensitivity,
+)
+from tco.analysis.evaluate import DEFAULT_GAP, with_gap
+from tco.analysis.runner import Failed, Task, _slots, flow, run
+from tco.optimizer.scenarios import solve_scenario
 
 from .test_closed_form import CLOUD, UNIFORM, plan
 
@@ -206,3 +220,192 @@ def test_an_analysis_on_a_pool_and_on_a_busy_process_gives_the_same_json(monkeyp
     assert here["stopped_by_time_limit"] == 0
     gaps = [g for row in here["samples_drawn"] for g in row["gap_usd"].values() if g]
     assert gaps          # some committed solve stopped at its budget, short of a gap of 0
+
+
+# --- tasks that lead to more tasks ----------------------------------------------------------
+
+def _square(k: int) -> int:
+    return k * k
+
+
+def _square_or_die(k: int) -> int:
+    if k == 9:
+        os._exit(1)
+    return k * k
+
+
+def _follow_ups(fn):
+    """``flow``'s ``then``: every value seen, and a task squaring the value of each root."""
+    seen = []
+
+    def then(task, value):
+        seen.append((task.key, value))
+        return [Task(("after", task.key), fn, (value,))] if task.key != "after" and \
+            not isinstance(task.key, tuple) else []
+    return seen, then
+
+
+@pytest.mark.parametrize("workers", [None, 2])
+def test_flow_runs_the_tasks_each_task_leads_to(workers):
+    seen, then = _follow_ups(_square)
+    tasks = [Task(k, _square, (k,)) for k in (1, 2, 3)]
+    if workers is None:
+        flow(tasks, then)
+        # here, in the order handed out: the roots, then what they led to
+        assert seen == [(1, 1), (2, 4), (3, 9), (("after", 1), 1), (("after", 2), 16),
+                        (("after", 3), 81)]
+    else:
+        with executor("local", workers) as pool:
+            flow(tasks, then, pool)
+        assert sorted(seen, key=str) == sorted([(1, 1), (2, 4), (3, 9), (("after", 1), 1),
+                                                (("after", 2), 16), (("after", 3), 81)],
+                                               key=str)
+
+
+def test_a_task_a_task_led_to_that_kills_its_worker_twice_reaches_then_as_failed():
+    seen, then = _follow_ups(_square_or_die)
+    with executor("local", 2) as pool:
+        flow([Task(k, _square, (k,)) for k in (2, 3)], then, pool)
+    values = dict(seen)
+    assert values[2] == 4 and values[3] == 9 and values[("after", 2)] == 16
+    failed = values[("after", 3)]
+    assert isinstance(failed, Failed) and failed.index == ("after", 3)
+    assert "BrokenProcessPool" in failed.reason
+
+
+def _waits_for(marker: str, k: int) -> str:
+    """Task 0 waits until ``marker`` exists (written by a task that another task leads to);
+    a flow that handed out follow-ups only once every task was done would never write it."""
+    if k == 0:
+        deadline = time.monotonic() + 120
+        while not Path(marker).exists():
+            assert time.monotonic() < deadline, "the follow-up never ran beside task 0"
+            time.sleep(0.01)
+        return "saw it"
+    return "done"
+
+
+def _writes(marker: str) -> str:
+    Path(marker).write_text("")
+    return "wrote"
+
+
+def test_a_follow_up_runs_while_a_long_task_is_still_running(tmp_path):
+    marker = str(tmp_path / "marker")
+    seen = {}
+
+    def then(task, value):
+        seen[task.key] = value
+        return [Task("write", _writes, (marker,))] if task.key == 1 else []
+    with executor("local", 2) as pool:
+        flow([Task(k, _waits_for, (marker, k)) for k in (0, 1)], then, pool)
+    assert seen == {0: "saw it", 1: "done", "write": "wrote"}
+
+
+def test_a_pool_is_handed_no_more_tasks_than_it_has_workers():
+    with executor("local", 3) as pool:
+        assert _slots(pool) == 3
+
+
+# --- risk: the narrower candidates priced while the widest scenario solves ------------------
+
+def _widest_waits(marker: str, plan, catalog, scenario, *args):
+    """``solve_scenario``, which for the widest scenario first waits until a narrower
+    candidate has been priced (``_prices_and_marks`` writes ``marker``)."""
+    if scenario.name == "hybrid":
+        deadline = time.monotonic() + 120
+        while not Path(marker).exists():
+            assert time.monotonic() < deadline, "no narrower candidate was priced meanwhile"
+            time.sleep(0.01)
+    return solve_scenario(plan, catalog, scenario, *args)
+
+
+_CHUNK = montecarlo._chunk
+
+
+def _prices_and_marks(marker: str, plan, catalog, program, *args):
+    out = _CHUNK(plan, catalog, program, *args)
+    if program == "onprem-only":
+        Path(marker).write_text("")
+    return out
+
+
+def test_risk_prices_narrower_candidates_while_the_widest_solves(tmp_path, monkeypatch,
+                                                                  in_process):
+    # onprem-only's candidate is priced while hybrid waits; hybrid's plan then turns out to
+    # have the same decisions (the server), so the candidate becomes hybrid's, priced in its
+    # own program: the result is the one solved in this process, where nothing was priced
+    # before every scenario was solved
+    marker = str(tmp_path / "priced")
+    monkeypatch.setattr(montecarlo, "solve_scenario", partial(_widest_waits, marker))
+    monkeypatch.setattr(montecarlo, "_chunk", partial(_prices_and_marks, marker))
+    with executor("local", 2) as pool:
+        here = _risk(pool)
+    assert Path(marker).exists()
+    assert here == in_process
+    names = {c["scenario"]: c["same_as"] for c in json.loads(here[0])["candidates"]}
+    assert names == {"hybrid": ["onprem-only"], "cloud-only": ["aws-only"]}
+
+
+def test_risk_finds_the_candidates_and_base_that_a_solve_of_every_scenario_gives():
+    p = with_gap(plan(UNIFORM).plan, DEFAULT_GAP)
+    chosen, base = montecarlo.candidates(p, CLOUD)
+    size = montecarlo.chunk_size(24)
+    chunks = [list(range(k, min(k + size, 24))) for k in range(0, 24, size)]
+    with executor("local", 2) as pool:
+        found, found_base, priced = montecarlo._solved_and_priced(p, CLOUD, 5, chunks, pool,
+                                                                  None, None, None)
+    assert found == chosen and found_base == base
+    for c in chosen:
+        for k, indices in enumerate(chunks):
+            assert priced[(c.scenario, c.decisions, k)] == montecarlo._chunk(
+                p, CLOUD, c.scenario, c.decisions, 5, indices, None, None)
+
+
+class _Counting(ThreadPoolExecutor):
+    """A pool of two threads that records, at each hand-out, how many tasks it holds, and
+    opens ``crowded`` once it holds three."""
+
+    def __init__(self) -> None:
+        super().__init__(max_workers=2)
+        self.held: list[int] = []
+        self.out: set[Future] = set()
+        self.crowded = threading.Event()
+
+    def submit(self, fn, /, *args, **kwargs):
+        self.out = {f for f in self.out if not f.done()}
+        future = super().submit(fn, *args, **kwargs)
+        self.out.add(future)
+        self.held.append(len(self.out))
+        if len(self.out) >= 3:
+            self.crowded.set()
+        return future
+
+
+def _named(name: str, wait: threading.Event | None = None) -> str:
+    if wait is not None:
+        assert wait.wait(60), f"{name} waited in vain"
+    return name
+
+
+def test_no_task_waits_for_a_worker_while_a_long_one_runs():
+    release = threading.Event()
+    done = []
+
+    def then(task, value):
+        done.append(value)
+        if len(done) == 6:
+            release.set()     # the long task ends after six short ones
+        return []
+    with _Counting() as pool:
+        # the short ones after the sixth end only once the pool holds three tasks: one
+        # waiting behind each busy worker, which is allowed once the long one is done
+        tasks = [Task("long", _named, ("long", release), long=True),
+                 *(Task(k, _named, (f"short{k}", pool.crowded if k >= 6 else None))
+                   for k in range(10))]
+        flow(tasks, then, pool)
+    assert sorted(done) == sorted(["long", *(f"short{k}" for k in range(10))])
+    # while the long one ran (it and the first seven short ones handed out), each short one
+    # was handed out only as the one before it ended
+    assert max(pool.held[:8]) <= 2
+    assert max(pool.held) <= 4
