@@ -476,7 +476,9 @@ def risk(plan: LoadedPlan | Plan, catalog: Catalog, samples: int = 200, seed: in
         chosen, base, priced = _solved_and_priced(p, catalog, seed, chunks, executor, name,
                                                   time_limit, progress)
     else:
-        chosen, base = candidates(p, catalog, name, time_limit)
+        # the base solves side by side; the samples wait for the robust candidate
+        chosen, base, _ = _solved_and_priced(p, catalog, seed, [], executor, name, time_limit,
+                                             None)
         if chosen:
             found = search_robust(p, catalog, samples, seed, chosen_criterion,
                                   [(c.scenario, c.decisions) for c in chosen], executor, name,
