@@ -45,6 +45,8 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass, replace
 
+from tco.pricing.models import Purchase
+
 from .cuts import add_shortfall_cuts, add_unit_covers
 from .gaps import relative_gap, sure_target
 from .model import Model
@@ -226,7 +228,7 @@ def warm_start(model: Model, solver: SolverName,
         lower_bound = model.relaxed_bound = probed.bound
     saved: list[tuple[Var, float | None, float | None]] = []
 
-    def bound(var: Var, lo: float, up: float) -> None:
+    def bound(var: Var, lo: float, up: float | None) -> None:
         saved.append((var, var.lowBound, var.upBound))
         var.lowBound, var.upBound = lo, up
 
@@ -342,9 +344,16 @@ def warm_start(model: Model, solver: SolverName,
                     if within(around[0]):
                         around[0].load()
                         return replace(around[0], bound=lower_bound, seconds=seconds)
+        # whole reservations next to the relaxation's fractions; capacity blocks at least as
+        # many as it booked, and more if need be: a gang runs on whole nodes all month, so
+        # its blocks come in nodes × days, and the relaxation's count of days is rarely one
+        # (enterprise-70b: 229.6 days where its plan books 240, 8 nodes × 30)
+        blocks = {id(var) for key, (var, _) in reservations.items()
+                  if key[2] == Purchase.CAPACITY_BLOCK}
         relaxed = {var: var.varValue or 0.0 for var, _ in reservations.values()}
         for var, value in relaxed.items():
-            bound(var, float(math.floor(value + _EPS)), float(math.ceil(value - _EPS)))
+            bound(var, float(math.floor(value + _EPS)),
+                  var.upBound if id(var) in blocks else float(math.ceil(value - _EPS)))
         # storage is billed wherever the relaxation used a venue, and nowhere else in the
         # cloud; at a site, whole servers leave room the relaxation did not have, so
         # workloads stay free to use it

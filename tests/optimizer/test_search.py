@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tco.optimizer import load_plan
-from tco.optimizer.build import build
+from tco.optimizer.build import build, define_program, prepare
 from tco.optimizer.decisions import fix
 from tco.optimizer.model import linear
 from tco.optimizer.program import GE, LE, Program
@@ -115,3 +115,20 @@ def test_probing_rules_out_the_site_and_raises_the_bound(snapshot):
     npv = committed_npv(plan, snapshot, hybrid, Decisions(), SolverName.HIGHS, None, gap=0.0)
     assert npv is not None and npv.usd >= start.bound - 1e-6 * npv.usd
     assert math.isfinite(npv.usd)
+
+
+def test_the_restricted_program_books_the_blocks_a_gang_on_whole_nodes_needs(snapshot):
+    # enterprise-70b's pretraining run is a gang on AWS capacity blocks. With the fleet
+    # settled, the relaxation books 229.6 instance-days a month on fewer than 8 nodes; whole
+    # nodes need 240 (8 x 30). Held to 229 or 230, the restricted program could only top the
+    # blocks up on demand ($1,668,453); free to book more, it finds the plan the full search
+    # keeps, and the search after it only proves it
+    plan = load_plan(EXAMPLES / "enterprise-70b.toml").plan
+    hybrid = scenarios_for(plan)[0]
+    model = define_program(prepare(plan, snapshot, hybrid, lean=True))
+    start = warm_start(model, SolverName.HIGHS)
+    assert start is not None
+    blocks = {key: var.varValue for key, (var, _) in model.reserved.reservations.items()
+              if key[2] == "capacity_block" and (var.varValue or 0.0) > 0.5}
+    assert set(blocks.values()) == {240.0}
+    assert start.objective == pytest.approx(1_620_438.93, rel=1e-6)
