@@ -132,3 +132,35 @@ def test_the_restricted_program_books_the_blocks_a_gang_on_whole_nodes_needs(sna
               if key[2] == "capacity_block" and (var.varValue or 0.0) > 0.5}
     assert set(blocks.values()) == {240.0}
     assert start.objective == pytest.approx(1_620_438.93, rel=1e-6)
+
+
+def test_only_the_fleet_step_runs_without_the_root_reduced_cost_heuristic(snapshot, monkeypatch):
+    # the option is sent to HiGHS with every run, so the searches after the fleet step have
+    # the heuristic back
+    from tco.optimizer import warmstart
+    from tco.optimizer.solver import HighsSession
+
+    seen: list[tuple[bool, bool]] = []
+    fleet = [False]
+    original = HighsSession._options
+
+    def options(self, values):
+        if values["presolve"] != "off":             # a whole-number search
+            seen.append((fleet[0], values["mip_heuristic_run_root_reduced_cost"]))
+        return original(self, values)
+
+    first = warmstart._fleet_first
+
+    def fleet_first(*args, **kwargs):
+        fleet[0] = True
+        try:
+            return first(*args, **kwargs)
+        finally:
+            fleet[0] = False
+    monkeypatch.setattr(HighsSession, "_options", options)
+    monkeypatch.setattr(warmstart, "_fleet_first", fleet_first)
+    plan = load_plan(EXAMPLES / "llm-platform.toml").plan
+    model = define_program(prepare(plan, snapshot, scenarios_for(plan)[0], lean=True))
+    assert warm_start(model, SolverName.HIGHS) is not None
+    assert (True, False) in seen and (False, True) in seen
+    assert set(seen) == {(True, False), (False, True)}
