@@ -180,8 +180,10 @@ def assemble(loaded: LoadedPlan, catalog: Catalog, results: dict[Key, ScenarioRe
     feasible = [s for s in out if s.feasible and s.npv_usd is not None]
 
     def chosen_by(s: ScenarioResult) -> float:
+        # to the cent, as reported: plans that cost the same to the cent (a widest scenario
+        # whose plan is a narrower one's) go to the first listed, not to rounding noise
         value = s.after_tax_npv_usd if after_tax else s.npv_usd
-        return math.inf if value is None else value
+        return math.inf if value is None else round(value, 2)
     recommended = min(feasible, key=chosen_by).name if feasible else None
     t = p.trends
     trends = (("cloud", t.cloud), *((f"cloud_by_gpu.{g}", r) for g, r in t.cloud_by_gpu.items()),

@@ -721,3 +721,33 @@ def test_cheapest_only_solves_everything_when_choosing_after_tax():
     taxed = replace(plan, finance=replace(plan.finance, criterion="after_tax", tax_rate=0.25))
     quick = sc.solve(taxed, cat, workers=1, cheapest_only=True)
     assert quick.scenario("onprem-only").npv_usd > 400_000.0
+
+
+def test_plans_that_cost_the_same_to_the_cent_recommend_the_first_listed():
+    # a widest scenario whose plan is a narrower one's can come out a rounding error dearer
+    # or cheaper; the report shows the same NPV to the cent, and the recommendation is the
+    # scenario listed first, whichever way the noise went
+    from dataclasses import replace
+
+    from tco.optimizer.plan import LoadedPlan, plan_from_dict
+    from tco.optimizer.scenarios import assemble, distinct_scenarios, scenario_key, solve_scenario
+    from tests.conftest import catalog, offer, plan_doc
+
+    cat = catalog(offer("aws", "us-east-1", "p5", "H100", 8, "on_demand", 8.0))
+    site = {"name": "dc", "location": "us-east", "electricity_usd_per_kwh": 0.10}
+    server = {"name": "box", "gpu": "H100", "gpus": 8, "price_usd": 100_000.0,
+              "power_kw": 10.0}
+    loaded = plan_from_dict(plan_doc({"name": "train", "kind": "training", "gpu": "H100",
+                                      "gpu_hours": 1_000.0},
+                                     onprem={"sites": [site], "servers": [server]}))
+    p = loaded.plan
+    raw = {k: solve_scenario(p, cat, s) for k, s in distinct_scenarios(p, cat).items()}
+    names = [s.name for s in scenarios_for(p)]
+    assert names[:2] == ["hybrid", "cloud-only"]
+    hybrid, cloud = (scenario_key(p, s) for s in scenarios_for(p)[:2])
+    assert raw[hybrid].npv_usd == pytest.approx(raw[cloud].npv_usd, rel=1e-9)  # the cloud
+    usd = raw[cloud].npv_usd
+    for noise in (1e-7, -1e-7):
+        raw[hybrid] = replace(raw[hybrid], npv_usd=usd + noise)
+        result = assemble(LoadedPlan(p, (), "<plan>"), cat, raw, SolverName.HIGHS, None)
+        assert result.recommended_name == "hybrid"
