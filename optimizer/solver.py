@@ -62,13 +62,16 @@ class SafetyNet:
     fired: bool = False
 
     def left(self) -> float | None:
-        """Seconds left, at least one (a step stopped by the net still returns its plan)."""
+        """Seconds left, at least ``NET_LEAST`` (a step stopped by the net still returns its
+        plan)."""
         if self.deadline is None:
             return None
-        return max(1.0, self.deadline - time.perf_counter())
+        return max(NET_LEAST, self.deadline - time.perf_counter())
 
 
 _nets: list[SafetyNet] = []
+# each solver call past the net's deadline still has this many seconds to return a plan
+NET_LEAST = 1.0
 
 
 @contextmanager
