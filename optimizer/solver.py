@@ -340,7 +340,7 @@ class HighsSession:
     def run(self, time_limit: float | None, gap: float, relax: bool,
             start: dict[Var, float] | None, target: float | None = None,
             msg: bool = False, presolve: bool = True,
-            nodes: int | None = None, root_reduced_cost: bool = True) -> SolveInfo:
+            nodes: int | None = None, root_sub_mips: bool = True) -> SolveInfo:
         import highspy
         import numpy as np
 
@@ -374,7 +374,8 @@ class HighsSession:
             "mip_rel_gap": gap, "mip_abs_gap": 1e-6,
             "time_limit": float("inf") if time_limit is None else offset + float(time_limit),
             "objective_target": -highspy.kHighsInf if target is None or relax else target,
-            "mip_heuristic_run_root_reduced_cost": root_reduced_cost})
+            "mip_heuristic_run_root_reduced_cost": root_sub_mips,
+            "mip_heuristic_run_rens": root_sub_mips})
         if start and not relax:
             index = self.index
             known = [(index[v], x) for v, x in start.items() if v in index]
@@ -489,7 +490,7 @@ def run(prob: Program, name: SolverName | str = SolverName.HIGHS,
         time_limit: float | None = None, gap: float = DEFAULT_MIP_GAP, *, relax: bool = False,
         start: dict[Var, float] | None = None,
         target: float | None = None, presolve: bool = True,
-        nodes: int | None = None, root_reduced_cost: bool = True) -> SolveInfo:
+        nodes: int | None = None, root_sub_mips: bool = True) -> SolveInfo:
     """Solve ``prob`` in place (values into its variables, slacks into its rows) and say how
     it went.
 
@@ -498,13 +499,14 @@ def run(prob: Program, name: SolverName | str = SolverName.HIGHS,
     (HiGHS only: CBC ignores it and stops at the gap). ``gap`` is relative, in the solvers'
     own measure (``gaps.relative_gap``). ``nodes`` bounds a whole-number search by its
     branch-and-bound nodes (``node_budget``); ``time_limit`` by seconds, within the enclosing
-    ``safety_net``. ``root_reduced_cost``: whether HiGHS runs its root reduced-cost heuristic
-    (a search of the program with the columns the root's reduced costs rule out fixed).
+    ``safety_net``. ``root_sub_mips``: whether HiGHS runs its root heuristics that search a
+    smaller program: RENS (the whole numbers held near the root's values) and the reduced-cost
+    one (the columns the root's reduced costs rule out fixed).
     """
     solver_name = SolverName(name)
     if solver_name == SolverName.HIGHS:
         return _session(prob).run(time_limit, gap, relax, start, target, presolve=presolve,
-                                  nodes=nodes, root_reduced_cost=root_reduced_cost)
+                                  nodes=nodes, root_sub_mips=root_sub_mips)
     return _run_cbc(prob, time_limit, gap, relax, start, nodes)
 
 

@@ -78,11 +78,11 @@ COVERS_FROM = 10_000
 # and stops within FLEET_GAP of its own bound
 FLEET_SHARE = 0.6
 FLEET_GAP = 0.005
-# the fleet step's search runs without HiGHS's root reduced-cost heuristic: that took
-# four-year-fleet's step from 3.8 s to 2.5 s (the same plan), and on the generated plan of
-# 100 workloads over 36 months from 53 s to 34 s (a plan 0.02% dearer, within both gaps;
-# benchmarks/README.md)
-FLEET_ROOT_REDUCED_COST = False
+# the fleet step's search runs without HiGHS's root heuristics that search a smaller program
+# (RENS and the reduced-cost one): without them four-year-fleet's step took 1.1 s instead of
+# 3.8 s, to the same plan; that of the generated plan of 100 workloads over 36 months 29 s
+# instead of 53 s, to a plan 0.02% cheaper, within both gaps (benchmarks/README.md)
+FLEET_ROOT_SUB_MIPS = False
 # each restricted program and rounding may take this share of the whole search's nodes
 RESTRICTED_SHARE = 0.25
 # Probing the placements costs a relaxation per option of every single-venue workload and
@@ -448,7 +448,7 @@ def _fleet_first(model: Model, solver: SolverName, nodes: int
         v.integer = False
     try:
         info = run(model.prob, solver, None, FLEET_GAP, nodes=nodes,
-                   root_reduced_cost=FLEET_ROOT_REDUCED_COST)
+                   root_sub_mips=FLEET_ROOT_SUB_MIPS)
     finally:
         for v in relaxed:
             v.integer = True

@@ -134,7 +134,7 @@ def test_the_restricted_program_books_the_blocks_a_gang_on_whole_nodes_needs(sna
     assert start.objective == pytest.approx(1_620_438.93, rel=1e-6)
 
 
-def test_only_the_fleet_step_runs_without_the_root_reduced_cost_heuristic(snapshot, monkeypatch):
+def test_only_the_fleet_step_runs_without_the_root_sub_program_heuristics(snapshot, monkeypatch):
     # the option is sent to HiGHS with every run, so the searches after the fleet step have
     # the heuristic back
     from tco.optimizer import warmstart
@@ -146,7 +146,10 @@ def test_only_the_fleet_step_runs_without_the_root_reduced_cost_heuristic(snapsh
 
     def options(self, values):
         if values["presolve"] != "off":             # a whole-number search
-            seen.append((fleet[0], values["mip_heuristic_run_root_reduced_cost"]))
+            heuristics = {values["mip_heuristic_run_root_reduced_cost"],
+                          values["mip_heuristic_run_rens"]}
+            assert len(heuristics) == 1
+            seen.append((fleet[0], heuristics.pop()))
         return original(self, values)
 
     first = warmstart._fleet_first
