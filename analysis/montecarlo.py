@@ -142,7 +142,7 @@ class _Told:
         self.chunks = chunks
         self.chosen: list[Candidate] | None = None
         self.widest: float | None = None
-        self.done = 0
+        self.last: tuple[int, float | None] | None = None     # what was last told
 
     def known(self, chosen: list[Candidate], priced: Priced) -> None:
         self.chosen = chosen
@@ -162,9 +162,9 @@ class _Told:
         chosen = self.chosen
         done = sum(len(c) for k, c in enumerate(self.chunks)
                    if all((x.program or x.scenario, x.decisions, k) in priced for x in chosen))
-        if done == self.done and done:
+        if self.last == (done, self.widest):
             return
-        self.done = done
+        self.last = (done, self.widest)
         total = sum(len(c) for c in self.chunks)
         if self.told is not None:
             self.told(done, total, gap_usd=self.widest)  # type: ignore[call-arg]
@@ -197,7 +197,7 @@ def _priced(plan: Plan, catalog: Catalog, chosen: list[Candidate], seed: int,
     told.known(chosen, priced)
 
     def then(task: Task, value: Any) -> tuple[Task, ...]:
-        priced[cast(tuple[str, Decisions, int], cast(tuple[Any, ...], task.key)[1:])] = value
+        priced[cast(tuple[Any, ...], task.key)[1:]] = value
         told.priced(value, priced)
         return ()
     flow(_price_tasks(plan, catalog, chosen, seed, chunks, solver, time_limit, set()), then,

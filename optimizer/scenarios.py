@@ -81,6 +81,11 @@ def _single_venue_names(plan: Plan) -> set[str]:
     return {f"{p.value}-only" for p in plan.cloud.providers} | {"onprem-only"}
 
 
+# scenarios that may use the same venues and quotes are one program: (providers, whether it
+# has the plan's sites, quotes)
+Key = tuple[tuple[str, ...], bool, tuple[str, ...]]
+
+
 def solve(plan: LoadedPlan | Plan | PlanFile | dict[str, Any], catalog: Catalog | None = None, *,
           solver: str | None = None, time_limit: float | None = None,
           progress: Progress | None = None, today: dt.date | None = None,
@@ -133,11 +138,6 @@ def solve(plan: LoadedPlan | Plan | PlanFile | dict[str, Any], catalog: Catalog 
         results.update(_side_by_side(p, catalog, distinct, solver_name, time_limit, jobs,
                                      progress, above))
     return assemble(loaded, catalog, results, solver_name, time_limit, progress, today)
-
-
-# scenarios that may use the same venues and quotes are one program: (providers, whether it
-# has the plan's sites, quotes)
-Key = tuple[tuple[str, ...], bool, tuple[str, ...]]
 
 
 def scenario_key(plan: Plan, scenario: Scenario) -> Key:
