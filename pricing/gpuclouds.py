@@ -211,9 +211,10 @@ def read_items(folder: Path, name: str) -> tuple[list[Any], list[str]]:
 class GpuhuntAdapter:
     """One provider's prices from its published gpuhunt catalog (or a copy of it)."""
 
-    def __init__(self, provider: Provider, settings: PricingSettings) -> None:
+    def __init__(self, provider: Provider, settings: PricingSettings,
+                 gpuhunt_name: str | None = None) -> None:
         self.name = provider.value
-        self.gpuhunt_name = GPUHUNT_NAMES[provider]
+        self.gpuhunt_name = gpuhunt_name or GPUHUNT_NAMES[provider]
         self.settings = settings
         self.origin = (settings.catalog_from or os.environ.get("GPUHUNT_CATALOG_URL")
                        or CATALOG_URL).rstrip("/")
@@ -225,18 +226,25 @@ class GpuhuntAdapter:
     def fetch(self, regions: Sequence[str] | None = None,
               progress: Progress | None = None) -> FetchResult:
         with tempfile.TemporaryDirectory(prefix="tco-gpuhunt-") as scratch:
-            if self.endpoint is None:
-                source = self._local(Path(self.origin))
-            else:
-                if progress:
-                    progress(f"{self.name}: downloading gpuhunt's {self.gpuhunt_name} catalog")
-                source = self._download(Path(scratch))
-            items, skipped = read_items(source.path.parent, self.gpuhunt_name)
+            source, items, skipped = self.read(Path(scratch), progress)
         compute, warnings = records(items, self.name, source, regions)
         warnings = [f"{self.name}: {line}" for line in skipped] + warnings
         if progress:
             progress(f"{self.name}: {len(compute)} offers, catalog of {source.as_of}")
         return FetchResult(compute=compute, warnings=warnings)
+
+    def read(self, scratch: Path, progress: Progress | None = None,
+             ) -> tuple[CatalogFile, list[Any], list[str]]:
+        """The catalog (downloaded into ``scratch`` when it is published), every item gpuhunt
+        reads in it, and a warning about the rows it skipped."""
+        if self.endpoint is None:
+            source = self._local(Path(self.origin))
+        else:
+            if progress:
+                progress(f"{self.name}: downloading gpuhunt's {self.gpuhunt_name} catalog")
+            source = self._download(scratch)
+        items, skipped = read_items(source.path.parent, self.gpuhunt_name)
+        return source, items, skipped
 
     def _local(self, folder: Path) -> CatalogFile:
         path = folder / f"{self.gpuhunt_name}.csv"
