@@ -78,9 +78,20 @@ def _workloads(plan: Plan, change: Callable[[Workload], Workload],
 
 
 def _demand(w: Workload, x: float) -> Workload:
+    """``w`` needing x times its GPUs or GPU-hours for the same work (``mfu``,
+    ``throughput``): what it sends out stays."""
     if w.training:
         return replace(w, gpu_hours=(w.gpu_hours or 0.0) * x)
     return replace(w, gpus=(w.gpus or 0.0) * x)
+
+
+def _more_work(w: Workload, x: float) -> Workload:
+    """``w`` with x times its demand (``demand``, ``demand.<workload>``): a service x times
+    the traffic, so x times the GPUs and x times the egress; a training run x times the
+    GPU-hours, sending out what it did (its checkpoints and results do not grow with them)."""
+    if w.training:
+        return _demand(w, x)
+    return replace(_demand(w, x), egress_tb_per_month=w.egress_tb_per_month * x)
 
 
 def _multiplier(name: str, change: Change) -> Lever:
@@ -97,7 +108,7 @@ NAMED: dict[str, Change] = {
         financing=None if z.financing is None else z.financing.scaled(x))), c),
     "electricity": lambda p, c, x: (_sites(p, lambda s: replace(
         s, electricity_usd_per_kwh=s.electricity_usd_per_kwh * x)), c),
-    "demand": lambda p, c, x: (_workloads(p, lambda w: _demand(w, x)), c),
+    "demand": lambda p, c, x: (_workloads(p, lambda w: _more_work(w, x)), c),
     "utilization": lambda p, c, x: (_servers(p, lambda z: replace(
         z, max_utilization=min(1.0, z.max_utilization * x))), c),
     "resale": lambda p, c, x: (_servers(p, lambda z: replace(
@@ -139,7 +150,7 @@ def lever(name: str, plan: Plan, where: str = "parameter") -> Lever:
         if rest not in names:
             raise LeverError(f"{where}: '{name}': no workload named '{rest}'"
                              f"{_suggest(rest, names)}")
-        return _multiplier(name, lambda p, c, x: (_workloads(p, lambda w: _demand(w, x), rest),
+        return _multiplier(name, lambda p, c, x: (_workloads(p, lambda w: _more_work(w, x), rest),
                                                   c))
     if name == "discount_rate":
         return Lever(name, Scale.ABSOLUTE, plan.plan.discount_rate, lambda p, c, x: (

@@ -12,7 +12,7 @@ from tco.pricing.tiers import tiered_cost
 from .ledger import Tag
 from .model import Model, _n, linear, terms_of, workload_months
 from .plan import Workload
-from .program import EQ, GE, LE, Expr, Var
+from .program import EQ, GE, LE, Expr, Row, Var
 from .records import CapIndex, EgressTerms, VenueUse
 
 __all__ = ["define_egress_tiers", "define_gangs", "define_single_venue_and_storage",
@@ -174,41 +174,59 @@ def define_egress_tiers(model: Model, parts: list[EgressTerms]) -> None:
             for _, b, what in terms:
                 most[what] = max(most.get(what, 0.0), b)
         bound = sum(most.values())
+        movable = model.uses is not None
         cost = define_tiered(model, f"egress_tier[{provider},{model.label(m)}]", volumes, prices,
-                             bound)
+                             bound, every_start=movable)
+        if movable and model.uses is not None and model.tiers.last_width is not None:
+            # the last segment's width is the most egress less its start: a move to other
+            # egress (the demand levers) sets it again (``redemand.move_demand``)
+            # (a service's egress moves with it; a dataset's move does not)
+            seg, row, full, start = model.tiers.last_width
+            served = tuple(sorted(w.removeprefix("serve:") for w in most
+                                  if w.startswith("serve:")))
+            fixed = sum(b for w, b in most.items() if not w.startswith("serve:"))
+            model.uses.egress_tiers.append((seg, row, full, start - fixed, m, served))
         model.add_cost("egress", m, cost, 1.0, Tag("egress", (provider,)))
 
 
 def define_tiered(model: Model, name: str, volumes: dict[str, object], tiers: dict[str, Tiers],
-                  bound: float) -> Expr:
-    """Exact cost of tiered (volume-discounted) pricing over the sum of ``volumes``.
+                  bound: float, every_start: bool = False) -> Expr:
+    """Exact cost of tiered (volume-discounted) pricing over the sum of ``volumes``, which
+    is at most ``bound``.
 
     The total is split into segments between the union of the regions' tier starts; binary
     ``full[k]`` forces segment k to be full before segment k+1 takes anything, so the cost is
     the marginal tiered cost of the total, not an average rate. With several regions each
-    segment is shared among them (``q[region,k]``) at each region's own rate.
-    """
-    starts = sorted({s for t in tiers.values() for s, _ in t if s < bound} | {0.0})
+    segment is shared among them (``q[region,k]``) at each region's own rate. The tiers that
+    start beyond ``bound`` are left out, unless ``every_start`` (a program moved to other
+    volumes in place keeps them all). ``model.tiers.last_width`` is then the last segment,
+    the row that bounds it by its width with the binary in it, and its start (None when there
+    are no segments)."""
+    starts = sorted({s for t in tiers.values() for s, _ in t if every_start or s < bound}
+                    | {0.0})
     widths = [(starts[k + 1] - starts[k]) if k + 1 < len(starts) else max(bound - starts[k], 0.0)
               for k in range(len(starts))]
 
     def rate(t: Tiers, at: float) -> float:
         return [r for s, r in t if s <= at][-1]
 
+    model.tiers.last_width = None
     if len(starts) == 1 and len({rate(t, 0.0) for t in tiers.values()}) == 1:
         # one rate over every volume that can occur: no segments needed
         return linear((volume, rate(next(iter(tiers.values())), 0.0)) for volume in volumes.values())
     name = _n(name)
     seg = [model.prob.var(f"{name}.seg{k}", 0, widths[k]) for k in range(len(starts))]
     fulls = []
+    order: Row | None = None
     for k in range(len(starts) - 1):
         full = model.prob.binary(f"{name}.full{k}")
         fulls.append(full)
         model.constrain([(seg[k], 1.0), (full, -widths[k])], GE, 0.0,
                         f"{name}.fill{k}")
-        model.constrain([(seg[k + 1], 1.0), (full, -widths[k + 1])], LE, 0.0,
-                        f"{name}.order{k}")
+        order = model.constrain([(seg[k + 1], 1.0), (full, -widths[k + 1])], LE, 0.0,
+                                f"{name}.order{k}")
     model.tiers.groups.append((seg, starts, fulls))
+    model.tiers.last_width = (seg[-1], order, fulls[-1] if fulls else None, starts[-1])
     groups: dict[Tiers, list[str]] = defaultdict(list)
     for v in sorted(volumes):
         groups[tiers[v]].append(v)

@@ -177,6 +177,9 @@ class Tiered:
     "segment k is full" indicators."""
 
     groups: list[tuple[list[Var], list[float], list[Var]]] = field(default_factory=list)
+    # the last one defined: its last segment, the row bounding it by its width (with the
+    # indicator in it) and its start (``data.define_tiered``)
+    last_width: tuple[Var, Row | None, Var | None, float] | None = None
 
     @property
     def indicators(self) -> list[Var]:
@@ -262,6 +265,12 @@ class DemandUses:
     egress_rows: list[tuple[Row, Var, str, int, float]] = field(default_factory=list)
     egress_flows: list[tuple[int, Var, str, int, float]] = field(default_factory=list)
     egress_read: bool = False
+    # each provider-month's egress tiers (a movable build keeps them all): the last segment,
+    # the row bounding it by its width with the indicator in it, its start less the GB of
+    # data moved that month, the month, and the services whose egress that month, with
+    # those GB, is the most the tiers carry
+    egress_tiers: list[tuple[Var, Row | None, Var | None, float, int, tuple[str, ...]]] = field(
+        default_factory=list)
     # the site-shortfall candidates: expression, name, workload, month, the server types
     # with the workload's speed on each (``most``: the most reference GPU-hours one of them
     # delivers; right side ``ceil(D / most)``), and the deliveries elsewhere with their

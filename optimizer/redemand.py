@@ -15,7 +15,10 @@ recorded by a movable build (``build.prepare(movable=True)``, ``records.DemandUs
   workload's use of reserved instances or servers (``min(hours, D / factor)``), the whole
   servers a placed workload needs (``ceil(D / per server)``), the site-shortfall candidates,
   and the most reservations or blocks a pool's users could fill;
-- as egress GB / D: a served GPU-hour's egress, in the egress tiers and their costs.
+- as egress GB / D: a served GPU-hour's egress, in the egress tiers and their costs; and
+  the egress GB themselves (which the demand levers move with a service's demand), in the
+  width of each provider-month's last egress tier: a movable build keeps every tier, even
+  those beyond the egress at its demand.
 
 Rows, columns and their order do not move, as long as the months with demand stay the same
 and no gang changes between one node and several (``movable``): a movable build keeps the
@@ -45,9 +48,9 @@ __all__ = ["demand_differs", "movable", "move_demand", "move_plan", "utilization
 
 def movable(model: Model, plan: Plan) -> bool:
     """Whether ``model``'s program can move to ``plan`` in place: the same plan but for its
-    discount rate, trends, workloads' demand and servers' ``max_utilization``; where demand
-    or utilization differs, a program built movable, the same months with demand, and no
-    gang that runs on one node in one and on several in the other."""
+    discount rate, trends, workloads' demand and egress and servers' ``max_utilization``;
+    where demand, egress or utilization differs, a program built movable, the same months
+    with demand, and no gang that runs on one node in one and on several in the other."""
     old = model.plan
     if plan is old:
         return True
@@ -56,7 +59,8 @@ def movable(model: Model, plan: Plan) -> bool:
         return False
     same = replace(
         plan, plan=replace(plan.plan, discount_rate=old.plan.discount_rate), trends=old.trends,
-        workloads=tuple(replace(w, gpus=o.gpus, gpu_hours=o.gpu_hours)
+        workloads=tuple(replace(w, gpus=o.gpus, gpu_hours=o.gpu_hours,
+                                egress_tb_per_month=o.egress_tb_per_month)
                         for w, o in zip(plan.workloads, old.workloads, strict=True)),
         onprem=replace(plan.onprem, servers=tuple(
             replace(z, max_utilization=o.max_utilization)
@@ -78,9 +82,10 @@ def movable(model: Model, plan: Plan) -> bool:
 
 
 def demand_differs(old: Plan, plan: Plan) -> bool:
-    """Whether some workload of ``plan`` has other GPUs or GPU-hours than in ``old`` (the
-    same workloads, in the same order)."""
-    return any((w.gpus, w.gpu_hours) != (o.gpus, o.gpu_hours)
+    """Whether some workload of ``plan`` has other GPUs, GPU-hours or egress than in
+    ``old`` (the same workloads, in the same order)."""
+    return any((w.gpus, w.gpu_hours, w.egress_tb_per_month)
+               != (o.gpus, o.gpu_hours, o.egress_tb_per_month)
                for w, o in zip(plan.workloads, old.workloads, strict=True))
 
 
@@ -205,6 +210,13 @@ def move_demand(model: Model, plan: Plan) -> bool:
             (f, speed * capacity[z]) for (f, _), (z, speed) in zip(c.fleets, servers_,
                                                                    strict=True))))
     model.cuts.shortfall, model.cuts.site_months = shortfall, site_months
+    for seg, order, full, begins, month, served in uses.egress_tiers:
+        # the most egress the month's tiers carry moved with the egress: so does the width
+        # of their last segment
+        width = max(sum(model.egress_gb[w][month] for w in served) - begins, 0.0)
+        seg.upBound = width
+        if order is not None and full is not None:
+            coef(order, full, -width)
     if uses.egress_rows or uses.egress_flows:
         per_hour = {(w, m): model.egress_gb[w][m] / demand[w][m] for _, w, m in uses.serve}
         for row, var, w, m, k in uses.egress_rows:

@@ -64,6 +64,26 @@ def test_demand_scales_hours_and_gpus():
     assert [(w.gpu_hours, w.gpus) for w in q.workloads] == [(500.0, None), (None, 2.0)]
 
 
+def test_more_demand_sends_more_traffic_and_a_faster_model_does_not():
+    # a service at 1.5 times its demand serves 1.5 times the traffic: 1.5 times the GPUs and
+    # the egress; a training run 1.5 times the GPU-hours sends out what it did; the rates a
+    # model was sized with change the GPUs for the same traffic
+    from dataclasses import replace
+
+    p = loaded()
+    train, chat = p.workloads
+    p = replace(p, workloads=(replace(train, egress_tb_per_month=2.0),
+                              replace(chat, egress_tb_per_month=10.0, from_model=True)))
+    for name in ("demand", "demand.chat"):
+        q, _ = at(p, CAT, {name: 1.5})
+        assert [w.egress_tb_per_month for w in q.workloads] == [2.0, 15.0], name
+    q, _ = at(p, CAT, {"demand.train": 1.5})
+    assert [(w.gpu_hours, w.egress_tb_per_month) for w in q.workloads] == [(1500.0, 2.0),
+                                                                           (None, 10.0)]
+    q, _ = at(p, CAT, {"throughput": 2.0})
+    assert [(w.gpus, w.egress_tb_per_month) for w in q.workloads] == [(None, 2.0), (2.0, 10.0)]
+
+
 def test_key_paths_read_and_set_the_resolved_plan():
     p = loaded()
     lv = lever("cloud.discounts.gcp", p)

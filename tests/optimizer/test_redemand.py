@@ -302,5 +302,48 @@ def test_a_key_path_moves_the_program_when_it_changes_only_what_the_moves_cover(
     move_plan(moved, p)
     fresh = movable_build(*at(plan, catalog, {"workloads[0].gpus": gpus * 1.5}), scenario)
     same_moved_program(moved, fresh)
-    _, q = sample_moves(plan, catalog, {"workloads[0].egress_tb_per_month": 3.0})
-    assert not movable(moved, q)
+    # egress moves too (its tiers' last width with it); a dataset's size does not
+    _, q = sample_moves(plan, catalog, {"workloads[0].egress_tb_per_month": 30.0})
+    assert movable(moved, q)
+    move_plan(moved, q)
+    same_moved_program(moved, movable_build(q, catalog, scenario))
+    _, r = sample_moves(plan, catalog, {"workloads[0].dataset_tb": 3.0})
+    assert not movable(moved, r)
+
+
+def test_egress_tiers_move_with_a_services_egress_and_keep_a_datasets_move():
+    # the public API's dataset lives in AWS us-east-1: where the API runs elsewhere, the
+    # 300 TB moved out is AWS egress of that month, in the same tiers as what it serves from
+    # AWS; at 1.3 times the demand the served egress grows 1.3 times and the move does not
+    plan = load_plan(EXAMPLES / "inference-startup.toml").plan
+    api = replace(plan.workloads[0], dataset_tb=300.0, data_at="aws:us-east-1")
+    plan = replace(plan, workloads=(api, *plan.workloads[1:]))
+    catalog = load_snapshot()
+    scenario = scenarios_for(plan)[0]
+    moved = movable_build(plan, catalog, scenario)
+    starts = {start for _, _, _, start, _, _ in moved.uses.egress_tiers}
+    # the last tier of AWS starts at 153,600 GB: the 300,000 GB of a move (to each venue it
+    # may go to) are already past it, and stay so whatever the demand
+    assert min(starts) <= 153_600.0 - 300_000.0
+    p, c = at(plan, catalog, {"demand": 1.3})
+    assert p.workloads[0].egress_tb_per_month == pytest.approx(8.0 * 1.3, rel=1e-12)
+    move_plan(moved, p)
+    same_moved_program(moved, movable_build(p, c, scenario))
+
+
+def test_a_movable_build_with_every_egress_tier_has_the_optimum_of_a_plain_one():
+    # the tiers beyond the egress at this demand are there, and cannot be filled
+    from tco.optimizer.optimize import optimize
+    from tco.optimizer.solver import SolverName
+
+    plan = load_plan(EXAMPLES / "inference-startup.toml").plan
+    catalog = load_snapshot()
+    scenario = next(s for s in scenarios_for(plan) if s.name == "gcp-only")
+    plain = define_program(prepare(plan, catalog, scenario))
+    kept = movable_build(plan, catalog, scenario)
+    assert len(kept.tiers.indicators) > len(plain.tiers.indicators)
+    a = optimize(plain, SolverName.HIGHS, None)
+    b = optimize(kept, SolverName.HIGHS, None)
+    assert a.status.has_solution and b.status.has_solution
+    gap = max(a.gap_usd or 0.0, b.gap_usd or 0.0)
+    assert plain.prob.cost() == pytest.approx(kept.prob.cost(), abs=gap + 1e-6 * plain.prob.cost())
