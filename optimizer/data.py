@@ -4,6 +4,7 @@ region, a provider's internet egress) applied exactly to their totals."""
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 
 from tco.pricing.models import GB_PER_TB, Tiers
@@ -177,15 +178,14 @@ def define_egress_tiers(model: Model, parts: list[EgressTerms]) -> None:
         movable = model.uses is not None
         cost = define_tiered(model, f"egress_tier[{provider},{model.label(m)}]", volumes, prices,
                              bound, every_start=movable)
-        if movable and model.uses is not None and model.tiers.last_width is not None:
-            # the last segment's width is the most egress less its start: a move to other
-            # egress (the demand levers) sets it again (``redemand.move_demand``)
-            # (a service's egress moves with it; a dataset's move does not)
-            seg, row, full, start = model.tiers.last_width
+        if model.uses is not None and model.tiers.segments:
+            # the segments' widths follow the most egress the month can have: a move to other
+            # egress (the demand levers) sets them again (``redemand.move_demand``). A
+            # service's egress moves with its demand; a dataset's move does not
             served = tuple(sorted(w.removeprefix("serve:") for w in most
                                   if w.startswith("serve:")))
             fixed = sum(b for w, b in most.items() if not w.startswith("serve:"))
-            model.uses.egress_tiers.append((seg, row, full, start - fixed, m, served))
+            model.uses.egress_tiers.append((tuple(model.tiers.segments), fixed, m, served))
         model.add_cost("egress", m, cost, 1.0, Tag("egress", (provider,)))
 
 
@@ -198,35 +198,43 @@ def define_tiered(model: Model, name: str, volumes: dict[str, object], tiers: di
     ``full[k]`` forces segment k to be full before segment k+1 takes anything, so the cost is
     the marginal tiered cost of the total, not an average rate. With several regions each
     segment is shared among them (``q[region,k]``) at each region's own rate. The tiers that
-    start beyond ``bound`` are left out, unless ``every_start`` (a program moved to other
-    volumes in place keeps them all). ``model.tiers.last_width`` is then the last segment,
-    the row that bounds it by its width with the binary in it, and its start (None when there
-    are no segments)."""
+    start at or beyond ``bound`` are left out; with ``every_start`` (a program moved to other
+    volumes in place) they are kept, 0 wide, and ``model.tiers.segments`` lists each
+    segment with the rows its width is in (``Tiered.segments``)."""
     starts = sorted({s for t in tiers.values() for s, _ in t if every_start or s < bound}
                     | {0.0})
-    widths = [(starts[k + 1] - starts[k]) if k + 1 < len(starts) else max(bound - starts[k], 0.0)
-              for k in range(len(starts))]
+    ends = [*starts[1:], math.inf]
+    # a segment holds what of the volume can fall between its start and the next one
+    widths = [max(min(end, bound) - start, 0.0) if every_start
+              else (end - start if end < math.inf else max(bound - start, 0.0))
+              for start, end in zip(starts, ends, strict=True)]
 
     def rate(t: Tiers, at: float) -> float:
         return [r for s, r in t if s <= at][-1]
 
-    model.tiers.last_width = None
+    model.tiers.segments = []
     if len(starts) == 1 and len({rate(t, 0.0) for t in tiers.values()}) == 1:
         # one rate over every volume that can occur: no segments needed
         return linear((volume, rate(next(iter(tiers.values())), 0.0)) for volume in volumes.values())
     name = _n(name)
     seg = [model.prob.var(f"{name}.seg{k}", 0, widths[k]) for k in range(len(starts))]
-    fulls = []
-    order: Row | None = None
+    fulls: list[Var] = []
+    fills: list[Row] = []
+    orders: list[Row] = []
     for k in range(len(starts) - 1):
         full = model.prob.binary(f"{name}.full{k}")
         fulls.append(full)
-        model.constrain([(seg[k], 1.0), (full, -widths[k])], GE, 0.0,
-                        f"{name}.fill{k}")
-        order = model.constrain([(seg[k + 1], 1.0), (full, -widths[k + 1])], LE, 0.0,
-                                f"{name}.order{k}")
+        fills.append(model.constrain([(seg[k], 1.0), (full, -widths[k])], GE, 0.0,
+                                     f"{name}.fill{k}"))
+        orders.append(model.constrain([(seg[k + 1], 1.0), (full, -widths[k + 1])], LE, 0.0,
+                                      f"{name}.order{k}"))
+    if every_start:
+        model.tiers.segments = [
+            (seg[k], starts[k], ends[k],
+             (fills[k], fulls[k]) if k < len(fulls) else None,
+             (orders[k - 1], fulls[k - 1]) if k > 0 else None)
+            for k in range(len(starts))]
     model.tiers.groups.append((seg, starts, fulls))
-    model.tiers.last_width = (seg[-1], order, fulls[-1] if fulls else None, starts[-1])
     groups: dict[Tiers, list[str]] = defaultdict(list)
     for v in sorted(volumes):
         groups[tiers[v]].append(v)

@@ -171,15 +171,22 @@ class VenueUse:
         return [var for options in self.choices().values() for var in options]
 
 
+# a tier segment: its variable, start, end (inf for the last), and the rows its width is
+# in with the indicator it multiplies there: "segment k full" (its own) and "segment k only
+# after k − 1 is full" (the previous one's)
+Segment = tuple[Var, float, float, tuple[Row, Var] | None, tuple[Row, Var] | None]
+
+
 @dataclass
 class Tiered:
     """Every tiered price in the program: each one's segment variables, tier starts and
     "segment k is full" indicators."""
 
     groups: list[tuple[list[Var], list[float], list[Var]]] = field(default_factory=list)
-    # the last one defined: its last segment, the row bounding it by its width (with the
-    # indicator in it) and its start (``data.define_tiered``)
-    last_width: tuple[Var, Row | None, Var | None, float] | None = None
+    # the segments of the last one defined with every tier (``data.define_tiered``): each
+    # segment, its start and end, and the rows its width is in with the indicator it
+    # multiplies there (its own "full" row, and the previous segment's "order" row)
+    segments: list[Segment] = field(default_factory=list)
 
     @property
     def indicators(self) -> list[Var]:
@@ -265,11 +272,10 @@ class DemandUses:
     egress_rows: list[tuple[Row, Var, str, int, float]] = field(default_factory=list)
     egress_flows: list[tuple[int, Var, str, int, float]] = field(default_factory=list)
     egress_read: bool = False
-    # each provider-month's egress tiers (a movable build keeps them all): the last segment,
-    # the row bounding it by its width with the indicator in it, its start less the GB of
-    # data moved that month, the month, and the services whose egress that month, with
-    # those GB, is the most the tiers carry
-    egress_tiers: list[tuple[Var, Row | None, Var | None, float, int, tuple[str, ...]]] = field(
+    # each provider-month's egress tiers (a movable build keeps them all, ``Tiered``): its
+    # segments, the GB of data that may move out that month, the month, and the services
+    # whose egress that month, with those GB, is the most the tiers carry
+    egress_tiers: list[tuple[tuple[Segment, ...], float, int, tuple[str, ...]]] = field(
         default_factory=list)
     # the site-shortfall candidates: expression, name, workload, month, the server types
     # with the workload's speed on each (``most``: the most reference GPU-hours one of them

@@ -210,13 +210,16 @@ def move_demand(model: Model, plan: Plan) -> bool:
             (f, speed * capacity[z]) for (f, _), (z, speed) in zip(c.fleets, servers_,
                                                                    strict=True))))
     model.cuts.shortfall, model.cuts.site_months = shortfall, site_months
-    for seg, order, full, begins, month, served in uses.egress_tiers:
-        # the most egress the month's tiers carry moved with the egress: so does the width
-        # of their last segment
-        width = max(sum(model.egress_gb[w][month] for w in served) - begins, 0.0)
-        seg.upBound = width
-        if order is not None and full is not None:
-            coef(order, full, -width)
+    for segments, fixed, month, served in uses.egress_tiers:
+        # the most egress the month's tiers carry moved with the egress: so do the widths
+        # of their segments
+        most = fixed + sum(model.egress_gb[w][month] for w in served)
+        for seg, begins, ends, own, previous in segments:
+            width = max(min(ends, most) - begins, 0.0)
+            seg.upBound = width
+            for at in (own, previous):
+                if at is not None:
+                    coef(at[0], at[1], -width)
     if uses.egress_rows or uses.egress_flows:
         per_hour = {(w, m): model.egress_gb[w][m] / demand[w][m] for _, w, m in uses.serve}
         for row, var, w, m, k in uses.egress_rows:

@@ -290,13 +290,22 @@ class HighsSession:
         """Take ``rows``' bounds and the coefficients ``coefs`` (a row and a variable) from
         the program, in place: the same rows and columns, other numbers; the basis stays."""
         import highspy
+        import numpy as np
 
         if not rows and not coefs:
             return
         at = {id(r): i for i, r in enumerate(self.constraints)}
         h = self.highs
         for row, var in coefs:
-            h.changeCoeff(at[id(row)], self.index[var], row.expr[var])
+            j = self.index.get(var)
+            if j is None:
+                # in no row or cost until now (its coefficients were all 0): a column now
+                j = self._column(var)
+                h.addVar(0.0, 0.0)
+                self.lower = np.append(self.lower, -np.inf)     # set by the next run
+                self.upper = np.append(self.upper, np.inf)
+                self.kinds = np.append(self.kinds, np.uint8(0))
+            h.changeCoeff(at[id(row)], j, row.expr[var])
         inf = highspy.kHighsInf
         for r in rows:
             h.changeRowBounds(at[id(r)], -inf if r.sense == LE else -r.constant,
