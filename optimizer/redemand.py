@@ -17,8 +17,8 @@ recorded by a movable build (``build.prepare(movable=True)``, ``records.DemandUs
   and the most reservations or blocks a pool's users could fill;
 - as egress GB / D: a served GPU-hour's egress, in the egress tiers and their costs; and
   the egress GB themselves (which the demand levers move with a service's demand), in the
-  width of each provider-month's last egress tier: a movable build keeps every tier, even
-  those beyond the egress at its demand.
+  width of each segment of a provider-month's egress tiers: a movable build keeps every
+  tier, 0 wide beyond the most egress the month can have.
 
 Rows, columns and their order do not move, as long as the months with demand stay the same
 and no gang changes between one node and several (``movable``): a movable build keeps the
