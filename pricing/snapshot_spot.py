@@ -48,6 +48,9 @@ from .settings import PricingSettings
 # tco's provider -> the name of its gpuhunt catalog
 SPOT_CATALOGS = {Provider.AWS: "aws", Provider.AZURE: "azure", Provider.GCP: "gcp"}
 _ZONE = re.compile(r"^(?P<region>[a-z]+-[a-z]+\d+)-[a-z]$")
+# a refreshed spot price this many times the old one, or the old one this many times it, is
+# named in the summary: spot moves, but rarely so far in one refresh
+MOVED_BY = 1.5
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,7 @@ class SpotRefresh:
     newer: int = 0                  # rows already as recent as the catalog
     kept: Counter[str] = field(default_factory=Counter)       # spot rows not priced, by date
     notes: list[str] = field(default_factory=list)
+    moved: list[str] = field(default_factory=list)   # rows whose price moved by MOVED_BY or more
 
     def summary(self, path: str, source: CatalogFile) -> list[str]:
         lines = [(f"{path}: {self.updated} spot row(s) updated and {self.added} added from "
@@ -79,6 +83,11 @@ class SpotRefresh:
             dates = ", ".join(f"{n} of {d}" for d, n in sorted(self.kept.items()))
             lines.append(f"  spot rows the catalog does not price, kept with their dates: "
                          f"{dates}")
+        if self.moved:
+            lines.append(f"  {len(self.moved)} spot price(s) moved by a factor of {MOVED_BY:g} "
+                         f"or more, to check against the provider before committing: "
+                         f"{'; '.join(self.moved[:5])}"
+                         + (f"; and {len(self.moved) - 5} more" if len(self.moved) > 5 else ""))
         lines += [f"  {note}" for note in self.notes]
         return lines
 
@@ -127,6 +136,10 @@ def refresh_rows(rows: Sequence[dict[str, str]], quotes: dict[tuple[str, str], S
                 out.newer += 1
                 used.add(key)
             else:
+                was = float(row["recurring_usd_per_hour"])
+                if not 1 / MOVED_BY <= quote.usd_per_hour / was <= MOVED_BY:
+                    out.moved.append(f"{key[1]} in {key[0]} ${was:g} -> "
+                                     f"${quote.usd_per_hour:g}")
                 row = {**row, "recurring_usd_per_hour": _price(quote.usd_per_hour),
                        "source_ref": quote.ref, "as_of": day}
                 out.updated += 1

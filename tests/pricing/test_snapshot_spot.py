@@ -97,6 +97,8 @@ def test_spot_rows_take_the_catalogs_price_source_and_date_and_nothing_else_move
     assert "  1 spot row(s) already as recent as the catalog, kept" in lines
     assert ("  spot rows the catalog does not price, kept with their dates: 2 of 2025-11-30"
             in lines)
+    # p5.48xlarge in us-east-1 went from $36 to $31.4675: within a factor of 1.5, not named
+    assert not any("moved by" in line for line in lines)
     # g5.xlarge in af-south-1: a region the file does not list
     assert ("  1 catalog spot price(s) of instances or regions the file does not list, not added"
             in lines)
@@ -229,3 +231,18 @@ def test_the_summary_names_the_catalog_the_rows_name():
     assert out.summary("f", source)[0] == (
         "f: 1 spot row(s) updated and 0 added from "
         "https://h/v3/aws/20261201-2/catalog.zip (2026-12-01)")
+
+
+def test_a_price_that_moved_by_a_factor_of_one_and_a_half_is_named_for_a_check():
+    _, rows = _rows_of([f"aws,us-east-1,g5.xlarge,A10G,1,24,4,16,spot,0.3837,0,0,{OLD},2025-11-30",
+                        (f"aws,us-east-1,p5.48xlarge,H100,8,80,192,2048,spot,36.0,0,0,{OLD},"
+                        "2025-11-30")])
+    out = refresh_rows(rows, {("us-east-1", "g5.xlarge"): SpotQuote(0.2557, 1, "x#g5"),
+                              ("us-east-1", "p5.48xlarge"): SpotQuote(53.99, 8, "x#p5")},
+                       dt.date(2026, 12, 1), "compute_aws.csv")
+    source = CatalogFile(Path("/x/aws.csv"), "x", dt.date(2026, 12, 1))
+    # 0.3837 / 0.2557 = 1.5006 is named; 53.99 / 36 = 1.4997 is not
+    assert out.moved == ["g5.xlarge in us-east-1 $0.3837 -> $0.2557"]
+    assert ("  1 spot price(s) moved by a factor of 1.5 or more, to check against the provider "
+            "before committing: g5.xlarge in us-east-1 $0.3837 -> $0.2557") in out.summary(
+                "f", source)
