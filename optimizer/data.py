@@ -175,9 +175,8 @@ def define_egress_tiers(model: Model, parts: list[EgressTerms]) -> None:
             for _, b, what in terms:
                 most[what] = max(most.get(what, 0.0), b)
         bound = sum(most.values())
-        movable = model.uses is not None
         cost = define_tiered(model, f"egress_tier[{provider},{model.label(m)}]", volumes, prices,
-                             bound, every_start=movable)
+                             bound, every_start=model.uses is not None)
         if model.uses is not None and model.tiers.segments:
             # the segments' widths follow the most egress the month can have: a move to other
             # egress (the demand levers) sets them again (``redemand.move_demand``). A
